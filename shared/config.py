@@ -1,0 +1,73 @@
+"""Settings from environment variables: the one table every service reads.
+
+`SETTINGS` below is the source of the README's configuration table
+(`python -m shared.config` prints it as Markdown).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+SERVICES = ("booking", "workflow", "notifier", "projections")
+
+# name -> (default, meaning). A default of None means "resolved at start-up"
+# (see shared/infra.py) or "feature off".
+SETTINGS: dict[str, tuple[str | None, str]] = {
+    "BOOKING_DATABASE_URL": (None, "PostgreSQL URL of booking's event store"),
+    "WORKFLOW_DATABASE_URL": (None, "PostgreSQL URL of workflow's event store"),
+    "NOTIFIER_DATABASE_URL": (None, "PostgreSQL URL of the notifier's ledger"),
+    "PROJECTIONS_DATABASE_URL": (None, "PostgreSQL URL of the read models"),
+    "KAFKA_BOOTSTRAP_SERVERS": (None, "Kafka brokers, comma separated"),
+    "DATA_DIR": (".data", "where the embedded PostgreSQL keeps its data"),
+    "KAFKA_PORT": ("9092", "port of the embedded Kafka-protocol broker"),
+    "JWT_SECRET": ("dev-secret-change-me", "HMAC key for bearer tokens (HS256)"),
+    "LINK_SIGNING_KEY": ("dev-link-key-change-me", "key for signed client links"),
+    "WORKFLOW_URL": ("http://127.0.0.1:8002", "workflow service base URL (booking calls it)"),
+    "BOOKING_PUBLIC_URL": ("http://127.0.0.1:8001", "base URL put into client links"),
+    "SENDGRID_API_KEY": (None, "SendGrid key; unset = development mailbox"),
+    "SENDGRID_HOST": ("https://api.sendgrid.com", "SendGrid API host (tests point it at a fake)"),
+    "TWILIO_ACCOUNT_SID": (None, "Twilio account; unset = development mailbox"),
+    "TWILIO_AUTH_TOKEN": (None, "Twilio auth token"),
+    "TWILIO_BASE_URL": ("https://api.twilio.com", "Twilio API host (tests point it at a fake)"),
+    "SMS_FROM": ("+15005550006", "sender number for SMS"),
+    "EMAIL_FROM": ("appointments@example.com", "sender address for email"),
+    "LOG_LEVEL": ("INFO", "log level of every process"),
+}
+
+
+def get(name: str) -> str | None:
+    """A setting's value: the environment first, then the table's default."""
+    if name not in SETTINGS:
+        raise KeyError(f"unknown setting {name}")
+    return os.environ.get(name) or SETTINGS[name][0]
+
+
+def require(name: str) -> str:
+    value = get(name)
+    if not value:
+        raise RuntimeError(f"setting {name} is required but not set")
+    return value
+
+
+def database_url(service: str) -> str:
+    return require(f"{service.upper()}_DATABASE_URL")
+
+
+@dataclass(frozen=True)
+class Kafka:
+    bootstrap_servers: str
+
+    @classmethod
+    def from_env(cls) -> Kafka:
+        return cls(require("KAFKA_BOOTSTRAP_SERVERS"))
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, (default, meaning) in SETTINGS.items():
+        rows.append(f"| `{name}` | {f'`{default}`' if default else '—'} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,86 @@
+"""PostgreSQL plumbing: one pool per process and database, created once."""
+from __future__ import annotations
+
+import threading
+from urllib.parse import parse_qs, unquote, urlparse
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+_pools: dict[str, ConnectionPool] = {}
+_lock = threading.Lock()
+
+
+def pool(url: str, max_size: int = 8) -> ConnectionPool:
+    """The process-wide pool for `url` (never a connection per request)."""
+    with _lock:
+        if url not in _pools:
+            _pools[url] = ConnectionPool(
+                url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": False},
+                check=ConnectionPool.check_connection,
+            )
+        return _pools[url]
+
+
+def close_pools() -> None:
+    with _lock:
+        for p in _pools.values():
+            p.close()
+        _pools.clear()
+
+
+def is_reachable(url: str) -> bool:
+    try:
+        with pool(url).connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - readiness answers yes or no
+        return False
+
+
+def eventsourcing_env(url: str, name: str) -> dict[str, str]:
+    """The `eventsourcing` settings (prefixed by application name) for a URL.
+
+    A Unix-socket URL (`?host=/dir`) works as well as a TCP one.
+    """
+    parts = urlparse(url)
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+    prefix = name.upper()
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        f"{prefix}_POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+        f"{prefix}_POSTGRES_HOST": host,
+        f"{prefix}_POSTGRES_PORT": str(parts.port or 5432),
+        f"{prefix}_POSTGRES_USER": unquote(parts.username or "postgres"),
+        f"{prefix}_POSTGRES_PASSWORD": unquote(parts.password or ""),
+        f"{prefix}_POSTGRES_POOL_SIZE": "5",
+        f"{prefix}_POSTGRES_MAX_OVERFLOW": "5",
+        f"{prefix}_POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": "y",
+    }
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database."""
+    parts = urlparse(url)
+    return parts._replace(path=f"/{dbname}").geturl()
+
+
+def create_database(server_url: str, dbname: str) -> None:
+    """Create `dbname` on the server if it does not exist yet (idempotent)."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+
+def run_schema(url: str, ddl: str) -> None:
+    """Apply a module's idempotent DDL (CREATE ... IF NOT EXISTS) once at start-up."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(4242)")
+        try:
+            conn.execute(ddl)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(4242)")

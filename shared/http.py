@@ -1,0 +1,113 @@
+"""The Flask app every service starts from: auth, problem+json errors,
+correlation ids, health, and an OpenAPI document at /openapi.json."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException
+
+from shared import auth, logs
+from shared.errors import Problem
+
+PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+log = logging.getLogger(__name__)
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
+            **extra: object) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = "application/problem+json"
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
+    return response
+
+
+def create_app(service: str, blueprints: Iterable[Blueprint],
+               ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0",
+               public_prefixes: tuple[str, ...] = ()) -> Flask:
+    logs.setup(service)
+    app = Flask(service)
+    app.config.update(
+        API_TITLE=f"{service} API", API_VERSION=version, OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "security": [{"bearer": []}],
+        },
+        JSON_SORT_KEYS=False,
+    )
+    api = Api(app)
+    for bp in blueprints:
+        api.register_blueprint(bp)
+
+    @app.before_request
+    def _start() -> None:
+        logs.correlation_id.set(request.headers.get("X-Correlation-ID") or logs.new_correlation_id())
+        if request.path in PUBLIC_PATHS or request.path.startswith(("/docs",) + public_prefixes):
+            return
+        auth.authenticate()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Correlation-ID"] = logs.correlation_id.get()
+        log.info("request", extra={"fields": {
+            "method": request.method, "path": request.path, "status": response.status_code,
+            "org": getattr(g.get("principal"), "org", None)}})
+        return response
+
+    @app.errorhandler(Problem)
+    def _problem(e: Problem) -> Response:
+        return problem(e.status, e.title, e.detail, e.headers, **e.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Response:
+        # flask-smorest puts marshmallow's messages under data["messages"]
+        messages = (getattr(e, "data", None) or {}).get("messages")
+        extra = {"errors": _flatten(messages)} if messages else {}
+        detail = _summary(extra["errors"]) if messages else (e.description or e.name)
+        return problem(e.code or 500, e.name, detail, **extra)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        checks = {name: check() for name, check in ready_checks.items()}
+        ok = all(checks.values())
+        return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+
+    return app
+
+
+def _flatten(messages: dict) -> dict[str, list[str]]:
+    """{"json": {"slot": {"start": ["..."]}}} -> {"slot.start": ["..."]}"""
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, node: object) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[prefix] = node if isinstance(node, list) else [str(node)]
+
+    for location, fields in messages.items():
+        walk("" if location in ("json", "query", "headers", "form") else location, fields)
+    return out
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    return "; ".join(f"{field}: {' '.join(map(str, reasons))}" for field, reasons in errors.items())

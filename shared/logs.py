@@ -1,0 +1,42 @@
+"""JSON logs, one object a line, each carrying the current correlation id."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import uuid
+
+from shared import config
+
+correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": correlation_id.get(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def setup(service: str) -> logging.Logger:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.get("LOG_LEVEL") or "INFO")
+    for noisy in ("kafka", "eventsourcing", "urllib3", "twilio", "python_http_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return logging.getLogger(service)

@@ -1,0 +1,46 @@
+"""Shared fixtures: real PostgreSQL and a real Kafka-protocol broker, resolved
+once per test session by shared.infra (explicit settings -> testcontainers ->
+embedded)."""
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JWT_SECRET", "test-secret")
+os.environ.setdefault("LINK_SIGNING_KEY", "test-link-key")
+
+from shared import infra as infra_module  # noqa: E402
+from shared.kafka import ensure_topics  # noqa: E402
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[infra_module.Infrastructure]:
+    data_dir = Path(tempfile.mkdtemp(prefix="appt-test-"))
+    resolved = infra_module.resolve(data_dir, kafka_port=infra_module.free_port())
+    ensure_topics(resolved.kafka_bootstrap_servers)
+    yield resolved
+    resolved.stop()
+
+
+@pytest.fixture
+def fresh_db(infra: infra_module.Infrastructure, request: pytest.FixtureRequest) -> str:
+    """A new, empty database for one test."""
+    name = f"t_{request.node.name[:30].lower()}_{os.getpid()}_{next(_counter)}"
+    name = "".join(c if c.isalnum() else "_" for c in name)
+    return infra.database(name)
+
+
+@pytest.fixture
+def unique_topic(infra: infra_module.Infrastructure, request: pytest.FixtureRequest) -> str:
+    """A new topic (3 partitions) for one test."""
+    name = f"test.{request.node.name[:40]}.{next(_counter)}"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    ensure_topics(infra.kafka_bootstrap_servers, [name])
+    return name
