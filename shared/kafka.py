@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 APPOINTMENTS = "appointments.events"
 WORKFLOWS = "workflows.events"
 NOTIFICATIONS = "notifications.events"
+DIRECTORY = "directory.events"
 PARTITIONS = 3
 
 
@@ -22,7 +23,7 @@ def dlq(topic: str) -> str:
 
 
 TOPICS = (
-    APPOINTMENTS, dlq(APPOINTMENTS), WORKFLOWS, NOTIFICATIONS, dlq("notifications"),
+    APPOINTMENTS, dlq(APPOINTMENTS), DIRECTORY, WORKFLOWS, NOTIFICATIONS, dlq("notifications"),
 )
 
 

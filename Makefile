@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with only Python: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test unit token bench clean install
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: embedded PostgreSQL + Kafka-protocol broker, then every service (Ctrl-C stops all)
+run: $(STAMP)
+	$(PY) -m deploy.stack
+
+## make test: the whole suite on the real infrastructure
+test: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider
+
+unit: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider tests/unit
+
+## make token ORG=acme ROLES=agent,manager : a development bearer token
+ORG ?= acme
+ROLES ?= agent,manager
+token: $(STAMP)
+	@$(PY) -m shared.auth --org $(ORG) --roles $(ROLES)
+
+bench: $(STAMP)
+	$(PY) -m tests.bench.run
+
+clean:
+	rm -rf .data

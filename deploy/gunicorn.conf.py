@@ -1,0 +1,13 @@
+"""gunicorn settings shared by the four APIs (bind comes from PORT)."""
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = 30
+graceful_timeout = 5
+keepalive = 5
+# Each worker builds its own pools and applications after the fork.
+preload_app = False
+accesslog = None  # the apps log each request as JSON with its correlation id

@@ -1,0 +1,184 @@
+"""The relay: follows an application's notification log (the outbox) and
+publishes each stored event to Kafka as a CloudEvent.
+
+- acks=all and idempotence on; the position is recorded only after the
+  broker acknowledged every message of a batch, so a crash republishes (never
+  skips). Consumers deduplicate by event id.
+- After any failed send the producer is re-created: a kafka-python producer
+  with idempotence is dead for good after its broker restarts empty.
+- The broker losing data (Tansu keeps it in memory) is detected by comparing
+  each partition's end offset with the last offset the broker acknowledged to
+  us; then the topics are re-created and everything is republished from the
+  start, so consumers can rebuild what they lack.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from shared import config, db, kafka
+from shared.envelope import CloudEvent
+
+log = logging.getLogger("relay")
+Message = tuple[str, str, CloudEvent]
+ToMessages = Callable[[Any, Sequence[Any]], list[Message]]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS relay_position (
+    name text PRIMARY KEY,
+    position bigint NOT NULL DEFAULT 0,
+    acked_offsets jsonb NOT NULL DEFAULT '{}'::jsonb,  -- "topic:partition" -> last acked offset
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class Relay:
+    def __init__(self, application: Any, to_messages: ToMessages, database_url: str, name: str,
+                 bootstrap_servers: str, batch_size: int = 500, idle_sleep: float = 0.1,
+                 reset_check_every: float = 3.0) -> None:
+        self.application = application
+        self.to_messages = to_messages
+        self.pool = db.pool(database_url, max_size=2)
+        self.name = name
+        self.bootstrap_servers = bootstrap_servers
+        self.batch_size = batch_size
+        self.idle_sleep = idle_sleep
+        self.reset_check_every = reset_check_every
+        self.stopping = threading.Event()
+        self._producer: Any = None
+        self._topics: set[str] = set(kafka.TOPICS)
+        db.run_schema(database_url, SCHEMA)
+        with self.pool.connection() as conn:
+            conn.execute("INSERT INTO relay_position (name) VALUES (%s) ON CONFLICT DO NOTHING",
+                         (name,))
+
+    # -- position -----------------------------------------------------------
+    def position(self) -> tuple[int, dict[str, int]]:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT position, acked_offsets FROM relay_position WHERE name=%s",
+                               (self.name,)).fetchone()
+        return int(row[0]), dict(row[1])
+
+    def _record(self, position: int, offsets: dict[str, int]) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE relay_position SET position=%s, acked_offsets=%s, updated_at=now() "
+                "WHERE name=%s", (position, json.dumps(offsets), self.name))
+
+    # -- kafka --------------------------------------------------------------
+    def _producer_or_new(self) -> Any:
+        if self._producer is None:
+            self._producer = kafka.producer(self.bootstrap_servers)
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+        self._producer = None
+
+    def publish(self, messages: list[Message]) -> dict[str, int]:
+        """Send and wait for every acknowledgement; return the acked offsets."""
+        producer = self._producer_or_new()
+        futures = [producer.send(topic, key=key.encode(), value=event.to_json())
+                   for topic, key, event in messages]
+        producer.flush(timeout=15)
+        acked: dict[str, int] = {}
+        for future in futures:
+            meta = future.get(timeout=15)
+            tp = f"{meta.topic}:{meta.partition}"
+            acked[tp] = max(acked.get(tp, -1), meta.offset)
+        return acked
+
+    def broker_lost_data(self, offsets: dict[str, int]) -> bool:
+        """True when a partition now ends before an offset the broker once acknowledged."""
+        if not offsets:
+            return False
+        partitions = [TopicPartition(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1])) for k in offsets]
+        probe = KafkaConsumer(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+        try:
+            existing = probe.topics()
+            if any(tp.topic not in existing for tp in partitions):
+                return True
+            ends = probe.end_offsets(partitions)
+        finally:
+            probe.close()
+        return any(ends.get(tp, 0) <= offsets[f"{tp.topic}:{tp.partition}"] for tp in partitions)
+
+    def _recover_if_broker_lost_data(self, offsets: dict[str, int]) -> bool:
+        if not self.broker_lost_data(offsets):
+            return False
+        log.warning("broker lost acknowledged messages; republishing from the start",
+                    extra={"fields": {"relay": self.name}})
+        kafka.ensure_topics(self.bootstrap_servers, self._topics)
+        self._record(0, {})
+        return True
+
+    # -- loop ---------------------------------------------------------------
+    def step(self) -> int:
+        """Publish one batch; return how many events went out."""
+        position, offsets = self.position()
+        notifications = self.application.recorder.select_notifications(
+            start=position + 1, limit=self.batch_size)
+        if not notifications:
+            return 0
+        messages = self.to_messages(self.application, notifications)
+        new_topics = {topic for topic, _, _ in messages} - self._topics
+        if new_topics:
+            kafka.ensure_topics(self.bootstrap_servers, new_topics)
+            self._topics |= new_topics
+        acked = self.publish(messages)
+        for tp, offset in acked.items():
+            offsets[tp] = max(offsets.get(tp, -1), offset)
+        self._record(notifications[-1].id, offsets)
+        return len(notifications)
+
+    def run(self) -> None:
+        kafka.ensure_topics(self.bootstrap_servers, self._topics)
+        last_check = 0.0
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                sent = self.step()
+                backoff = 0.5
+                if time.monotonic() - last_check > self.reset_check_every:
+                    last_check = time.monotonic()
+                    if self._recover_if_broker_lost_data(self.position()[1]):
+                        continue
+                if not sent:
+                    self.stopping.wait(self.idle_sleep)
+            except Exception as e:  # noqa: BLE001 - the relay must outlive any broker trouble
+                log.warning("publish failed; will retry with a new producer",
+                            extra={"fields": {"relay": self.name, "error": repr(e)}})
+                self._drop_producer()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                try:
+                    self._recover_if_broker_lost_data(self.position()[1])
+                except Exception:  # noqa: BLE001 - broker still down: try again next round
+                    pass
+        self._drop_producer()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run(application: Any, to_messages: ToMessages, database_url: str, name: str) -> None:
+    """Entry point for a relay process: runs until SIGTERM or SIGINT."""
+    relay = Relay(application, to_messages, database_url, name,
+                  config.require("KAFKA_BOOTSTRAP_SERVERS"))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: relay.stop())
+    log.info("relay started", extra={"fields": {"relay": name}})
+    relay.run()
+    log.info("relay stopped", extra={"fields": {"relay": name}})

@@ -1,0 +1,102 @@
+"""The relay publishes every stored event, survives being killed and a broker
+that comes back empty, and never records a position the broker did not ack."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from shared import infra as infra_module, kafka
+from shared.relay import Relay
+from tests.integration.relay_app import Ticket, make_app, to_messages
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[dict]:
+    """Every message on the topic, read with a fresh group from the earliest offset."""
+    consumer = kafka.consumer(bootstrap, f"reader-{time.monotonic_ns()}", topic)
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len({m["id"] for m in seen}) < expected:
+        for records in consumer.poll(500).values():
+            seen += [json.loads(r.value) for r in records]
+    consumer.close()
+    return seen
+
+
+def open_tickets(app, count: int, start: int = 0) -> set[str]:
+    ids = set()
+    for i in range(start, start + count):
+        ticket = Ticket(number=i)
+        app.save(ticket)
+        ids.add(str(ticket.id))
+    return ids
+
+
+def test_killed_mid_stream_the_relay_loses_nothing(infra, fresh_db, unique_topic):
+    env = {**os.environ, **infra.env(), "RELAY_TEST_TOPIC": unique_topic, "PYTHONPATH": str(ROOT)}
+    app = make_app(fresh_db)
+    argv = [sys.executable, "-m", "tests.integration.relay_app", fresh_db]
+    subjects = open_tickets(app, 50)
+    relay_process = subprocess.Popen(argv, env=env, cwd=ROOT)
+    # Keep writing while the relay runs, then kill it without warning.
+    writer_done = threading.Event()
+
+    def keep_writing() -> None:
+        subjects.update(open_tickets(app, 150, start=50))
+        writer_done.set()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    time.sleep(1.5)
+    relay_process.send_signal(signal.SIGKILL)
+    relay_process.wait()
+    writer.join()
+    # Restarted, it carries on from the last acknowledged position.
+    relay_process = subprocess.Popen(argv, env=env, cwd=ROOT)
+    try:
+        messages = read_all(infra.kafka_bootstrap_servers, unique_topic, expected=200)
+    finally:
+        relay_process.terminate()
+        relay_process.wait(10)
+    assert {m["subject"] for m in messages} == subjects
+    assert len({m["id"] for m in messages}) == 200
+    # Per-key order: versions of one ticket never go backwards on its partition.
+    assert all(m["position"] > 0 for m in messages)
+
+
+def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp_path):
+    broker = infra_module.EmbeddedBroker(infra_module.free_port(), tmp_path / "broker.log")
+    broker.start()
+    topic = "tickets.events"
+    os.environ["RELAY_TEST_TOPIC"] = topic
+    try:
+        kafka.ensure_topics(broker.bootstrap_servers, [topic])
+        app = make_app(fresh_db)
+        relay = Relay(app, to_messages, fresh_db, "tickets", broker.bootstrap_servers,
+                      reset_check_every=0.5)
+        relay._topics = {topic}
+        thread = threading.Thread(target=relay.run, daemon=True)
+        thread.start()
+        subjects = open_tickets(app, 20)
+        assert {m["subject"] for m in read_all(broker.bootstrap_servers, topic, 20)} == subjects
+
+        broker.stop()
+        broker.start()  # memory only: the topic is gone
+        subjects |= open_tickets(app, 5, start=20)
+
+        again = read_all(broker.bootstrap_servers, topic, 25, timeout=60)
+        relay.stop()
+        thread.join(10)
+        assert {m["subject"] for m in again} == subjects
+        position, offsets = relay.position()
+        assert position == 25 and offsets
+    finally:
+        os.environ.pop("RELAY_TEST_TOPIC", None)
+        broker.stop()
