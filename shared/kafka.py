@@ -93,7 +93,7 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
 def is_reachable(bootstrap_servers: str) -> bool:
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000,
-                                 api_version_auto_timeout_ms=2000)
+                                 bootstrap_timeout_ms=2000)
         admin.close()
         return True
     except Exception:  # noqa: BLE001 - readiness answers yes or no

