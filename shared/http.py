@@ -31,7 +31,7 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
                ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0",
                public_prefixes: tuple[str, ...] = ()) -> Flask:
     logs.setup(service)
-    app = Flask(service)
+    app = Flask(f"services.{service}")  # a real package: the bare name may be shadowed
     app.config.update(
         API_TITLE=f"{service} API", API_VERSION=version, OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",

@@ -1,0 +1,1 @@
+"""Where booking meets the outside: its PostgreSQL side tables, memory, CloudEvents."""

@@ -1,0 +1,99 @@
+"""In-memory event store with the same side tables (fast unit and property tests).
+
+Use with `PERSISTENCE_MODULE=services.booking.adapters.memory_store:MemoryFactory`.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from copy import deepcopy
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+
+from services.booking.application.ports import Answer, CalendarRow, SideWrites, matches
+from services.booking.domain.values import Slot
+
+FACTORY_TOPIC = "services.booking.adapters.memory_store:MemoryFactory"
+
+
+class CalendarOverlap(IntegrityError):
+    """The in-memory twin of the PostgreSQL exclusion constraint."""
+
+
+class MemoryTables:
+    def __init__(self) -> None:
+        self.calendar: dict[str, CalendarRow] = {}
+        self.directory: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        self.answers: dict[tuple[str, str], Answer] = {}
+        self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    def check(self, side: SideWrites) -> None:
+        for row in side.calendar:
+            if row.agent_id and row.slot and row.agent_id in self.busy_agents(
+                    row.organisation_id, Slot.of(row.slot), row.appointment_id):
+                raise CalendarOverlap(f"agent {row.agent_id} is booked at that time")
+
+    def apply(self, side: SideWrites, position: int) -> None:
+        for row in side.calendar:
+            self.calendar.pop(row.appointment_id, None)
+            if row.agent_id and row.slot:
+                self.calendar[row.appointment_id] = row
+        for entry in side.entries:
+            self.directory[entry.id] = (entry.organisation_id, entry.kind, deepcopy(entry.snapshot))
+        if side.answer:
+            side.answer.body["position"] = position
+            self.answers[(side.answer.organisation_id, side.answer.key)] = deepcopy(side.answer)
+
+    def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]:
+        return {r.agent_id for r in self.calendar.values()
+                if r.organisation_id == organisation_id and r.appointment_id != exclude
+                and r.agent_id and r.slot and Slot.of(r.slot).overlaps(slot)}
+
+    def entries(self, organisation_id: str, kind: str, email: str | None = None,
+                phone: str | None = None) -> list[dict[str, Any]]:
+        found = [deepcopy(s) for org, k, s in self.directory.values()
+                 if org == organisation_id and k == kind
+                 and (not (email or phone) or matches(s, email, phone))]
+        return sorted(found, key=lambda s: (s.get("name") or "", s["id"]))
+
+    def answer(self, organisation_id: str, key: str) -> Answer | None:
+        found = self.answers.get((organisation_id, key))
+        return deepcopy(found) if found else None
+
+    def is_overlap(self, error: Exception) -> bool:
+        return isinstance(error, CalendarOverlap)
+
+    @contextmanager
+    def locked(self, organisation_id: str, key: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks[(organisation_id, key)]
+        with lock:
+            yield
+
+
+class MemoryRecorder(POPOApplicationRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables = MemoryTables()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        side: SideWrites | None = kwargs.get("side")
+        with self._database_lock:
+            self._assert_uniqueness(stored_events)
+            if side:
+                self.tables.check(side)
+            ids = super().insert_events(stored_events, **kwargs)
+            if side and ids:
+                self.tables.apply(side, ids[-1])
+            return ids
+
+
+class MemoryFactory(POPOFactory):
+    def application_recorder(self) -> ApplicationRecorder:
+        return MemoryRecorder()

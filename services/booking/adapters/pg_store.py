@@ -1,0 +1,149 @@
+"""Booking's side tables in PostgreSQL, written in the events' own transaction.
+
+`BookingRecorder` extends the library's application recorder: after its insert
+(under the library's table lock, inside its transaction) it applies the
+`SideWrites` handed to `Application.save(..., side=...)`. An overlapping
+booking of the same agent breaks the exclusion constraint and the whole save
+rolls back.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Cursor, errors
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from services.booking.application.ports import Answer, SideWrites
+from services.booking.domain.values import Slot
+
+RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
+
+DDL = """
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TABLE IF NOT EXISTS booking_agent_calendar (
+    appointment_id uuid PRIMARY KEY,
+    organisation_id text NOT NULL,
+    agent_id text NOT NULL,
+    during tstzrange NOT NULL,
+    CONSTRAINT booking_agent_calendar_no_overlap
+        EXCLUDE USING gist (organisation_id WITH =, agent_id WITH =, during WITH &&)
+);
+CREATE TABLE IF NOT EXISTS booking_directory (
+    id uuid PRIMARY KEY,
+    organisation_id text NOT NULL,
+    kind text NOT NULL,
+    email text,
+    phone text,
+    snapshot jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS booking_directory_org_kind ON booking_directory (organisation_id, kind);
+CREATE TABLE IF NOT EXISTS booking_idempotency (
+    organisation_id text NOT NULL,
+    key text NOT NULL,
+    fingerprint text NOT NULL,
+    status integer NOT NULL,
+    body jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (organisation_id, key)
+);
+"""
+
+
+class BookingRecorder(PostgresApplicationRecorder):
+    def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
+                                       stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        side: SideWrites | None = kwargs.get("side")
+        if side and ids:
+            write(curs, side, ids[-1])
+        return ids
+
+
+def write(curs: Cursor[Any], side: SideWrites, position: int) -> None:
+    for row in side.calendar:
+        curs.execute("DELETE FROM booking_agent_calendar WHERE appointment_id = %s",
+                     (row.appointment_id,))
+        if row.agent_id and row.slot:
+            curs.execute(
+                "INSERT INTO booking_agent_calendar VALUES (%s, %s, %s, tstzrange(%s, %s))",
+                (row.appointment_id, row.organisation_id, row.agent_id, row.slot["start"],
+                 row.slot["end"]))
+    for entry in side.entries:
+        s = entry.snapshot
+        curs.execute(
+            "INSERT INTO booking_directory VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO "
+            "UPDATE SET email = EXCLUDED.email, phone = EXCLUDED.phone, snapshot = EXCLUDED.snapshot",
+            (entry.id, entry.organisation_id, entry.kind, s.get("email"), s.get("phone"), Jsonb(s)))
+    if side.answer:
+        a = side.answer
+        a.body["position"] = position
+        curs.execute("INSERT INTO booking_idempotency (organisation_id, key, fingerprint, status, "
+                     "body) VALUES (%s, %s, %s, %s, %s)",
+                     (a.organisation_id, a.key, a.fingerprint, a.status, Jsonb(a.body)))
+
+
+class PgTables:
+    """Reads of the side tables, and the per-key lock of idempotent commands.
+
+    Locks come from a pool of their own: a command holds its lock connection
+    while it reads and saves through the others, so no pool can starve itself.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True,
+                                   check=ConnectionPool.check_connection)
+        self.locks = ConnectionPool(url, min_size=0, max_size=16, open=True)
+
+    def close(self) -> None:
+        self.pool.close()
+        self.locks.close()
+
+    def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT agent_id FROM booking_agent_calendar WHERE organisation_id = %s AND "
+                "during && tstzrange(%s, %s) AND appointment_id IS DISTINCT FROM %s",
+                (organisation_id, slot.start, slot.end, exclude)).fetchall()
+        return {r[0] for r in rows}
+
+    def entries(self, organisation_id: str, kind: str, email: str | None = None,
+                phone: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT snapshot FROM booking_directory WHERE organisation_id = %s AND kind = %s"
+        params: list[Any] = [organisation_id, kind]
+        if email or phone:
+            query += " AND (lower(email) = lower(%s) OR phone = %s)"
+            params += [email or "", phone or ""]
+        with self.pool.connection() as conn:
+            rows = conn.execute(query + " ORDER BY snapshot->>'name', id", params).fetchall()
+        return [r[0] for r in rows]
+
+    def answer(self, organisation_id: str, key: str) -> Answer | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT fingerprint, status, body FROM booking_idempotency "
+                               "WHERE organisation_id = %s AND key = %s",
+                               (organisation_id, key)).fetchone()
+        return Answer(organisation_id, key, row[0], row[1], row[2]) if row else None
+
+    def is_overlap(self, error: Exception) -> bool:
+        return isinstance(error.__cause__, errors.ExclusionViolation)
+
+    @contextmanager
+    def locked(self, organisation_id: str, key: str) -> Iterator[None]:
+        """Serialise commands with the same idempotency key (across processes)."""
+        lock_key = f"booking-idempotency\x1f{organisation_id}\x1f{key}"
+        with self.locks.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key,))
+                conn.commit()

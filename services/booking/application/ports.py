@@ -1,0 +1,72 @@
+"""Booking's own side tables, next to the event store.
+
+They are written in the same transaction as the events they follow (the
+recorder receives `SideWrites` through `Application.save(..., side=...)`), so
+they never disagree with the event store:
+- the agent calendar: one row per appointment that blocks its agent's time;
+- the directory: services, resources and clients, for listing and matching;
+- idempotency answers: (organisation, key) -> the first answer.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from services.booking.domain.values import Slot
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    """Where an appointment holds its agent; agent_id None frees it."""
+    appointment_id: str
+    organisation_id: str
+    agent_id: str | None = None
+    slot: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    id: str
+    organisation_id: str
+    kind: str
+    snapshot: dict[str, Any]
+
+
+@dataclass
+class Answer:
+    """The first answer to an idempotent command; `position` is filled in at save."""
+    organisation_id: str
+    key: str
+    fingerprint: str
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SideWrites:
+    calendar: list[CalendarRow] = field(default_factory=list)
+    entries: list[EntryRow] = field(default_factory=list)
+    answer: Answer | None = None
+
+
+class Tables(Protocol):
+    def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]: ...
+
+    def entries(self, organisation_id: str, kind: str, email: str | None = None,
+                phone: str | None = None) -> list[dict[str, Any]]: ...
+
+    def answer(self, organisation_id: str, key: str) -> Answer | None: ...
+
+    def locked(self, organisation_id: str, key: str) -> AbstractContextManager[None]: ...
+
+    def is_overlap(self, error: Exception) -> bool:
+        """Did a save fail because an agent would be booked twice?"""
+
+
+def matches(entry: dict[str, Any], email: str | None, phone: str | None) -> bool:
+    """A client matches by email (case-insensitive) or by phone."""
+    by_email = bool(email) and (entry.get("email") or "").lower() == (email or "").lower()
+    by_phone = bool(phone) and entry.get("phone") == phone
+    return by_email or by_phone
+

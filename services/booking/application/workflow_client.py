@@ -1,0 +1,199 @@
+"""The workflow authority, as booking sees it (docs/contracts.md, "Workflow service API").
+
+`HttpWorkflowClient` talks to the workflow service (one `requests.Session` per
+process, a cached `service` token per organisation) and caches definitions,
+which are immutable per version. When workflow cannot be reached it validates
+locally with shared.lifecycle against the cached version (and records that
+version); with nothing cached it answers 503 with Retry-After.
+`LocalWorkflow` applies shared.lifecycle in-process (tests, no network).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from shared import auth, lifecycle
+from shared.errors import Conflict, Unavailable
+from shared.lifecycle import Definition
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = {"Retry-After": "5"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    workflow: dict[str, Any]
+    to_status: str
+    status_kind: str
+    allowed_actions: list[str]
+
+
+class WorkflowPort(Protocol):
+    def definition(self, organisation_id: str, workflow_id: str,
+                   version: int | None) -> Definition: ...
+
+    def validate(self, organisation_id: str, definition: Definition, from_status: str | None,
+                 action: str, to_status: str) -> Verdict: ...
+
+
+class WorkflowNotFound(Conflict):
+    title = "Workflow not found"
+
+    def __init__(self, workflow_id: str, version: int | None) -> None:
+        super().__init__(f"workflow {workflow_id} (version {version or 'latest'}) is not known "
+                         "for this organisation", workflow_id=workflow_id)
+
+
+def local_verdict(d: Definition, from_status: str | None, action: str, to_status: str) -> Verdict:
+    """The rules of shared.lifecycle, which the workflow service also applies."""
+    status = d.status(to_status)
+    return Verdict(lifecycle.is_allowed(d, from_status, action, to_status),
+                   {"id": d.id, "version": d.version}, to_status, status.kind if status else "",
+                   lifecycle.allowed_actions(d, from_status))
+
+
+class LocalWorkflow:
+    """An in-process authority: published definitions plus shared.lifecycle."""
+
+    def __init__(self) -> None:
+        self._published: dict[tuple[str, str], dict[int, Definition]] = {}
+
+    def publish(self, organisation_id: str, statuses: list[dict[str, Any]],
+                workflow_id: str | None = None, name: str = "Custom") -> Definition:
+        problems = lifecycle.validate_custom(statuses)
+        if problems:
+            raise ValueError("; ".join(problems))
+        workflow_id = workflow_id or str(uuid.uuid4())
+        versions = self._published.setdefault((organisation_id, workflow_id), {})
+        d = Definition.from_dict({"id": workflow_id, "version": len(versions) + 1, "name": name,
+                                  "statuses": statuses, "organisation_id": organisation_id})
+        versions[d.version] = d
+        return d
+
+    def definition(self, organisation_id: str, workflow_id: str,
+                   version: int | None) -> Definition:
+        if workflow_id == lifecycle.BUILTIN_ID and version in (None, 1):
+            return lifecycle.BUILTIN
+        versions = self._published.get((organisation_id, workflow_id), {})
+        chosen = version if version is not None else max(versions, default=None)
+        if chosen not in versions:
+            raise WorkflowNotFound(workflow_id, version)
+        return versions[chosen]
+
+    def validate(self, organisation_id: str, definition: Definition, from_status: str | None,
+                 action: str, to_status: str) -> Verdict:
+        return local_verdict(definition, from_status, action, to_status)
+
+
+class Unreachable(Exception):
+    """Workflow did not answer (connection, time-out, 5xx)."""
+
+
+class HttpWorkflowClient:
+    def __init__(self, base_url: str, timeout: tuple[float, float] = (2.0, 5.0),
+                 session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self._definitions: dict[tuple[str, str, int], Definition] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def definition(self, organisation_id: str, workflow_id: str,
+                   version: int | None) -> Definition:
+        if version is None:
+            try:
+                version = self._latest_version(organisation_id, workflow_id)
+            except Unreachable:
+                return self._latest_cached(organisation_id, workflow_id)
+        key = (organisation_id, workflow_id, version)
+        with self._lock:
+            if key in self._definitions:
+                return self._definitions[key]
+        try:
+            body = self._call("GET", f"/v1/workflows/{workflow_id}/versions/{version}",
+                              organisation_id)
+        except Unreachable as e:
+            raise Unavailable(f"the workflow service is unreachable and workflow {workflow_id} "
+                              f"v{version} is not cached yet; retry shortly",
+                              headers=RETRY_AFTER) from e
+        if body is None:
+            raise WorkflowNotFound(workflow_id, version)
+        d = Definition.from_dict(body)
+        with self._lock:
+            self._definitions[key] = d
+        return d
+
+    def validate(self, organisation_id: str, definition: Definition, from_status: str | None,
+                 action: str, to_status: str) -> Verdict:
+        try:
+            body = self._validate(organisation_id, definition.id, definition.version,
+                                  from_status, action, to_status)
+        except Unreachable:
+            log.warning("workflow unreachable: validating locally", extra={"fields": {
+                "workflow": definition.id, "version": definition.version, "action": action}})
+            return local_verdict(definition, from_status, action, to_status)
+        if body is None:
+            raise WorkflowNotFound(definition.id, definition.version)
+        return Verdict(bool(body["allowed"]), dict(body["workflow"]),
+                       body.get("to_status") or to_status, body.get("status_kind") or "",
+                       list(body.get("allowed_actions", [])))
+
+    def _latest_version(self, organisation_id: str, workflow_id: str) -> int:
+        # The contract has no "latest" lookup: a validation with version null
+        # names the latest published version in its answer (to_status null asks
+        # for the action's first target, so no status key has to be guessed).
+        body = self._validate(organisation_id, workflow_id, None, None, "request", None)
+        if body is None:
+            raise WorkflowNotFound(workflow_id, None)
+        return int(body["workflow"]["version"])
+
+    def _latest_cached(self, organisation_id: str, workflow_id: str) -> Definition:
+        with self._lock:
+            cached = [d for (org, wid, _), d in self._definitions.items()
+                      if org == organisation_id and wid == workflow_id]
+        if not cached:
+            raise Unavailable(f"the workflow service is unreachable and no version of workflow "
+                              f"{workflow_id} is cached yet; retry shortly", headers=RETRY_AFTER)
+        return max(cached, key=lambda d: d.version)
+
+    def _validate(self, organisation_id: str, workflow_id: str, version: int | None,
+                  from_status: str | None, action: str,
+                  to_status: str | None) -> dict[str, Any] | None:
+        return self._call("POST", "/v1/transitions/validate", organisation_id, json={
+            "workflow_id": workflow_id, "version": version, "from_status": from_status,
+            "action": action, "to_status": to_status})
+
+    def _call(self, method: str, path: str, organisation_id: str,
+              json: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The JSON answer, None for 404; Unreachable for no answer or 5xx."""
+        headers = {"Authorization": f"Bearer {self._token(organisation_id)}"}
+        try:
+            r = self.session.request(method, self.base_url + path, json=json, headers=headers,
+                                     timeout=self.timeout)
+        except requests.RequestException as e:
+            raise Unreachable(str(e)) from e
+        if r.status_code == 404:
+            return None
+        if r.status_code >= 500:
+            raise Unreachable(f"{r.status_code} from workflow")
+        if r.status_code >= 400:
+            raise Unavailable(f"the workflow service refused booking's call ({r.status_code}): "
+                              f"{r.text[:200]}", headers=RETRY_AFTER)
+        result: dict[str, Any] = r.json()
+        return result
+
+    def _token(self, organisation_id: str) -> str:
+        with self._lock:
+            token, expires = self._tokens.get(organisation_id, ("", 0.0))
+            if time.time() > expires - 60:
+                token = auth.issue(organisation_id, ["service"], subject="booking", ttl=3600)
+                self._tokens[organisation_id] = (token, time.time() + 3600)
+            return token

@@ -1,0 +1,1 @@
+"""Pure Python: aggregates, values and rules. No Flask, no SQL, no clock."""

@@ -1,0 +1,92 @@
+"""The organisation (tenant) and its settings, created with defaults on first use."""
+from __future__ import annotations
+
+import uuid
+from copy import deepcopy
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.domain import Aggregate
+
+from services.booking.domain.meta import Meta
+from services.booking.domain.values import HHMM, clock_time, zone
+from shared.errors import Invalid
+
+NAMESPACE = uuid.UUID("5b0c2f4e-0d5f-4a53-9a55-4a1f0b7d2c11")
+PUBLIC = ("name", "timezone", "email", "phone", "address", "channels", "retention_days",
+          "parts_of_day")
+
+
+def organisation_uuid(organisation_id: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"organisation:{organisation_id}")
+
+
+def defaults(organisation_id: str) -> dict[str, Any]:
+    return {
+        "name": organisation_id, "timezone": "UTC", "email": None, "phone": None, "address": None,
+        "channels": {"email": True, "sms": True},
+        "retention_days": 365,
+        "parts_of_day": {"early_morning": ["06:00", "09:00"], "morning": ["09:00", "12:00"],
+                         "afternoon": ["12:00", "17:00"], "evening": ["17:00", "21:00"]},
+        "cancellation_reasons": ["Client request", "Organisation unavailable", "Other"],
+        "cancel_reason_required": False,
+        "rejection_reasons": ["Fully booked", "Not eligible", "Other"],
+        "reschedule_needs_reconfirmation": False,
+    }
+
+
+class Organisation(Aggregate):
+    class Created(Aggregate.Created):
+        organisation_id: str
+        change: dict[str, Any]
+
+    def __init__(self, organisation_id: str, change: dict[str, Any]) -> None:
+        self.organisation_id = organisation_id
+        self.settings: dict[str, Any] = deepcopy(change["fields"])
+
+    class SettingsUpdated(Aggregate.Event):
+        change: dict[str, Any]
+
+        def apply(self, org: Organisation) -> None:
+            org.settings.update(deepcopy(self.change["fields"]))
+
+    @classmethod
+    def start(cls, organisation_id: str, meta: Meta) -> Organisation:
+        return cls._create(cls.Created, id=organisation_uuid(organisation_id),
+                           organisation_id=organisation_id, timestamp=meta.now,
+                           change=meta.change("created", fields=defaults(organisation_id)))
+
+    def update(self, fields: dict[str, Any], meta: Meta) -> None:
+        if "channels" in fields:   # a channel left out keeps its setting
+            fields = {**fields, "channels": {**self.settings["channels"], **fields["channels"]}}
+        changed = {k: v for k, v in fields.items() if self.settings.get(k) != v}
+        if changed:
+            check_settings({**self.settings, **changed})
+            self.trigger_event(self.SettingsUpdated, timestamp=meta.now,
+                               change=meta.change("settings_updated", fields=changed))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.settings["timezone"])
+
+    def public(self) -> dict[str, Any]:
+        """What every appointment event carries (change.organisation)."""
+        return {"id": self.organisation_id, **deepcopy({k: self.settings[k] for k in PUBLIC})}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"id": self.organisation_id, "version": self.version, **deepcopy(self.settings)}
+
+
+def check_settings(s: dict[str, Any]) -> None:
+    zone(s["timezone"])
+    for part, hours in s["parts_of_day"].items():
+        if len(hours) != 2 or not all(HHMM.match(h) for h in hours):
+            raise Invalid(f"parts_of_day.{part}", "must be [\"HH:MM\", \"HH:MM\"]")
+        if clock_time(hours[0]) >= clock_time(hours[1]):
+            raise Invalid(f"parts_of_day.{part}", "must start before it ends")
+    if not s["parts_of_day"]:
+        raise Invalid("parts_of_day", "at least one part of day is needed")
+    if s["cancel_reason_required"] and not s["cancellation_reasons"]:
+        raise Invalid("cancellation_reasons", "a reason is required, so the list cannot be empty")
+    if s["retention_days"] < 1:
+        raise Invalid("retention_days", "must be at least 1")

@@ -1,0 +1,1 @@
+"""Thin edges: Flask blueprints that translate HTTP to application calls."""

@@ -1,0 +1,61 @@
+"""/v1/client-actions/{action}?token=...: what a client does through a signed link.
+
+No bearer token: the signed link is the credential (registered as a public
+prefix). Tampered or expired links are 403; a used single-use link is 409.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, ValidationError
+
+from services.booking.entrypoints import schemas as s
+from services.booking.entrypoints.common import booking, command, respond
+from shared import links, logs
+from shared.errors import NotFound
+
+PREFIX = "/v1/client-actions"
+bp = Blueprint("client_actions", __name__, url_prefix=PREFIX,
+               description="Client self-service through signed links (no bearer token)")
+BODIES: dict[str, type[Schema]] = {"cancel": s.CancelSchema, "propose_time": s.ProposeTimeSchema,
+                                   "submit_feedback": s.FeedbackSchema}
+
+
+def _claims(action: str, token: str) -> links.LinkClaims:
+    if action not in BODIES:
+        raise NotFound(f"no client action '{action}'")
+    return links.verify(token, action)
+
+
+def _link_scope() -> str:
+    """Idempotency keys of link actions are scoped to the appointment of the link."""
+    action = (request.view_args or {}).get("action", "")
+    return f"client-link:{_claims(action, request.args.get('token', '')).appointment_id}"
+
+
+@bp.route("/<action>", methods=["GET"])
+@bp.arguments(s.LinkQuery, location="query")
+@bp.doc(security=[])
+def describe(args: dict[str, Any], action: str) -> Any:
+    """What the client's page shows for this link: the appointment and whether it can be used"""
+    return respond(booking().describe_link(_claims(action, args["token"])))
+
+
+@bp.route("/<action>", methods=["POST"])
+@bp.arguments(s.LinkQuery, location="query", as_kwargs=True)
+@bp.doc(security=[])
+@command(scope=_link_scope)
+def act(action: str, token: str) -> dict[str, Any]:
+    """Act through a signed link: cancel, propose_time or submit_feedback
+
+    Bodies: cancel {reason, message}; propose_time {slot, message};
+    submit_feedback {rating 1-5, comment}.
+    """
+    claims = _claims(action, token)
+    try:
+        params = BODIES[action]().load(request.get_json(silent=True) or {})
+    except ValidationError as e:
+        abort(422, messages={"json": e.messages})
+    return booking().client_action(claims, params, logs.correlation_id.get(), g.get("answer"))

@@ -1,0 +1,78 @@
+"""What every booking view shares: the caller, If-Match, ETag answers, Idempotency-Key."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Response, current_app, g, jsonify, request
+
+from services.booking.application import idempotency
+from services.booking.application.app import BookingApplication, Caller
+from shared import auth, logs
+from shared.errors import Invalid
+
+F = TypeVar("F", bound=Callable[..., Any])
+ROLE_ORDER = ("manager", "agent", "service", "auditor")
+WRITERS = ("agent", "manager")
+READERS = ("agent", "manager", "auditor")
+
+
+def booking() -> BookingApplication:
+    app: BookingApplication = current_app.extensions["booking"]
+    return app
+
+
+def caller() -> Caller:
+    principal = auth.current()
+    role = next(r for r in ROLE_ORDER if r in principal.roles)
+    return Caller(principal.org, {"id": principal.subject, "role": role},
+                  logs.correlation_id.get(), g.get("answer"))
+
+
+def if_match() -> int | None:
+    """The version a client expects (If-Match: "4"); None when it did not say."""
+    raw = request.headers.get("If-Match", "").strip()
+    if not raw or raw == "*":
+        return None
+    value = raw.removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise Invalid("If-Match", 'expected an ETag like "4" (the version)')
+    return int(value)
+
+
+def respond(body: dict[str, Any], status: int = 200, replayed: bool = False) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    if "version" in body:
+        response.headers["ETag"] = f'"{body["version"]}"'
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callable[[F], F]:
+    """A view that runs a command and returns its body: answered with `status` and
+    an ETag, and idempotent under Idempotency-Key (the first answer is replayed; the
+    same key with another body is 422).
+
+    The command stores its answer through `caller().answer`, in the same
+    transaction as its events.
+    """
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            key = request.headers.get("Idempotency-Key")
+            fp = idempotency.fingerprint(request.method, request.path,
+                                         request.query_string.decode(), request.get_data())
+            where = scope() if scope else auth.current().org
+            with idempotency.claim(booking().tables, where, key, fp, status) as claim:
+                if claim.replay:
+                    return respond(claim.replay.body, claim.replay.status, replayed=True)
+                g.answer = claim.pending
+                try:
+                    return respond(view(*args, **kwargs), status)
+                finally:
+                    g.answer = None
+        return wrapper  # type: ignore[return-value]
+    return decorate

@@ -1,0 +1,32 @@
+"""GET /v1/events: the stored events as CloudEvents, from a position on (rebuilds, audits)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from services.booking.adapters.cloudevents import to_messages
+from services.booking.entrypoints import schemas as s
+from services.booking.entrypoints.common import booking, respond
+from shared import auth
+from shared.auth import roles_allowed
+
+bp = Blueprint("events", __name__, url_prefix="/v1/events",
+               description="The event store as CloudEvents (roles service, auditor)")
+
+
+@bp.route("", methods=["GET"])
+@bp.arguments(s.EventsQuery, location="query")
+@roles_allowed("service", "auditor")
+def events(args: dict[str, Any]) -> Any:
+    """CloudEvents with position > after, oldest first (auditors see their organisation only)"""
+    app = booking()
+    notifications = app.notifications(args["after"], args["limit"])
+    principal = auth.current()
+    everything = principal.has("service")
+    out = [{"topic": topic, "key": key, "event": json.loads(ce.to_json())}
+           for topic, key, ce in to_messages(app, notifications)
+           if everything or ce.orgid == principal.org]
+    last = notifications[-1].id if notifications else args["after"]
+    return respond({"events": out, "next_after": last})

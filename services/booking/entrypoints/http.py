@@ -1,0 +1,31 @@
+"""The booking HTTP API: `gunicorn 'services.booking.entrypoints.http:create_app()'`."""
+from __future__ import annotations
+
+from flask import Flask
+
+from services.booking import bootstrap
+from services.booking.application.app import BookingApplication
+from services.booking.entrypoints import appointments, client_actions, directory, events_feed
+from shared import config, db, http, kafka
+
+
+def create_app(application: BookingApplication | None = None) -> Flask:
+    """The Flask app over `application` (default: the process-wide one from the environment).
+
+    Tests pass their own: `create_app(bootstrap.build(url, clock=..., workflow=...))`.
+    """
+    application = application or bootstrap.booking()
+    checks = {"database": lambda: _database_ready(application)}
+    servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    if servers:
+        checks["kafka"] = lambda: kafka.is_reachable(servers)
+    app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
+                                      events_feed.bp], checks,
+                          public_prefixes=(client_actions.PREFIX,))
+    app.extensions["booking"] = application
+    return app
+
+
+def _database_ready(application: BookingApplication) -> bool:
+    url = getattr(application.tables, "url", None)
+    return db.is_reachable(url) if url else True

@@ -1,0 +1,45 @@
+"""Booking's events reach Kafka through the shared relay, keyed and typed per the contract."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from booking_http_support import slot
+
+from services.booking.adapters.cloudevents import to_messages
+from shared import kafka
+from shared.relay import Relay
+
+
+def test_the_relay_publishes_appointment_and_directory_events(api, seed, booking, infra):
+    # Given a request stored in booking's event store
+    aid = api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
+                                        "slot": slot(9)}).get_json()["appointment"]["id"]
+    stored = booking.notifications(0, 1000)
+    # When the relay runs one batch over booking's notification log
+    relay = Relay(booking, to_messages, booking.tables.url, f"booking-{uuid.uuid4().hex[:8]}",
+                  infra.kafka_bootstrap_servers)
+    try:
+        assert relay.step() == len(stored)
+        assert relay.position()[0] == stored[-1].id
+    finally:
+        relay.stop()
+        relay._drop_producer()
+    # Then the appointment's event is on appointments.events, keyed by its id,
+    # and the service's on directory.events, keyed by the organisation
+    consumer = kafka.consumer(infra.kafka_bootstrap_servers, f"t-{uuid.uuid4().hex[:8]}",
+                              kafka.APPOINTMENTS, kafka.DIRECTORY)
+    wanted = {aid: None, seed.service: None}
+    deadline = time.monotonic() + 30
+    try:
+        while None in wanted.values() and time.monotonic() < deadline:
+            for records in consumer.poll(1000).values():
+                for r in records:
+                    event = json.loads(r.value)
+                    if event["subject"] in wanted:
+                        wanted[event["subject"]] = (r.topic, r.key.decode(), event["type"])
+    finally:
+        consumer.close()
+    assert wanted[aid] == (kafka.APPOINTMENTS, aid, "appointment.requested.v1")
+    assert wanted[seed.service] == (kafka.DIRECTORY, "acme", "service.created.v1")
