@@ -1,0 +1,150 @@
+"""Where a rebuild reads history from: Kafka from the earliest offset, booking's
+event feed, or (tests) a list. Each source reads up to a *mark*: `mark_end()`
+fixes how far (Kafka: the current end offsets), `read()` yields the messages
+up to it, and a later `mark_end()` + `read()` continues from there (the
+catch-up before the switch-over).
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import requests
+from kafka import KafkaConsumer, TopicPartition
+
+from shared.envelope import CloudEvent
+
+
+class EventSource(Protocol):
+    name: str
+
+    def mark_end(self) -> int | None:
+        """Fix the end of the next read; how many messages are left (None: unknown)."""
+
+    def read(self) -> Iterator[bytes]:
+        """The raw messages up to the mark."""
+
+    def close(self) -> None: ...
+
+
+class ListSource:
+    """Events from memory (tests); `extend` adds events that 'arrive later'."""
+    name = "list"
+
+    def __init__(self, events: list[Any] | None = None) -> None:
+        self._events: list[bytes] = []
+        self._next = self._end = 0
+        self.extend(events or [])
+
+    def extend(self, events: list[Any]) -> None:
+        for e in events:
+            self._events.append(e.to_json() if isinstance(e, CloudEvent) else
+                                e if isinstance(e, bytes) else json.dumps(e).encode())
+
+    def mark_end(self) -> int:
+        self._end = len(self._events)
+        return self._end - self._next
+
+    def read(self) -> Iterator[bytes]:
+        while self._next < self._end:
+            self._next += 1
+            yield self._events[self._next - 1]
+
+    def close(self) -> None:
+        pass
+
+
+class KafkaSource:
+    """A fresh consumer with no group: manual assignment of every partition,
+    from the beginning offsets to the end offsets taken at each mark."""
+    name = "kafka"
+
+    def __init__(self, bootstrap_servers: str, topics: tuple[str, ...],
+                 idle_timeout: float = 30.0) -> None:
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
+                                      enable_auto_commit=False, max_poll_records=1000)
+        self.partitions = [TopicPartition(t, p) for t in topics for p in self._partitions(t)]
+        self.consumer.assign(self.partitions)
+        self.consumer.seek_to_beginning(*self.partitions)
+        self.ends: dict[TopicPartition, int] = {}
+        self.idle_timeout = idle_timeout
+
+    def _partitions(self, topic: str) -> list[int]:
+        deadline = time.monotonic() + 10
+        while True:
+            found = self.consumer.partitions_for_topic(topic)
+            if found:
+                return sorted(found)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {topic} not found")
+            self.consumer.topics()  # refresh metadata
+            time.sleep(0.2)
+
+    def mark_end(self) -> int:
+        self.ends = self.consumer.end_offsets(self.partitions)
+        return sum(max(0, end - self.consumer.position(tp)) for tp, end in self.ends.items())
+
+    def _behind(self) -> list[TopicPartition]:
+        return [tp for tp, end in self.ends.items() if self.consumer.position(tp) < end]
+
+    def read(self) -> Iterator[bytes]:
+        last_progress = time.monotonic()
+        while self._behind():
+            batches = self.consumer.poll(timeout_ms=500)
+            if batches:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > self.idle_timeout:
+                raise TimeoutError(f"no progress towards end offsets {self.ends}")
+            for records in batches.values():
+                for record in records:
+                    yield record.value
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class BookingFeedSource:
+    """Booking's event store: GET {booking}/v1/events?after=<position>&limit=<n>
+    (bearer token of role service), oldest first. Booking answers
+    {"events": [{"topic", "key", "event": <CloudEvent>}], "next_after": <position>};
+    a plain JSON list of CloudEvents is understood too."""
+    name = "store"
+
+    def __init__(self, base_url: str, token: str, page_size: int = 500,
+                 session: requests.Session | None = None, timeout: float = 30.0) -> None:
+        self.base_url, self.page_size, self.timeout = base_url.rstrip("/"), page_size, timeout
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.after = 0
+
+    def mark_end(self) -> None:
+        return None  # the feed has no end offset: read until it has nothing after `after`
+
+    def read(self) -> Iterator[bytes]:
+        while True:
+            response = self.session.get(f"{self.base_url}/v1/events",
+                                        params={"after": self.after, "limit": self.page_size},
+                                        timeout=self.timeout)
+            response.raise_for_status()
+            events, next_after = self._page(response.json())
+            for event in events:
+                yield json.dumps(event).encode()
+            if next_after is None or next_after <= self.after:
+                return
+            self.after = next_after
+
+    def _page(self, body: Any) -> tuple[list[Any], int | None]:
+        if isinstance(body, dict) and isinstance(body.get("events"), list):
+            events = [e.get("event", e) if isinstance(e, dict) else e for e in body["events"]]
+            next_after = body.get("next_after")
+            return events, next_after if isinstance(next_after, int) else None
+        if isinstance(body, list):  # a bare list: page on the events' own positions
+            positions = [e["position"] for e in body
+                         if isinstance(e, dict) and isinstance(e.get("position"), int)]
+            return body, max(positions) if positions else None
+        raise ValueError("booking's event feed answered neither a list nor {events, next_after}")
+
+    def close(self) -> None:
+        self.session.close()

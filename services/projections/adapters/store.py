@@ -1,0 +1,129 @@
+"""Writes to one table set: bookkeeping, view rows, purge.
+
+Every view write is idempotent and monotone on its own (guarded by the row's
+version, by event time, or keyed by (appointment, version)), so applying an
+event twice, or a rebuilt table receiving an event it already holds, changes
+nothing. The bookkeeping in `applied_events` / `aggregate_versions` is the
+exactly-once record the consumer checks first.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from services.projections.adapters.schema import NOTIFY_CHANNEL, TableSet
+from services.projections.domain.model import Changes
+from shared.envelope import CloudEvent
+
+_GUARDS = {  # table -> (conflict key, condition for replacing the stored row)
+    "appointments": ("id", "{t}.version < EXCLUDED.version"),
+    "organisations": ("id", "{t}.as_of < EXCLUDED.as_of"),
+    "resources": ("id", "{t}.version < EXCLUDED.version"),
+    "clients": ("id", "{t}.version < EXCLUDED.version"),
+}
+
+
+def record_event(conn: psycopg.Connection, ts: TableSet, event: CloudEvent, outcome: str) -> bool:
+    """Record the event's identity; False when it was recorded before (a duplicate)."""
+    row = conn.execute(
+        sql.SQL("INSERT INTO {} (event_id, source, type, subject, orgid, aggregateversion,"
+                " position, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING 1").format(ts.t("applied_events")),
+        (event.id, event.source, event.type, event.subject, event.orgid, event.aggregateversion,
+         event.position, outcome)).fetchone()
+    return row is not None
+
+
+def set_outcome(conn: psycopg.Connection, ts: TableSet, event_id: str, outcome: str) -> None:
+    conn.execute(sql.SQL("UPDATE {} SET outcome = %s WHERE event_id = %s").format(
+        ts.t("applied_events")), (outcome, event_id))
+
+
+def last_version(conn: psycopg.Connection, ts: TableSet, subject: str) -> int | None:
+    """The last applied version of `subject`, locked until the transaction ends."""
+    row = conn.execute(sql.SQL("SELECT version FROM {} WHERE subject = %s FOR UPDATE").format(
+        ts.t("aggregate_versions")), (subject,)).fetchone()
+    return row[0] if row else None
+
+
+def set_version(conn: psycopg.Connection, ts: TableSet, subject: str, version: int) -> None:
+    conn.execute(sql.SQL(
+        "INSERT INTO {t} (subject, version) VALUES (%s, %s) ON CONFLICT (subject)"
+        " DO UPDATE SET version = EXCLUDED.version WHERE {t}.version < EXCLUDED.version"
+    ).format(t=ts.t("aggregate_versions")), (subject, version))
+
+
+def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
+    """Put the event's rows into every view it touches."""
+    if changes.organisation:
+        _upsert(conn, ts, "organisations", changes.organisation)
+    if changes.appointment:
+        _upsert(conn, ts, "appointments", changes.appointment)
+    if changes.history:
+        _insert_once(conn, ts, "status_history", changes.history)
+    if changes.resource:
+        _upsert(conn, ts, "resources", changes.resource)
+    if changes.client:
+        _upsert(conn, ts, "clients", changes.client)
+
+
+def notify(conn: psycopg.Connection, position: int) -> None:
+    """Tell waiting readers (read-your-writes) at commit that `position` is applied."""
+    conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(position)))
+
+
+def purge(conn: psycopg.Connection, ts: TableSet, now: datetime) -> int:
+    """Remove past appointments (and their history) beyond their organisation's
+    retention period; returns how many appointments went."""
+    gone = conn.execute(sql.SQL(
+        "DELETE FROM {a} a USING {o} o WHERE a.organisation_id = o.id"
+        " AND o.retention_days IS NOT NULL"
+        " AND coalesce(a.end_at, a.sort_at) < %s - make_interval(days => o.retention_days)"
+        " RETURNING a.id").format(a=ts.t("appointments"), o=ts.t("organisations")),
+        (now,)).fetchall()
+    ids = [r[0] for r in gone]
+    if ids:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE appointment_id = ANY(%s)").format(
+            ts.t("status_history")), (ids,))
+    return len(ids)
+
+
+def is_applied(conn: psycopg.Connection, ts: TableSet, position: int) -> bool:
+    return conn.execute(sql.SQL("SELECT 1 FROM {} WHERE position = %s LIMIT 1").format(
+        ts.t("applied_events")), (position,)).fetchone() is not None
+
+
+JSONB = frozenset({"resources", "proposal", "outcome", "feedback", "parts_of_day",
+                   "working_hours"})
+
+
+def _values(row: Any) -> dict[str, Any]:
+    return {k: Jsonb(v) if k in JSONB and v is not None else v
+            for k, v in dataclasses.asdict(row).items()}
+
+
+def _upsert(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> None:
+    values = _values(row)
+    key, guard = _GUARDS[table]
+    cols = list(values)
+    query = sql.SQL(
+        "INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({key}) DO UPDATE SET {sets}"
+        " WHERE " + guard).format(
+        t=ts.t(table), cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+        vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols), key=sql.Identifier(key),
+        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+                                for c in cols if c != key))
+    conn.execute(query, values)
+
+
+def _insert_once(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> None:
+    values = _values(row)
+    cols = list(values)
+    conn.execute(sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT DO NOTHING").format(
+        t=ts.t(table), cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+        vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols)), values)

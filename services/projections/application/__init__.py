@@ -1,0 +1,1 @@
+"""Use cases: apply an event, rebuild, check drift, purge."""

@@ -1,0 +1,72 @@
+"""Apply one event to every view, in ONE transaction with its identity.
+
+Order of work inside the transaction:
+1. (live tables only) take the consumer's lock shared, so a rebuild can switch
+   tables over between two events, never in the middle of one;
+2. record the event id (a duplicate stops here: nothing else happens);
+3. compare with the subject's last applied aggregateversion: an older or
+   equal one does not touch the snapshot views (its status-history entry is
+   still filled in if missing, since history is keyed by version);
+4. write the rows, raise the subject's version, NOTIFY readers waiting for
+   this position (delivered at commit).
+"""
+from __future__ import annotations
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from services.projections.adapters import store
+from services.projections.adapters.schema import LIVE_LOCK, TableSet
+from services.projections.domain.apply import apply as changes_of
+from services.projections.domain.model import Changes, Unprocessable
+from shared.envelope import CloudEvent, InvalidEnvelope
+
+APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
+
+
+def decode(payload: bytes | str | None) -> CloudEvent:
+    """The CloudEvent in a message, or Unprocessable saying what is wrong."""
+    if payload is None:
+        raise Unprocessable("empty message (tombstone)")
+    try:
+        event = CloudEvent.from_json(payload)
+    except InvalidEnvelope as e:
+        raise Unprocessable(f"invalid envelope: {e}") from e
+    for name in ("id", "source", "type", "subject", "orgid"):
+        if not isinstance(getattr(event, name), str) or not getattr(event, name):
+            raise Unprocessable(f"invalid envelope: {name} must be a non-empty string")
+    return event
+
+
+def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent,
+             changes: Changes | None = None) -> str:
+    """Apply `event` inside the caller's open transaction on `conn`."""
+    changes = changes or changes_of(event)
+    if ts.is_live:
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LIVE_LOCK,))
+    if not store.record_event(conn, ts, event, APPLIED):
+        return DUPLICATE
+    last = store.last_version(conn, ts, changes.subject)
+    if last is not None and last >= changes.version:
+        if changes.history:
+            store.write(conn, ts, Changes(changes.subject, changes.version,
+                                          changes.organisation_id, history=changes.history))
+        store.set_outcome(conn, ts, event.id, STALE)
+        outcome = STALE
+    else:
+        store.write(conn, ts, changes)
+        store.set_version(conn, ts, changes.subject, changes.version)
+        outcome = APPLIED
+    if ts.is_live:
+        store.notify(conn, event.position)
+    return outcome
+
+
+def apply_event(pool: ConnectionPool, ts: TableSet, event: CloudEvent) -> str:
+    """Apply one event in its own transaction: applied, duplicate or stale.
+
+    Raises Unprocessable (the event is bad) before touching the database.
+    """
+    changes = changes_of(event)
+    with pool.connection() as conn, conn.transaction():
+        return apply_in(conn, ts, event, changes)

@@ -1,0 +1,1 @@
+"""Pure domain of the read models: no Flask, no SQL, no Kafka."""

@@ -1,0 +1,215 @@
+"""One event -> the rows it puts into each view (pure; see docs/contracts.md).
+
+Appointment events carry the aggregate's state after the event, so the
+appointment row is rebuilt from the snapshot alone; the change feeds the
+status history. Directory events carry their own snapshots.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from services.projections.domain import timing
+from services.projections.domain.model import (
+    AppointmentRow,
+    Changes,
+    ClientRow,
+    HistoryEntry,
+    OrganisationRow,
+    ResourceRow,
+    Unprocessable,
+    is_on_calendar,
+    is_unconfirmed,
+)
+from shared.envelope import CloudEvent
+from shared.lifecycle import ACTIONS
+
+TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
+REMOVALS = ("deleted", "removed", "deactivated", "archived")
+
+
+def apply(event: CloudEvent) -> Changes:
+    """The view changes of `event`; Unprocessable when the event is not usable."""
+    match = TYPE.match(event.type if isinstance(event.type, str) else "")
+    if not match:
+        raise Unprocessable(f"unknown event type {event.type!r}")
+    for name in ("aggregateversion", "position"):
+        value = getattr(event, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise Unprocessable(f"{name} must be a non-negative integer, got {value!r}")
+    if not isinstance(event.subject, str) or not event.subject:
+        raise Unprocessable("subject is empty")
+    family = match.group(1)
+    try:
+        return _FAMILIES[family](event)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, Unprocessable):
+            raise
+        raise Unprocessable(f"bad data in {event.type}: {type(e).__name__}: {e}") from e
+
+
+def _appointment(event: CloudEvent) -> Changes:
+    change, snap = _obj(event.data, "change"), _obj(event.data, "appointment")
+    if snap["id"] != event.subject:
+        raise Unprocessable("appointment.id differs from the event subject")
+    if snap["organisation_id"] != event.orgid:
+        raise Unprocessable("appointment.organisation_id differs from orgid")
+    if int(snap["version"]) != event.aggregateversion:
+        raise Unprocessable("appointment.version differs from aggregateversion")
+    org = _organisation(change.get("organisation"), event) if change.get("organisation") else None
+    row = _appointment_row(snap, event.aggregateversion, org)
+    history = _history(change, snap, event) if _is_status_event(change) else None
+    return Changes(event.subject, event.aggregateversion, event.orgid, appointment=row,
+                   history=history, organisation=org)
+
+
+def _is_status_event(change: dict[str, Any]) -> bool:
+    action = _str(change["action"])
+    return action in ACTIONS or change.get("from_status") != change.get("to_status")
+
+
+def _appointment_row(s: dict[str, Any], version: int,
+                     org: OrganisationRow | None) -> AppointmentRow:
+    status, kind = _str(s["status"]), _str(s["status_kind"])
+    slot, window = s.get("slot"), s.get("window")
+    slot_start = _dt(slot["start"]) if slot else None
+    slot_end = _dt(slot["end"]) if slot else None
+    window_date = date.fromisoformat(window["date"]) if window else None
+    start_at, end_at = slot_start, slot_end
+    if start_at is None and window and window_date is not None:
+        start_at, end_at = timing.window_bounds(
+            window_date, window.get("part_of_day"), org.timezone if org else None,
+            org.parts_of_day if org else None)
+    service, client = s.get("service") or {}, s.get("client") or {}
+    resources = [dict(r) for r in s.get("resources") or []]
+    requested_at = _dt(s.get("requested_at"))
+    outcome = s.get("outcome")
+    sort_at = start_at or requested_at or _dt(s.get("updated_at"))
+    if sort_at is None:
+        raise Unprocessable("appointment has neither slot, window nor requested_at")
+    workflow = s.get("workflow") or {}
+    return AppointmentRow(
+        id=s["id"], organisation_id=s["organisation_id"], version=version, status=status,
+        status_kind=kind, workflow_id=workflow.get("id"), workflow_version=workflow.get("version"),
+        service_id=service.get("id"), service_name=service.get("name"),
+        client_id=client.get("id"), client_name=client.get("name"),
+        client_email=client.get("email"), client_phone=client.get("phone"),
+        tentative=bool(client.get("tentative")), agent_id=s.get("agent_id"),
+        resource_ids=[_str(r["id"]) for r in resources], resources=resources,
+        slot_start=slot_start, slot_end=slot_end, window_date=window_date,
+        window_part=window.get("part_of_day") if window else None,
+        start_at=start_at, end_at=end_at, sort_at=sort_at, proposal=s.get("proposal"),
+        source=s.get("source"), outcome=outcome,
+        completion_reason=(outcome or {}).get("completion_reason"), feedback=s.get("feedback"),
+        feedback_requested_on=_date(s.get("feedback_requested_on")), requested_at=requested_at,
+        confirmed_at=_dt(s.get("confirmed_at")), updated_at=_dt(s.get("updated_at")),
+        unconfirmed=is_unconfirmed(status, kind), on_calendar=is_on_calendar(status, kind),
+        blocks_time=is_on_calendar(status, kind) and slot_start is not None)
+
+
+def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent) -> HistoryEntry:
+    actor = change.get("actor") or {}
+    workflow = change.get("workflow") or {}
+    return HistoryEntry(
+        appointment_id=event.subject, version=event.aggregateversion,
+        organisation_id=event.orgid, event_id=event.id, action=_str(change["action"]),
+        from_status=change.get("from_status"), to_status=_str(change.get("to_status") or
+                                                              snap["status"]),
+        status_kind=change.get("status_kind"), actor_id=actor.get("id"),
+        actor_role=actor.get("role"), reason=change.get("reason"), message=change.get("message"),
+        at=_dt(event.time) or _required_time(), workflow_id=workflow.get("id"),
+        workflow_version=workflow.get("version"), correlation_id=event.correlationid or None)
+
+
+def _organisation(o: dict[str, Any] | None, event: CloudEvent) -> OrganisationRow:
+    o = _obj({"organisation": o}, "organisation")
+    if o["id"] != event.orgid:
+        raise Unprocessable("organisation.id differs from orgid")
+    tz = o.get("timezone") or "UTC"
+    timing.zone(tz)  # raises on an unknown zone
+    retention = o.get("retention_days")
+    return OrganisationRow(
+        id=o["id"], name=o.get("name"), timezone=tz,
+        retention_days=int(retention) if retention is not None else None,
+        parts_of_day=dict(o.get("parts_of_day") or timing.DEFAULT_PARTS_OF_DAY),
+        as_of=_dt(event.time) or _required_time())
+
+
+def _organisation_event(event: CloudEvent) -> Changes:
+    org = _organisation(_obj(event.data, "organisation"), event)
+    return Changes(event.subject, event.aggregateversion, event.orgid, organisation=org)
+
+
+def _resource_event(event: CloudEvent) -> Changes:
+    r = _obj(event.data, "resource")
+    _owned(r, event)
+    hours = r.get("working_hours") or {}
+    for day, ranges in hours.items():
+        if day not in timing.WEEKDAYS:
+            raise Unprocessable(f"working_hours has an unknown day {day!r}")
+        for begin, end in ranges:
+            timing.parse_hhmm(begin), timing.parse_hhmm(end)
+    row = ResourceRow(id=r["id"], organisation_id=r["organisation_id"],
+                      version=event.aggregateversion, kind=_str(r.get("kind") or "agent"),
+                      name=r.get("name"), active=_active(r, event), working_hours=hours)
+    return Changes(event.subject, event.aggregateversion, event.orgid, resource=row)
+
+
+def _client_event(event: CloudEvent) -> Changes:
+    c = _obj(event.data, "client")
+    _owned(c, event)
+    row = ClientRow(id=c["id"], organisation_id=c["organisation_id"],
+                    version=event.aggregateversion, name=c.get("name"), email=c.get("email"),
+                    phone=c.get("phone"), active=_active(c, event))
+    return Changes(event.subject, event.aggregateversion, event.orgid, client=row)
+
+
+def _service_event(event: CloudEvent) -> Changes:
+    _obj(event.data, "service")  # no view shows services on their own (names come in snapshots)
+    return Changes(event.subject, event.aggregateversion, event.orgid, notes=["no view"])
+
+
+def _owned(snap: dict[str, Any], event: CloudEvent) -> None:
+    if snap["id"] != event.subject:
+        raise Unprocessable("snapshot id differs from the event subject")
+    if snap["organisation_id"] != event.orgid:
+        raise Unprocessable("snapshot organisation_id differs from orgid")
+
+
+def _active(snap: dict[str, Any], event: CloudEvent) -> bool:
+    return bool(snap.get("active", True)) and event.type.split(".")[1] not in REMOVALS
+
+
+def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, dict):
+        raise Unprocessable(f"data.{key} is missing or not an object")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise Unprocessable(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise Unprocessable(f"time {value!r} has no UTC offset")
+    return parsed
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _required_time() -> datetime:
+    raise Unprocessable("event time is missing")
+
+
+_FAMILIES = {"appointment": _appointment, "organisation": _organisation_event,
+             "resource": _resource_event, "client": _client_event, "service": _service_event}

@@ -1,0 +1,139 @@
+"""The rows of the read models, as plain values.
+
+`apply` (domain/apply.py) turns one event into a `Changes`: the rows it puts
+into each view. Every row is a full state (from the event's snapshot) or an
+append keyed by (appointment, version), so writing it twice changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from shared.lifecycle import TAIL
+
+
+class Unprocessable(ValueError):
+    """An event this service cannot apply (goes to the dead-letter topic)."""
+
+
+# Tail statuses of kind "step" that come *after* confirmation: not requests.
+POST_CONFIRMATION_STEPS = frozenset(
+    s.key for s in TAIL if s.kind == "step" and s.key != "reschedule_requested")
+OFF_CALENDAR_STATUSES = frozenset({"no_show"})
+
+
+def is_unconfirmed(status: str, kind: str) -> bool:
+    """Request queue membership: start and step statuses incl. reschedule_requested."""
+    return kind == "start" or (kind == "step" and status not in POST_CONFIRMATION_STEPS)
+
+
+def is_on_calendar(status: str, kind: str) -> bool:
+    """Cancelled, rejected (any cancellation kind) and no-show are left out."""
+    return kind != "cancellation" and status not in OFF_CALENDAR_STATUSES
+
+
+@dataclass(frozen=True)
+class AppointmentRow:
+    id: str
+    organisation_id: str
+    version: int
+    status: str
+    status_kind: str
+    workflow_id: str | None
+    workflow_version: int | None
+    service_id: str | None
+    service_name: str | None
+    client_id: str | None
+    client_name: str | None
+    client_email: str | None
+    client_phone: str | None
+    tentative: bool
+    agent_id: str | None
+    resource_ids: list[str]
+    resources: list[dict[str, Any]]
+    slot_start: datetime | None
+    slot_end: datetime | None
+    window_date: date | None
+    window_part: str | None
+    start_at: datetime | None      # slot, or the window's hours in the org's time zone
+    end_at: datetime | None
+    sort_at: datetime              # start_at, else requested_at: the stable paging key
+    proposal: dict[str, Any] | None
+    source: str | None
+    outcome: dict[str, Any] | None
+    completion_reason: str | None
+    feedback: dict[str, Any] | None
+    feedback_requested_on: date | None
+    requested_at: datetime | None
+    confirmed_at: datetime | None
+    updated_at: datetime | None
+    unconfirmed: bool
+    on_calendar: bool
+    blocks_time: bool              # on the calendar with an exact slot: occupies its resources
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    appointment_id: str
+    version: int
+    organisation_id: str
+    event_id: str
+    action: str
+    from_status: str | None
+    to_status: str
+    status_kind: str | None
+    actor_id: str | None
+    actor_role: str | None
+    reason: str | None
+    message: str | None
+    at: datetime
+    workflow_id: str | None
+    workflow_version: int | None
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class OrganisationRow:
+    id: str
+    name: str | None
+    timezone: str
+    retention_days: int | None
+    parts_of_day: dict[str, list[str]]
+    as_of: datetime                 # last writer wins by event time
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    id: str
+    organisation_id: str
+    version: int
+    kind: str
+    name: str | None
+    active: bool
+    working_hours: dict[str, list[list[str]]]
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    id: str
+    organisation_id: str
+    version: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one event does to each view (None: nothing for that view)."""
+    subject: str
+    version: int
+    organisation_id: str
+    appointment: AppointmentRow | None = None
+    history: HistoryEntry | None = None
+    organisation: OrganisationRow | None = None
+    resource: ResourceRow | None = None
+    client: ClientRow | None = None
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Processes: HTTP API, consumer, rebuild and purge commands."""

@@ -1,0 +1,217 @@
+"""The query API of the read models. Every answer is scoped to the caller's
+organisation; another organisation's ids answer 404.
+
+Read-your-writes: every query takes `min_position` (a booking position, as
+returned by booking's command API). The query waits up to 5 s until the
+event at that position is applied; if it is not by then the answer is
+504 `application/problem+json` with `Retry-After: 1` and the position, and no
+stale data is returned (a frontend simply retries).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from services.projections.adapters import queries
+from services.projections.adapters.freshness import Freshness
+from services.projections.bootstrap import Settings, database
+from services.projections.domain import statistics
+from services.projections.domain.availability import availability as availability_of
+from services.projections.domain.timing import zone
+from services.projections.entrypoints import render, schemas
+from shared import auth, db, http
+from shared.errors import NotFound, Problem
+
+blp = Blueprint("projections", __name__, url_prefix="/v1",
+                description="Read models: calendar, lists, queue, history, availability, "
+                            "statistics")
+CALENDAR_LIMIT = 2000
+
+
+class ProjectionLagging(Problem):
+    status = 504
+    title = "Projection not caught up"
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    pool: Any
+    freshness: Freshness
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    pool = database(settings)
+    app = http.create_app("projections", [blp],
+                          {"database": lambda: db.is_reachable(settings.database_url)})
+    app.extensions["projections"] = Wiring(settings, pool, Freshness(
+        settings.database_url, pool, settings.read_your_writes_timeout))
+    return app
+
+
+def _wiring() -> Wiring:
+    return current_app.extensions["projections"]
+
+
+def _fresh(args: dict[str, Any]) -> Wiring:
+    """Wait for `min_position` (read-your-writes), then hand out the wiring."""
+    w = _wiring()
+    position = args.get("min_position")
+    if position is not None and not w.freshness.wait(position):
+        raise ProjectionLagging(
+            f"the event at position {position} is not applied yet; retry shortly",
+            headers={"Retry-After": "1"}, position=position)
+    return w
+
+
+def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
+    row = queries.organisation(conn, org)
+    return (row["timezone"] if row else "UTC"), row
+
+
+@blp.get("/calendar")
+@blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.Calendar)
+def calendar(args: dict[str, Any]) -> dict[str, Any]:
+    """Calendar: appointments in a date range, optionally for one agent or resource.
+
+    Requested (unconfirmed) and tentative ones are flagged (`requested`,
+    `tentative`); cancelled, rejected and no-show ones are left out.
+    A window request is placed at its part of day in the organisation's time zone.
+    """
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        tz, _ = _timezone(conn, org)
+        start, end = render.bounds(args["from_"], args["to"], tz)
+        assert start is not None and end is not None  # both required by CalendarArgs
+        rows = queries.calendar(conn, org, start, end, args.get("agent_id"),
+                                args.get("resource_id"), CALENDAR_LIMIT + 1)
+    return {"items": [render.appointment(r) for r in rows[:CALENDAR_LIMIT]],
+            "truncated": len(rows) > CALENDAR_LIMIT}
+
+
+@blp.get("/appointments")
+@blp.arguments(schemas.ListArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.Page)
+def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
+    """Appointment list by status, agent, service, client and date, paged.
+
+    Ordered by (start, id): the slot's start, else the window's, else the
+    request time. Pass `next_cursor` back as `cursor` for the next page.
+    """
+    w, org = _fresh(args), auth.current().org
+    after = render.decode_cursor(args.get("cursor"))
+    with w.pool.connection() as conn:
+        tz, _ = _timezone(conn, org)
+        day: date | None = args.get("date")
+        start, end = render.bounds(day or args.get("from_"), day or args.get("to"), tz)
+        rows = queries.appointments(
+            conn, org, statuses=args.get("status"), agent_id=args.get("agent_id"),
+            service_id=args.get("service_id"), client_id=args.get("client_id"), start=start,
+            end=end, after=after, limit=args["limit"])
+    return _page(rows, args["limit"])
+
+
+@blp.get("/queue")
+@blp.arguments(schemas.QueueArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.Page)
+def queue(args: dict[str, Any]) -> dict[str, Any]:
+    """Request queue: unconfirmed appointments (start and step statuses, incl.
+    `reschedule_requested`); `include_confirmed=true` shows confirmed ones too.
+
+    Ordered by (start, id), paged like the appointment list.
+    """
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        rows = queries.appointments(
+            conn, org, agent_id=args.get("agent_id"), service_id=args.get("service_id"),
+            unconfirmed_only=True, include_confirmed=args["include_confirmed"],
+            after=render.decode_cursor(args.get("cursor")), limit=args["limit"])
+    return _page(rows, args["limit"])
+
+
+@blp.get("/appointments/<appointment_id>/history")
+@blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.History)
+def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
+    """Status history of one appointment, newest first: every status passed
+    through (and every status action), with who, when, reason and message."""
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        if not queries.appointment_exists(conn, org, appointment_id):
+            raise NotFound(f"no appointment {appointment_id}")
+        rows = queries.history(conn, org, appointment_id)
+    return {"appointment_id": appointment_id, "items": [render.history_item(r) for r in rows]}
+
+
+@blp.get("/clients/<client_id>/appointments")
+@blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.ClientAppointments)
+def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
+    """A client's current and past appointments (date, time, service,
+    resources, status); past ones only within the organisation's retention period."""
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        if not queries.client_known(conn, org, client_id):
+            raise NotFound(f"no client {client_id}")
+        _, org_row = _timezone(conn, org)
+        retention = org_row["retention_days"] if org_row else None
+        rows = queries.client_appointments(conn, org, client_id, w.settings.clock(), retention)
+    items = [render.appointment(r) for r in rows]
+    return {"client_id": client_id, "retention_days": retention,
+            "current": sorted((i for i in items if not i["past"]),
+                              key=lambda i: (i["start"] or i["requested_at"], i["id"])),
+            "past": [i for i in items if i["past"]]}
+
+
+@blp.get("/availability")
+@blp.arguments(schemas.AvailabilityArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.Availability)
+def availability(args: dict[str, Any]) -> dict[str, Any]:
+    """Who is available at a time (for reassigning): within working hours in
+    the organisation's time zone and not busy with another active appointment."""
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        tz, _ = _timezone(conn, org)
+        at: datetime = args["at"]
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=zone(tz))
+        end = at + timedelta(minutes=args["duration_minutes"])
+        found = availability_of(queries.resources(conn, org, args["kind"]),
+                                queries.occupying(conn, org, at, end,
+                                                  args.get("exclude_appointment_id")),
+                                at, end, tz)
+    return {"at": at, "end": end, "timezone": tz, "resources": found}
+
+
+@blp.get("/statistics")
+@auth.roles_allowed("manager", "auditor", "service")
+@blp.arguments(schemas.StatisticsArgs, location="query", unknown=RAISE)
+@blp.response(200, schemas.Statistics)
+def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
+    """Statistics for managers: counts by status and outcome, no-show rate,
+    mean and median time from request to confirmation; grouped by agent
+    and/or period (day, ISO week, month of the appointment, local time)."""
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        tz, _ = _timezone(conn, org)
+        rows = queries.stat_rows(conn, org, tz, args.get("from_"), args.get("to"),
+                                 args.get("agent_id"))
+    return {"organisation_id": org, "timezone": tz, "from_": args.get("from_"),
+            "to": args.get("to"), "overall": statistics.summarise(rows),
+            "groups": statistics.grouped(rows, args["by_agent"], args["period"])
+            if args["by_agent"] or args["period"] != "none" else []}
+
+
+def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [render.appointment(r) for r in rows],
+            "next_cursor": render.encode_cursor(rows[-1]["sort_at"], rows[-1]["id"])
+            if more else None}

@@ -1,0 +1,76 @@
+"""Rows -> API shapes, and the paging cursor (opaque: base64url of the key)."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from services.projections.domain.timing import zone
+from shared.errors import Invalid
+
+
+def appointment(row: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "id": row["id"], "version": row["version"], "status": row["status"],
+        "status_kind": row["status_kind"], "requested": row["unconfirmed"],
+        "tentative": row["tentative"],
+        "workflow": {"id": row["workflow_id"], "version": row["workflow_version"]},
+        "service": {"id": row["service_id"], "name": row["service_name"]},
+        "client": {"id": row["client_id"], "name": row["client_name"]},
+        "agent_id": row["agent_id"], "resources": row["resources"],
+        "slot": {"start": row["slot_start"].isoformat(), "end": row["slot_end"].isoformat()}
+        if row["slot_start"] else None,
+        "window": {"date": row["window_date"].isoformat(), "part_of_day": row["window_part"]}
+        if row["window_date"] else None,
+        "start": row["start_at"], "end": row["end_at"], "proposal": row["proposal"],
+        "source": row["source"], "outcome": row["outcome"], "feedback": row["feedback"],
+        "requested_at": row["requested_at"], "confirmed_at": row["confirmed_at"],
+        "updated_at": row["updated_at"],
+    }
+    if "past" in row:
+        out["past"] = row["past"]
+    return out
+
+
+def history_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {"version": row["version"], "action": row["action"],
+            "from_status": row["from_status"], "to_status": row["to_status"],
+            "status_kind": row["status_kind"],
+            "actor": {"id": row["actor_id"], "role": row["actor_role"]},
+            "reason": row["reason"], "message": row["message"], "at": row["at"],
+            "workflow": {"id": row["workflow_id"], "version": row["workflow_version"]},
+            "correlation_id": row["correlation_id"]}
+
+
+def encode_cursor(at: datetime, id_: str) -> str:
+    raw = json.dumps([at.isoformat(), id_]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, id_ = json.loads(raw)
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None or not isinstance(id_, str):
+            raise ValueError
+        return parsed, id_
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise Invalid("cursor", "is not a cursor this API handed out") from None
+
+
+def bounds(start: date | datetime | None, end: date | datetime | None, tz: str
+           ) -> tuple[datetime | None, datetime | None]:
+    """Query bounds as UTC moments: a date is a local day (end date inclusive)."""
+    z = zone(tz)
+
+    def moment(value: date | datetime | None, inclusive_end: bool) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        day = value + timedelta(days=1) if inclusive_end else value
+        return datetime.combine(day, time.min, z)
+
+    return moment(start, False), moment(end, True)

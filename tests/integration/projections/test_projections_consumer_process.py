@@ -1,0 +1,74 @@
+"""The consumer as operators run it: `python -m ...consumer`, configured by the
+environment, applies events, commits only what it applied, stops cleanly on
+SIGTERM. And the read-your-writes listener wakes a waiting query by NOTIFY."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from services.projections.adapters.freshness import Freshness
+from services.projections.adapters.schema import LIVE
+from services.projections.application.apply import apply_event
+from services.projections.bootstrap import database
+from tests.integration.projections.support import applied_count, publish, wait_until
+from tests.unit.projections.factory import Booking, slot
+
+ROOT = Path(__file__).resolve().parents[3]
+
+pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
+
+
+def test_the_consumer_process_applies_commits_and_stops_on_sigterm(settings, tmp_path):
+    booking = Booking()
+    aid = booking.request(slot_=slot("2026-11-23", "09:00")).subject
+    booking.act(aid, "confirm")
+    booking.resource("agent-7")
+    publish(settings, booking.events)
+    env = {**os.environ, "PROJECTIONS_DATABASE_URL": settings.database_url,
+           "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    log = open(tmp_path / "consumer.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.projections.entrypoints.consumer",
+         "--topic", settings.topics[0], "--topic", settings.topics[1],
+         "--group", settings.group_id, "--dlq-topic", settings.dlq_topic],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: applied_count(settings) == 3, what="the process applied the events")
+        time.sleep(0.6)  # one more poll: the commit follows the batch
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    assert "consumer stopped cleanly" in (tmp_path / "consumer.log").read_text()
+
+    # The group's committed offsets are at the end: a restart reads nothing twice
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    committed = admin.list_group_offsets(settings.group_id)[settings.group_id]
+    admin.close()
+    probe = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    ends = probe.end_offsets([TopicPartition(t, p) for t in settings.topics for p in range(3)])
+    probe.close()
+    assert sum(ends.values()) == 3
+    assert {tp: max(0, committed[tp].offset) if tp in committed else 0 for tp in ends} == ends
+
+
+def test_a_waiting_query_is_woken_by_the_notification_not_the_poll(settings):
+    pool = database(settings)
+    freshness = Freshness(settings.database_url, pool, timeout=5, poll=30)  # poll only at start
+    booking = Booking(first_position=77)
+    event = booking.request(slot_=slot("2026-11-23", "09:00"))
+    threading.Timer(0.5, lambda: apply_event(pool, LIVE, event)).start()
+    started = time.monotonic()
+    assert freshness.wait(77)
+    assert 0.4 < time.monotonic() - started < 2.5
+    assert not freshness.wait(78, timeout=0.2)
+    freshness.close()

@@ -1,0 +1,153 @@
+"""Rebuild from history into fresh tables and switch over while the consumer
+keeps writing; the drift check finds a broken row and exits 1."""
+from __future__ import annotations
+
+import io
+import threading
+from contextlib import closing
+
+import psycopg
+import pytest
+from flask import Flask, jsonify, request
+from rich.console import Console
+from werkzeug.serving import make_server
+
+from services.projections.adapters.schema import LIVE, VIEW_TABLES, VIEWS
+from services.projections.adapters.sources import BookingFeedSource, KafkaSource, ListSource
+from services.projections.application.apply import apply_event
+from services.projections.application.purge import purge
+from services.projections.application.rebuild import REBUILD_LOCK, RebuildRunning, rebuild
+from services.projections.bootstrap import database
+from services.projections.entrypoints import rebuild as command
+from services.projections.entrypoints.http import create_app
+from shared import auth
+from tests.integration.projections.support import (
+    NOW,
+    applied_count,
+    clinic,
+    dump,
+    publish,
+    running,
+    token,
+    wait_until,
+)
+
+pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
+
+
+def kafka_source(settings) -> KafkaSource:
+    return KafkaSource(settings.bootstrap_servers, settings.topics)
+
+
+def test_rebuild_from_kafka_has_no_drift_and_switches_over_while_the_consumer_runs(settings):
+    booking, ids = clinic()
+    pool = database(settings)
+    with running(settings):
+        publish(settings, booking.events)
+        wait_until(lambda: applied_count(settings) == len(booking.events), what="applied")
+
+        # A drift check from the earliest offset: nothing differs
+        console = Console(file=io.StringIO(), width=200)
+        assert command.run(settings, "all", kafka_source(settings), True, console) == 0
+        assert "no drift" in console.file.getvalue()
+
+        # Rebuild and switch over while booking goes on writing
+        late = [booking.act(ids["window"], "confirm", slot={"start": "2026-11-24T08:00:00+00:00",
+                                                            "end": "2026-11-24T08:30:00+00:00"}),
+                booking.request(window={"date": "2026-11-26", "part_of_day": "evening"})]
+
+        def progress(done: int, total: int | None) -> None:
+            if late and done:
+                publish(settings, [late.pop(0), late.pop(0)])
+
+        with closing(kafka_source(settings)) as source:
+            report = rebuild(pool, source, VIEWS["all"], NOW, on_progress=progress)
+        assert report.swapped and not late
+        assert sum(report.outcomes.values()) == len(booking.events)
+
+        # The consumer keeps writing into the switched tables
+        after = booking.act(ids["reschedule"], "propose_time",
+                            proposal={"start": "2026-11-27T09:00:00+00:00",
+                                      "end": "2026-11-27T09:30:00+00:00"})
+        publish(settings, [after])
+        wait_until(lambda: applied_count(settings) == len(booking.events), what="applied after")
+        api = create_app(settings).test_client()
+        queue = {i["id"]: i["status"] for i in api.get(
+            f"/v1/queue?min_position={after.position}", headers=token()).get_json()["items"]}
+        assert queue[ids["reschedule"]] == "requested" and ids["window"] not in queue
+        history = api.get(f"/v1/appointments/{ids['window']}/history", headers=token())
+        assert [h["action"] for h in history.get_json()["items"]] == ["confirm", "request"]
+
+        # and a fresh check still finds nothing
+        with closing(kafka_source(settings)) as source:
+            assert rebuild(pool, source, VIEW_TABLES, NOW,
+                           check_drift=True).drift.differences == []
+
+
+def test_drift_check_reports_a_broken_row_and_a_rebuild_repairs_it(settings):
+    booking, ids = clinic()
+    pool = database(settings)
+    for event in booking.events:
+        apply_event(pool, LIVE, event)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = %s",
+                     (ids["confirmed"],))
+        conn.execute("DELETE FROM status_history WHERE appointment_id = %s AND version = 1",
+                     (ids["attended"],))
+
+    console = Console(file=io.StringIO(), width=250)
+    assert command.run(settings, "all", ListSource(booking.events), True, console) == 1
+    out = console.file.getvalue()
+    assert ids["confirmed"] in out and "'cancelled'" in out and "'scheduled'" in out
+    assert ids["attended"] in out and "missing_in_live" in out
+    assert "2 difference(s)" in out
+
+    # Rebuilding only the history view repairs the history, not the calendar's table
+    assert command.run(settings, "history", ListSource(booking.events), False, console) == 0
+    assert command.run(settings, "history", ListSource(booking.events), True, console) == 0
+    assert command.run(settings, "calendar", ListSource(booking.events), True, console) == 1
+    assert command.run(settings, "calendar", ListSource(booking.events), False, console) == 0
+    assert command.run(settings, "all", ListSource(booking.events), True, console) == 0
+
+
+def test_rebuild_from_bookings_event_feed(settings):
+    booking, ids = clinic()
+    pool = database(settings)
+    for event in booking.events:
+        apply_event(pool, LIVE, event)
+    purge(pool, NOW)  # (the rebuild purges beyond retention too)
+    before = dump(settings)
+    feed, calls = Flask("fake-booking"), []
+
+    @feed.get("/v1/events")
+    def events():  # booking's feed as the contract describes it
+        principal = auth.verify(request.headers["Authorization"].removeprefix("Bearer "))
+        assert principal.has("service")
+        after, limit = int(request.args["after"]), int(request.args["limit"])
+        calls.append(after)
+        page = [e for e in booking.events if e.position > after][:limit]
+        return jsonify({"events": [{"topic": "t", "key": e.subject, "event": {
+            k: v for k, v in e.__dict__.items() if k != "extra"}} for e in page],
+            "next_after": page[-1].position if page else after})
+
+    server = make_server("127.0.0.1", 0, feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = BookingFeedSource(f"http://127.0.0.1:{server.server_port}",
+                                   auth.issue("*ops*", ["service"]), page_size=7)
+        report = rebuild(pool, source, VIEWS["all"], NOW)
+    finally:
+        server.shutdown()
+    assert report.swapped and sum(report.outcomes.values()) == len(booking.events)
+    assert len(booking.events) == 23
+    assert calls == [0, 7, 14, 21, 23, 23]  # pages, then the catch-up under the lock
+    assert dump(settings) == before
+
+
+def test_only_one_rebuild_runs_at_a_time(settings):
+    pool = database(settings)
+    with psycopg.connect(settings.database_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
+        with pytest.raises(RebuildRunning):
+            rebuild(pool, ListSource([]), VIEW_TABLES, NOW)
+    assert rebuild(pool, ListSource([]), VIEW_TABLES, NOW).swapped
