@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
@@ -76,11 +78,26 @@ def create_database(server_url: str, dbname: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
+SCHEMA_LOCK = 4242
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[psycopg.Connection]:
+    """Serialise schema changes on one database across processes.
+
+    `CREATE TABLE IF NOT EXISTS` is not safe when two processes (gunicorn
+    workers, a relay) run it at the same moment; everything that creates
+    tables at start-up does it under this lock.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield conn
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
 def run_schema(url: str, ddl: str) -> None:
     """Apply a module's idempotent DDL (CREATE ... IF NOT EXISTS) once at start-up."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(4242)")
-        try:
-            conn.execute(ddl)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(4242)")
+    with schema_lock(url) as conn:
+        conn.execute(ddl)

@@ -29,7 +29,9 @@ def build(url: str | None = None, *, clock: Clock | None = None,
     db.run_schema(url, pg_store.DDL)
     env = db.eventsourcing_env(url, BookingApplication.name)
     env["APPLICATION_RECORDER_TOPIC"] = pg_store.RECORDER_TOPIC
-    return BookingApplication(env, workflow=workflow, clock=clock, tables=pg_store.PgTables(url))
+    with db.schema_lock(url):  # the library creates its tables in the constructor
+        return BookingApplication(env, workflow=workflow, clock=clock,
+                                  tables=pg_store.PgTables(url))
 
 
 def booking() -> BookingApplication:

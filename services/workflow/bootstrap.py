@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 from services.workflow.application.app import WorkflowApplication
-from shared import config
+from shared import config, db
 
 _apps: dict[str, WorkflowApplication] = {}
 _lock = threading.Lock()
@@ -22,7 +22,8 @@ def application(url: str | None = None) -> WorkflowApplication:
     url = database_url(url)
     with _lock:
         if url not in _apps:
-            _apps[url] = WorkflowApplication.for_database(url)
+            with db.schema_lock(url):  # the library creates its tables in the constructor
+                _apps[url] = WorkflowApplication.for_database(url)
         return _apps[url]
 
 
