@@ -1,0 +1,313 @@
+"""The send ledger in the notifier's PostgreSQL database.
+
+Neither SendGrid nor Twilio takes an idempotency key, so this table is what
+stops a message from going out twice: one row per (event id, channel,
+recipient address), created in the same transaction as the marker saying
+the event was consumed. Every state change writes its `notification.<state>.v1`
+event (and a failure its dead letter) to the outbox in that same transaction;
+`publisher.py` moves the outbox to Kafka.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from services.notifier.domain.model import Delivery, Message, Rendered
+from shared.envelope import CloudEvent, now_iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS processed_events (
+    event_id          text PRIMARY KEY,
+    event_type        text NOT NULL,
+    appointment_id    text NOT NULL,
+    aggregate_version bigint NOT NULL,
+    position          bigint NOT NULL,
+    outcome           text NOT NULL,          -- planned | stale
+    messages          int NOT NULL,
+    processed_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS appointment_versions (
+    appointment_id text PRIMARY KEY,
+    version        bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id                  bigserial PRIMARY KEY,
+    event_id            text NOT NULL,
+    event_type          text NOT NULL,
+    appointment_id      text NOT NULL,
+    organisation_id     text NOT NULL,
+    aggregate_version   bigint NOT NULL,
+    position            bigint NOT NULL,
+    correlation_id      text NOT NULL DEFAULT '',
+    channel             text NOT NULL CHECK (channel IN ('email', 'sms')),
+    recipient_kind      text NOT NULL
+                        CHECK (recipient_kind IN ('client', 'organisation', 'resource')),
+    recipient_ref       text NOT NULL,
+    recipient_name      text NOT NULL DEFAULT '',
+    address             text,                 -- NULL: no address, state skipped
+    template            text NOT NULL,
+    subject             text NOT NULL DEFAULT '',
+    body_text           text NOT NULL DEFAULT '',
+    body_html           text NOT NULL DEFAULT '',
+    state               text NOT NULL
+                        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'skipped')),
+    attempts            int NOT NULL DEFAULT 0,
+    last_error          text,
+    -- pending: when it is due; sending: when the claim lapses (sender gone)
+    next_attempt_at     timestamptz,
+    give_up_at          timestamptz,
+    provider_message_id text,
+    version             int NOT NULL DEFAULT 1,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    sent_at             timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries
+    (event_id, channel, COALESCE(lower(address), recipient_kind || ':' || recipient_ref));
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, next_attempt_at)
+    WHERE state IN ('pending', 'sending');
+CREATE INDEX IF NOT EXISTS deliveries_open
+    ON deliveries (appointment_id, channel, aggregate_version)
+    WHERE state IN ('pending', 'sending');
+CREATE INDEX IF NOT EXISTS deliveries_by_org ON deliveries (organisation_id, appointment_id, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    id       bigserial PRIMARY KEY,
+    topic    text NOT NULL,
+    key      text NOT NULL,
+    headers  jsonb NOT NULL DEFAULT '{}',
+    envelope jsonb NOT NULL
+);
+"""
+
+# Claims of one channel are serialised (a transaction-scoped advisory lock),
+# so two workers never both see "no earlier row open" for one appointment.
+_CLAIM = """
+SELECT d.id FROM deliveries d
+ WHERE d.channel = %(channel)s
+   AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
+   AND NOT EXISTS (
+       SELECT 1 FROM deliveries e
+        WHERE e.appointment_id = d.appointment_id AND e.channel = d.channel
+          AND e.aggregate_version < d.aggregate_version
+          AND e.state IN ('pending', 'sending'))
+ ORDER BY d.next_attempt_at, d.id
+ LIMIT 1
+ FOR UPDATE SKIP LOCKED
+"""
+_COLUMNS = ("id, event_id, event_type, appointment_id, organisation_id, aggregate_version, "
+            "correlation_id, channel, recipient_kind, address, template, subject, body_text, "
+            "body_html, state, attempts, last_error, next_attempt_at, give_up_at, "
+            "provider_message_id, version, created_at, updated_at, sent_at")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A message with its words, ready to be recorded (rendered None: skipped)."""
+    message: Message
+    rendered: Rendered | None
+
+
+class Ledger:
+    def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
+                 give_up_after: float = 86400.0) -> None:
+        self.pool = pool
+        self.events_topic = events_topic
+        self.dlq_topic = dlq_topic
+        self.give_up_after = give_up_after
+
+    # -- consuming -----------------------------------------------------------
+    def record_event(self, event: CloudEvent, planned: list[Planned]) -> str:
+        """Record an event's deliveries and mark it consumed, in one transaction.
+
+        'duplicate' when the event id was seen before; 'stale' when its
+        aggregate version is not newer than the last one applied for the
+        appointment (nothing planned); else 'planned'.
+        """
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            # The appointment's last applied version, its row locked till commit.
+            version = _one(cur.execute(
+                "INSERT INTO appointment_versions VALUES (%s, 0) ON CONFLICT (appointment_id) "
+                "DO UPDATE SET version = appointment_versions.version RETURNING version",
+                (event.subject,)))["version"]
+            seen = cur.execute("SELECT 1 FROM processed_events WHERE event_id = %s",
+                               (event.id,)).fetchone()
+            if seen:
+                return "duplicate"
+            outcome = "planned" if event.aggregateversion > version else "stale"
+            created = 0
+            if outcome == "planned":
+                cur.execute("UPDATE appointment_versions SET version = %s "
+                            "WHERE appointment_id = %s", (event.aggregateversion, event.subject))
+                for item in planned:
+                    row = self._insert(cur, event, item)
+                    if row:
+                        created += 1
+                        self._emit(cur, row)
+            cur.execute(
+                "INSERT INTO processed_events (event_id, event_type, appointment_id, "
+                "aggregate_version, position, outcome, messages) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                (event.id, event.type, event.subject, event.aggregateversion, event.position,
+                 outcome, created))
+            return outcome
+
+    def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned) -> dict[str, Any] | None:
+        m, r = item.message, item.rendered
+        skipped = m.to is None or r is None
+        return cur.execute(
+            f"""INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
+                    aggregate_version, position, correlation_id, channel, recipient_kind,
+                    recipient_ref, recipient_name, address, template, subject, body_text,
+                    body_html, state, last_error, next_attempt_at, give_up_at)
+                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
+                        CASE WHEN %s THEN NULL ELSE now() END,
+                        now() + make_interval(secs => %s))
+                ON CONFLICT DO NOTHING RETURNING {_COLUMNS}""",
+            (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
+             event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
+             m.recipient_name, m.to, m.template, r.subject if r else "", r.text if r else "",
+             r.html if r else "", "skipped" if skipped else "pending",
+             f"no {m.channel} address for the {m.recipient_kind}" if skipped else None,
+             skipped, self.give_up_after)).fetchone()
+
+    # -- sending ---------------------------------------------------------------
+    def claim(self, channel: str, lease_seconds: float) -> Delivery | None:
+        """The next due row of `channel`, now 'sending' (committed before the call)."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('notifier-claim:' || %s))",
+                        (channel,))
+            found = cur.execute(_CLAIM, {"channel": channel}).fetchone()
+            if not found:
+                return None
+            row = _one(cur.execute(
+                f"""UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
+                        next_attempt_at = now() + make_interval(secs => %s),
+                        version = version + 1, updated_at = now()
+                    WHERE id = %s RETURNING {_COLUMNS}""",
+                (lease_seconds, found["id"])))
+            self._emit(cur, row)
+            return _delivery(row)
+
+    def mark_sent(self, d: Delivery, provider_message_id: str) -> str | None:
+        return self._finish(d, "state = 'sent', provider_message_id = %s, sent_at = now(), "
+                               "next_attempt_at = NULL", (provider_message_id,))
+
+    def mark_retry(self, d: Delivery, delay: float, error: str) -> str | None:
+        """Back to pending after `delay` seconds; failed once its give-up time has passed."""
+        return self._finish(
+            d, """state = CASE WHEN give_up_at <= now() THEN 'failed' ELSE 'pending' END,
+                  last_error = CASE WHEN give_up_at <= now()
+                      THEN 'gave up after ' || attempts || ' attempts: ' || %s ELSE %s END,
+                  next_attempt_at = CASE WHEN give_up_at <= now() THEN NULL
+                      ELSE now() + make_interval(secs => %s) END""",
+            (error, error, delay))
+
+    def mark_failed(self, d: Delivery, reason: str) -> str | None:
+        return self._finish(d, "state = 'failed', last_error = %s, next_attempt_at = NULL",
+                            (reason,))
+
+    def _finish(self, d: Delivery, assignments: str, params: tuple[Any, ...]) -> str | None:
+        """Apply a result and return the new state, or None when the claim had
+        lapsed and another sender took the row. A row that ends 'failed' gets
+        its dead letter in the same transaction."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                f"""UPDATE deliveries SET {assignments}, version = version + 1, updated_at = now()
+                    WHERE id = %s AND state = 'sending' AND attempts = %s RETURNING {_COLUMNS}""",
+                (*params, d.id, d.attempts)).fetchone()
+            if row is None:
+                return None
+            self._emit(cur, row)
+            if row["state"] == "failed":
+                self._emit(cur, row, topic=self.dlq_topic, kind="dead_lettered",
+                           reason=row["last_error"])
+            return str(row["state"])
+
+    # -- operating ---------------------------------------------------------------
+    def redrive(self, delivery_id: int) -> dict[str, Any] | None:
+        """Put a failed row back to pending (now, with a new give-up time).
+
+        None when the row is unknown or not failed (sent meanwhile, or
+        already re-driven), so reading a dead letter twice sends nothing twice.
+        """
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                f"""UPDATE deliveries SET state = 'pending', next_attempt_at = now(),
+                        give_up_at = now() + make_interval(secs => %s),
+                        version = version + 1, updated_at = now()
+                    WHERE id = %s AND state = 'failed' RETURNING {_COLUMNS}""",
+                (self.give_up_after, delivery_id)).fetchone()
+            if row:
+                self._emit(cur, row)
+            return row
+
+    def deliveries(self, organisation_id: str, appointment_id: str | None = None,
+                   recipient: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """One organisation's deliveries, oldest first (the API's read model)."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                f"""SELECT {_COLUMNS} FROM deliveries
+                    WHERE organisation_id = %(org)s
+                      AND (%(appt)s::text IS NULL OR appointment_id = %(appt)s)
+                      AND (%(to)s::text IS NULL OR lower(address) = lower(%(to)s))
+                    ORDER BY id LIMIT %(limit)s""",
+                {"org": organisation_id, "appt": appointment_id, "to": recipient,
+                 "limit": limit}).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall()
+            return {state: n for state, n in rows}
+
+    # -- the outbox ------------------------------------------------------------------
+    def _emit(self, cur: Cursor[Any], row: dict[str, Any], topic: str | None = None,
+              kind: str | None = None, reason: str | None = None) -> None:
+        """Queue the row's state as a CloudEvent (a dead letter when `reason`)."""
+        data = view(row) | ({"reason": reason} if reason else {})
+        envelope = {
+            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "notifier",
+            "type": f"notification.{kind or row['state']}.v1", "subject": str(row["id"]),
+            "time": now_iso(), "datacontenttype": "application/json",
+            "orgid": row["organisation_id"], "aggregateversion": row["version"],
+            "correlationid": row["correlation_id"], "data": data,
+        }
+        cur.execute("INSERT INTO outbox (topic, key, headers, envelope) VALUES (%s, %s, %s, %s)",
+                    (topic or self.events_topic, row["appointment_id"],
+                     Jsonb({"reason": reason} if reason else {}), Jsonb(envelope)))
+
+
+def view(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as the API and the notification events show it."""
+    def iso(v: Any) -> str | None:
+        return v.isoformat() if v else None
+    return {
+        "id": row["id"], "event_id": row["event_id"], "event_type": row["event_type"],
+        "appointment_id": row["appointment_id"], "channel": row["channel"],
+        "recipient_kind": row["recipient_kind"], "recipient": row["address"],
+        "template": row["template"], "subject": row["subject"], "state": row["state"],
+        "attempts": row["attempts"], "last_error": row["last_error"],
+        "next_attempt_at": iso(row["next_attempt_at"]),
+        "provider_message_id": row["provider_message_id"],
+        "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+        "sent_at": iso(row["sent_at"]),
+    }
+
+
+def _one(cur: Cursor[Any]) -> dict[str, Any]:
+    row = cur.fetchone()
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"], event_id=row["event_id"], appointment_id=row["appointment_id"],
+        organisation_id=row["organisation_id"], channel=row["channel"],
+        recipient_kind=row["recipient_kind"], to=row["address"], subject=row["subject"],
+        text=row["body_text"], html=row["body_html"], attempts=row["attempts"])

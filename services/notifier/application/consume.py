@@ -1,0 +1,49 @@
+"""One appointment event -> ledger rows (the use case behind the consumer).
+
+The event's messages are planned and rendered first, then recorded together
+with the event-processed marker in one transaction (`Ledger.record_event`);
+only after that does the consumer commit the Kafka offset. Deduplication is
+by CloudEvent id, never by offset, so a re-created topic or a new consumer
+group replaying from the earliest offset sends nothing twice.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.notifier.adapters.ledger import Ledger, Planned
+from services.notifier.domain.planning import plan
+from services.notifier.domain.rendering import Renderer
+from shared import config, links
+from shared.envelope import CloudEvent
+
+SignLink = Callable[[str, str], str]
+
+
+def appointment_url(appointment_id: str) -> str:
+    """Where the organisation looks at an appointment (booking's API)."""
+    return f"{config.get('BOOKING_PUBLIC_URL')}/v1/appointments/{appointment_id}"
+
+
+def prepare(event: CloudEvent, renderer: Renderer,
+            sign_link: SignLink = links.url) -> list[Planned]:
+    """The event's messages, rendered with freshly signed links."""
+    messages = plan(event) if event.type.startswith("appointment.") else []
+    # One signed link per action and event, shared by its email and SMS.
+    actions = sorted({a for m in messages for a in m.links})
+    signed = {a: sign_link(event.subject, a) for a in actions}
+    url = appointment_url(event.subject)
+    return [Planned(m, renderer.render(m, event, {a: signed[a] for a in m.links}, url)
+                    if m.to else None)
+            for m in messages]
+
+
+class ConsumeEvent:
+    def __init__(self, ledger: Ledger, renderer: Renderer | None = None,
+                 sign_link: SignLink = links.url) -> None:
+        self.ledger = ledger
+        self.renderer = renderer or Renderer()
+        self.sign_link = sign_link
+
+    def __call__(self, event: CloudEvent) -> str:
+        """'planned', 'duplicate' or 'stale' (see Ledger.record_event)."""
+        return self.ledger.record_event(event, prepare(event, self.renderer, self.sign_link))

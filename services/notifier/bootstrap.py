@@ -1,0 +1,86 @@
+"""The one wiring place: settings, the pool, the ledger and the transports.
+
+Real SDKs when credentials are set (SENDGRID_API_KEY; TWILIO_ACCOUNT_SID and
+TWILIO_AUTH_TOKEN), else the development mailbox for that channel. Every
+process builds these once; tests pass their own Settings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from services.notifier.adapters import dev_transport
+from services.notifier.adapters import ledger as ledger_module
+from services.notifier.adapters.dev_transport import DevTransport
+from services.notifier.adapters.ledger import Ledger
+from services.notifier.ports import Transport
+from shared import config, db, kafka
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    bootstrap_servers: str
+    topic: str = kafka.APPOINTMENTS
+    group_id: str = "notifier"
+    events_topic: str = kafka.NOTIFICATIONS
+    dlq_topic: str = kafka.dlq("notifications")
+    poll_interval: float = 0.5        # idle wait of the consumer and the senders
+    backoff_base: float = 2.0         # first retry after ~this many seconds
+    backoff_cap: float = 900.0
+    give_up_after: float = 86400.0    # a retryable failure this old is dead-lettered
+    send_timeout: float = 10.0        # provider HTTP time-out
+    lease: float | None = None        # claim lease; default 3 x time-out + 5 s
+    workers_per_channel: int = 2
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from the environment; overrides that are None are ignored."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        url = given.pop("database_url", None) or config.database_url("notifier")
+        servers = given.pop("bootstrap_servers", None) or config.require("KAFKA_BOOTSTRAP_SERVERS")
+        return replace(cls(url, servers), **given)
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.lease if self.lease is not None else 3 * self.send_timeout + 5
+
+
+def pool(settings: Settings) -> ConnectionPool:
+    """The process's pool, with the tables in place (idempotent DDL)."""
+    db.run_schema(settings.database_url, ledger_module.SCHEMA + dev_transport.SCHEMA)
+    return db.pool(settings.database_url, max_size=2 * settings.workers_per_channel + 4)
+
+
+def ledger(settings: Settings, connections: ConnectionPool) -> Ledger:
+    return Ledger(connections, settings.events_topic, settings.dlq_topic, settings.give_up_after)
+
+
+def uses_dev_mailbox() -> bool:
+    return not (config.get("SENDGRID_API_KEY")
+                and config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"))
+
+
+def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Transport]:
+    email: Transport
+    sms: Transport
+    if config.get("SENDGRID_API_KEY"):
+        from services.notifier.adapters.sendgrid_transport import SendGridTransport
+
+        email = SendGridTransport(config.require("SENDGRID_API_KEY"),
+                                  config.require("SENDGRID_HOST"), config.require("EMAIL_FROM"),
+                                  settings.send_timeout)
+    else:
+        email = DevTransport(connections, "email")
+    if config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"):
+        from services.notifier.adapters.twilio_transport import TwilioTransport
+
+        sms = TwilioTransport(config.require("TWILIO_ACCOUNT_SID"),
+                              config.require("TWILIO_AUTH_TOKEN"),
+                              config.require("TWILIO_BASE_URL"), config.require("SMS_FROM"),
+                              settings.send_timeout)
+    else:
+        sms = DevTransport(connections, "sms")
+    return {"email": email, "sms": sms}

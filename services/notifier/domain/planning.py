@@ -1,0 +1,115 @@
+"""Who gets what: the pure rules from DOMAIN.md, section "Notifications".
+
+`plan(event)` turns one appointment event (docs/contracts.md) into the
+messages to send. No I/O: links are named here and signed later.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from services.notifier.domain.model import CHANNELS, Message
+from shared.envelope import CloudEvent
+
+# Changes that never notify anyone (internal notes above all).
+SILENT = frozenset({"note_added", "note_edited", "details_updated", "client_linked"})
+
+# Per occasion: the client's template and the signed links it carries.
+CLIENT_LINKS: dict[str, tuple[str, ...]] = {
+    "received": ("cancel",),
+    "in_progress": ("cancel",),
+    "time_proposed": ("cancel",),
+    "confirmed": ("cancel", "propose_time"),
+    "accepted": ("cancel", "propose_time"),
+    "rescheduled": ("cancel", "propose_time"),
+    "reassigned": ("cancel", "propose_time"),
+    "reschedule_requested": ("propose_time", "cancel"),
+    "cancelled": (),
+    "rejected": (),
+    "attended": (),
+    "no_show": (),
+    "reopened": (),
+    "feedback_requested": ("submit_feedback",),
+    "feedback_received": (),
+    "status_changed": (),
+}
+# The organisation gets a generic "update" except where it needs more.
+ORGANISATION_TEMPLATES = {"received": "received", "time_proposed": "received",
+                          "feedback_received": "feedback_received"}
+# Resources (agent, location) hear about confirmed bookings only.
+RESOURCE_KINDS = ("agent", "location")
+
+_BY_ACTION = {
+    "reject": "rejected", "accept_suggestion": "accepted", "reschedule": "rescheduled",
+    "reassign": "reassigned", "reassigned": "reassigned",
+    "request_reschedule": "reschedule_requested", "propose_time": "time_proposed",
+    "attend": "attended", "no_show": "no_show", "reopen": "reopened",
+    "request_feedback": "feedback_requested", "submit_feedback": "feedback_received",
+}
+_BY_KIND = {"confirmation": "confirmed", "start": "received", "step": "in_progress",
+            "cancellation": "cancelled"}
+
+
+def occasion(change: dict[str, Any]) -> str | None:
+    """What the change means for the people told about it (None: tell nobody)."""
+    action = change.get("action")
+    if not action or action in SILENT:
+        return None
+    kind = change.get("status_kind")
+    if action == "reject":
+        return "rejected"
+    if kind == "cancellation":
+        return "cancelled"
+    if action in _BY_ACTION:
+        return _BY_ACTION[action]
+    if change.get("from_status") == change.get("to_status"):
+        return None  # an unknown action that changed no status
+    return _BY_KIND.get(kind or "", "status_changed")
+
+
+def plan(event: CloudEvent) -> list[Message]:
+    """The messages one appointment event causes, client first.
+
+    One message per (channel, address): when two recipients share an address
+    the first one planned (client, organisation, resources) gets it.
+    """
+    data = event.data
+    change: dict[str, Any] = data.get("change") or {}
+    appointment: dict[str, Any] = data.get("appointment") or {}
+    key = occasion(change)
+    if key is None or not appointment:
+        return []
+    organisation: dict[str, Any] = change.get("organisation") or {}
+    switched_on = {c: (organisation.get("channels") or {}).get(c, True) is not False
+                   for c in CHANNELS}
+    client: dict[str, Any] = appointment.get("client") or {}
+
+    recipients: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
+        ("client", client, f"client/{key}", CLIENT_LINKS.get(key, ())),
+        ("organisation", organisation,
+         f"organisation/{ORGANISATION_TEMPLATES.get(key, 'update')}", ()),
+    ]
+    if change.get("status_kind") == "confirmation":
+        recipients += [("resource", r, "resource/booked", ())
+                       for r in appointment.get("resources") or []
+                       if r.get("kind") in RESOURCE_KINDS]
+
+    messages: list[Message] = []
+    taken: set[tuple[str, str]] = set()
+    for kind, who, template, links in recipients:
+        for channel in CHANNELS:
+            if not switched_on[channel]:
+                continue
+            to = _address(who, channel)
+            if to is not None:
+                if (channel, to.lower()) in taken:
+                    continue
+                taken.add((channel, to.lower()))
+            ref = str(who.get("id") or ("tentative" if who.get("tentative") else kind))
+            messages.append(Message(kind, channel, to, template, ref, str(who.get("name") or ""),
+                                    links if kind == "client" else ()))
+    return messages
+
+
+def _address(who: dict[str, Any], channel: str) -> str | None:
+    value = who.get("email" if channel == "email" else "phone")
+    return value.strip() if isinstance(value, str) and value.strip() else None

@@ -1,0 +1,176 @@
+"""The notifier's worker process: the Kafka consumer, the senders (per channel)
+and the outbox publisher, as threads of one process.
+
+    python -m services.notifier.entrypoints.consumer [--topic T --group G ...]
+
+SIGTERM / SIGINT stop it cleanly: the consumer finishes the event in hand and
+commits, each sender finishes the message in hand and records its result.
+A hard kill is survivable too (see application/send.py for the one
+duplicate it can cause).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from services.notifier import bootstrap
+from services.notifier.adapters.publisher import OutboxPublisher
+from services.notifier.application.consume import ConsumeEvent
+from services.notifier.application.send import Backoff, Sender
+from services.notifier.bootstrap import Settings
+from shared import db, kafka, logs
+from shared.envelope import CloudEvent, InvalidEnvelope
+
+log = logging.getLogger("notifier")
+
+
+class NotifierProcess:
+    """Everything the worker process runs; `start()`, then `stop()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = threading.Event()
+        kafka.ensure_topics(settings.bootstrap_servers,
+                            [settings.topic, settings.events_topic, settings.dlq_topic])
+        self.pool = bootstrap.pool(settings)
+        self.ledger = bootstrap.ledger(settings, self.pool)
+        self.consume = ConsumeEvent(self.ledger)
+        self.publisher = OutboxPublisher(self.pool, settings.bootstrap_servers)
+        backoff = Backoff(settings.backoff_base, settings.backoff_cap)
+        self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
+                        for transport in bootstrap.transports(settings, self.pool).values()]
+        self.consumer = kafka.consumer(settings.bootstrap_servers, settings.group_id,
+                                       settings.topic)
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> NotifierProcess:
+        jobs: list[tuple[str, Callable[[], None]]] = [("consumer", self._consume_loop),
+                                                      ("publisher", self._publish_loop)]
+        for sender in self.senders:
+            jobs += [(f"sender-{sender.channel}-{i}", partial(self._send_loop, sender))
+                     for i in range(self.settings.workers_per_channel)]
+        self.threads = [threading.Thread(target=job, name=f"notifier-{name}", daemon=True)
+                        for name, job in jobs]
+        for thread in self.threads:
+            thread.start()
+        log.info("notifier started", extra={"fields": {
+            "topic": self.settings.topic, "group": self.settings.group_id,
+            "transports": {s.channel: type(s.transport).__name__ for s in self.senders}}})
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        self.consumer.close(autocommit=False)
+        self.publisher.close()
+        log.info("notifier stopped")
+
+    # -- the loops ------------------------------------------------------------
+    def _consume_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._consume_batch()
+            except Exception:  # noqa: BLE001 - never lose the consumer thread
+                log.exception("could not consume; trying again")
+                self.stopping.wait(max(1.0, self.settings.backoff_base))
+
+    def _consume_batch(self) -> None:
+        """Apply a polled batch event by event, then commit what was applied.
+
+        On an error the partitions are sought back to the first event not
+        applied, so it is read again (the ledger deduplicates by event id).
+        """
+        batch = self.consumer.poll(timeout_ms=int(self.settings.poll_interval * 1000))
+        done: dict[TopicPartition, int] = {}
+        try:
+            for tp, records in batch.items():
+                for record in records:
+                    if self.stopping.is_set():
+                        return
+                    self._handle(record.value)
+                    done[tp] = record.offset + 1
+        except Exception:
+            for tp, records in batch.items():
+                self.consumer.seek(tp, done.get(tp, records[0].offset))
+            raise
+        finally:
+            self._commit(done)
+
+    def _handle(self, raw: bytes) -> None:
+        try:
+            event = CloudEvent.from_json(raw)
+        except InvalidEnvelope as e:
+            log.error("skipped a message that is not one of our events",
+                      extra={"fields": {"reason": str(e)}})
+            return
+        outcome = self.consume(event)
+        log.info("event consumed", extra={"fields": {
+            "event_id": event.id, "type": event.type, "subject": event.subject,
+            "outcome": outcome}})
+
+    def _commit(self, done: dict[TopicPartition, int]) -> None:
+        if not done:
+            return
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
+                                  for tp, offset in done.items()})
+        except Exception:  # noqa: BLE001 - the ledger deduplicates the re-delivery
+            log.warning("offset commit failed; events will be seen again", exc_info=True)
+
+    def _send_loop(self, sender: Sender) -> None:
+        while not self.stopping.is_set():
+            try:
+                if sender.send_next():
+                    continue
+            except Exception:  # noqa: BLE001 - e.g. the database is away
+                log.exception("sender error", extra={"fields": {"channel": sender.channel}})
+            self.stopping.wait(self.settings.poll_interval)
+
+    def _publish_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if self.publisher.publish_pending():
+                    continue
+            except Exception:  # noqa: BLE001 - broker away: keep the outbox, try again
+                log.warning("publishing delivery events failed", exc_info=True)
+            self.stopping.wait(self.settings.poll_interval)
+
+
+def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--topic", help="appointment events topic (appointments.events)")
+    p.add_argument("--group", dest="group_id", help="consumer group id (notifier)")
+    p.add_argument("--database-url", help="the ledger's PostgreSQL (NOTIFIER_DATABASE_URL)")
+    p.add_argument("--events-topic", help="delivery events topic (notifications.events)")
+    p.add_argument("--dlq-topic", help="dead letters topic (notifications.dlq)")
+    p.add_argument("--poll-interval", type=float)
+    p.add_argument("--backoff-base", type=float)
+    p.add_argument("--send-timeout", type=float)
+    p.add_argument("--lease", type=float)
+    p.add_argument("--workers-per-channel", type=int)
+    return vars(p.parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> None:
+    logs.setup("notifier")
+    settings = Settings.from_env(**parse_args(argv))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    process = NotifierProcess(settings).start()
+    while not done.wait(1.0):
+        pass
+    process.stop()
+    db.close_pools()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The notifier's HTTP API: deliveries, the development mailbox, health.
+
+    gunicorn ... 'services.notifier.entrypoints.http:create_app()'
+
+GET /v1/deliveries   which message went to whom, on which channel, its state
+GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
+GET /mailbox         the same as a page for a person, newest first; no token,
+                     registered only while a channel uses the development mailbox
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, render_template_string
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from services.notifier import bootstrap
+from services.notifier.adapters import dev_transport
+from services.notifier.adapters.ledger import Ledger, view
+from services.notifier.bootstrap import Settings
+from services.notifier.domain.rendering import TEMPLATES
+from shared import auth, db, kafka
+from shared.http import create_app as create_service_app
+
+READERS = ("agent", "manager", "auditor")
+api = Blueprint("notifier", __name__, url_prefix="/v1",
+                description="Deliveries of email and SMS, and the development mailbox")
+
+
+class DeliveryQuery(Schema):
+    appointment_id = fields.String(metadata={"description": "only this appointment"})
+    recipient = fields.String(metadata={"description": "only this email address or phone number"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class DeliverySchema(Schema):
+    id = fields.Integer()
+    appointment_id = fields.String()
+    event_id = fields.String()
+    event_type = fields.String()
+    channel = fields.String(metadata={"enum": ["email", "sms"]})
+    recipient_kind = fields.String(metadata={"enum": ["client", "organisation", "resource"]})
+    recipient = fields.String(allow_none=True, metadata={"description": "null when skipped"})
+    template = fields.String()
+    subject = fields.String()
+    state = fields.String(metadata={"enum": ["pending", "sending", "sent", "failed", "skipped"]})
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.String(allow_none=True)
+    provider_message_id = fields.String(allow_none=True)
+    created_at = fields.String()
+    updated_at = fields.String()
+    sent_at = fields.String(allow_none=True)
+
+
+class MailboxQuery(Schema):
+    appointment_id = fields.String()
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class MailSchema(Schema):
+    id = fields.Integer()
+    delivery_id = fields.Integer()
+    appointment_id = fields.String()
+    channel = fields.String()
+    recipient = fields.String()
+    subject = fields.String()
+    body_text = fields.String()
+    body_html = fields.String()
+    created_at = fields.DateTime()
+
+
+@api.route("/deliveries")
+class Deliveries(MethodView):
+    @auth.roles_allowed(*READERS)
+    @api.arguments(DeliveryQuery, location="query")
+    @api.response(200, DeliverySchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Deliveries of the caller's organisation, oldest first"""
+        rows = _ledger().deliveries(auth.current().org, query.get("appointment_id"),
+                                    query.get("recipient"), query["limit"])
+        return [view(r) for r in rows]
+
+
+@api.route("/mailbox")
+class Mailbox(MethodView):
+    @auth.roles_allowed(*READERS)
+    @api.arguments(MailboxQuery, location="query")
+    @api.response(200, MailSchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Messages the development transport kept, newest first"""
+        return dev_transport.messages(_ledger().pool, auth.current().org,
+                                      query.get("appointment_id"), query["limit"])
+
+
+def mailbox_page() -> Response:
+    messages = dev_transport.messages(_ledger().pool, limit=200)
+    page = (TEMPLATES / "mailbox.html.j2").read_text()
+    return Response(render_template_string(page, messages=messages), mimetype="text/html")
+
+
+def _ledger() -> Ledger:
+    return current_app.extensions["notifier.ledger"]
+
+
+def create_app(database_url: str | None = None, bootstrap_servers: str | None = None,
+               dev_mailbox: bool | None = None) -> Flask:
+    settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers)
+    connections = bootstrap.pool(settings)
+    show_mailbox = bootstrap.uses_dev_mailbox() if dev_mailbox is None else dev_mailbox
+    app = create_service_app(
+        "notifier", [api],
+        ready_checks={"database": lambda: db.is_reachable(settings.database_url),
+                      "kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)},
+        public_prefixes=("/mailbox",) if show_mailbox else ())
+    app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
+    if show_mailbox:
+        app.add_url_rule("/mailbox", "mailbox_page", mailbox_page)
+    return app

@@ -1,0 +1,49 @@
+"""Helpers for the notifier's integration tests: waiting, reading the ledger
+and reading a topic from its start."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+from psycopg.rows import dict_row
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not true after {timeout}s: {what or predicate}")
+
+
+def rows(url: str, where: str = "TRUE", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(f"SELECT * FROM deliveries WHERE {where} ORDER BY id",
+                            params).fetchall()
+
+
+def read_topic(bootstrap: str, topic: str, at_least: int,
+               timeout: float = 20.0) -> list[tuple[bytes, dict[str, Any], dict[str, bytes]]]:
+    """(key, JSON value, headers) of a topic's messages from the earliest offset.
+
+    Assigns the partitions itself (no consumer group, so no join to wait for).
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
+    got: list[tuple[bytes, dict[str, Any], dict[str, bytes]]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        while time.monotonic() < deadline and len(got) < at_least:
+            for records in consumer.poll(timeout_ms=200).values():
+                got += [(r.key, json.loads(r.value), dict(r.headers or [])) for r in records]
+    finally:
+        consumer.close(autocommit=False)
+    return got

@@ -1,0 +1,223 @@
+"""A local fake of the two paid HTTP APIs the notifier calls, for the real SDKs.
+
+- SendGrid v3: POST /v3/mail/send (JSON; 202 with X-Message-Id)
+- Twilio:      POST /2010-04-01/Accounts/{sid}/Messages.json (form; 201 with a sid)
+
+Point the SDKs at `fake.url` (SENDGRID_HOST, TWILIO_BASE_URL). Every request
+is logged in `requests`; the ones answered with success in `accepted`.
+Program failures per test:
+
+    fake.fail("email", 429, headers={"Retry-After": "1"})   # the next email
+    fake.fail("sms", 400, to="+4412", times=None)            # every SMS to that number
+    fake.hang("email", 3.0)                                  # past the client's time-out
+    fake.clear()                                             # the provider is fixed
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+SENDGRID_PATH = "/v3/mail/send"
+
+
+@dataclass
+class Rule:
+    channel: str
+    status: int = 500
+    to: str | None = None
+    times: int | None = 1             # None: until cleared
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: float = 0.0                 # seconds before answering (then 503)
+
+
+@dataclass(frozen=True)
+class Request:
+    channel: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    sender: str
+    custom_args: dict[str, str]
+    authorization: str
+    status: int
+    provider_id: str
+    at: float
+
+
+class FakeProviders:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.rules: list[Rule] = []
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._ids = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- life -------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> FakeProviders:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeProviders:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- programming ---------------------------------------------------------
+    def fail(self, channel: str, status: int, *, to: str | None = None, times: int | None = 1,
+             headers: dict[str, str] | None = None) -> None:
+        with self._lock:
+            self.rules.append(Rule(channel, status, to, times, headers or {}))
+
+    def hang(self, channel: str, seconds: float, *, to: str | None = None,
+             times: int | None = 1) -> None:
+        with self._lock:
+            self.rules.append(Rule(channel, 503, to, times, hang=seconds))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    # -- reading -----------------------------------------------------------------
+    @property
+    def accepted(self) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.status < 300]
+
+    def accepted_for(self, channel: str, to: str) -> list[Request]:
+        return [r for r in self.accepted if r.channel == channel and r.to == to]
+
+    def attempts_for(self, channel: str, to: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.channel == channel and r.to == to]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Request]:
+        """At least `count` accepted requests (AssertionError after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.accepted
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"{len(self.accepted)} accepted requests after {timeout}s, "
+                             f"expected {count}: {self.accepted}")
+
+    # -- answering ---------------------------------------------------------------
+    def _rule_for(self, channel: str, to: str) -> Rule | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.channel == channel and rule.to in (None, to) and rule.times != 0:
+                    if rule.times is not None:
+                        rule.times -= 1
+                    return rule
+        return None
+
+    def _answer(self, channel: str, parsed: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if self.latency:
+            time.sleep(self.latency)
+        rule = self._rule_for(channel, parsed["to"])
+        if rule and rule.hang:
+            self._released.wait(rule.hang)
+        status = rule.status if rule else (202 if channel == "email" else 201)
+        provider_id = ""
+        if status < 300:
+            provider_id = (f"sg-{next(self._ids)}-{uuid.uuid4().hex[:8]}" if channel == "email"
+                           else f"SM{uuid.uuid4().hex}")
+        with self._lock:
+            self.requests.append(Request(channel=channel, status=status, provider_id=provider_id,
+                                         at=time.time(), **parsed))
+        headers = dict(rule.headers) if rule else {}
+        if channel == "email":
+            if status < 300:
+                return status, {"X-Message-Id": provider_id}, b""
+            errors = {"errors": [{"message": f"fake SendGrid error {status}", "field": None}]}
+            return status, headers, json.dumps(errors).encode()
+        if status < 300:
+            body: dict[str, Any] = {"sid": provider_id, "status": "queued", "to": parsed["to"],
+                    "from": parsed["sender"], "body": parsed["text"],
+                    "account_sid": parsed["custom_args"].get("account_sid"),
+                    "num_segments": "1", "direction": "outbound-api"}
+            return status, headers, json.dumps(body).encode()
+        code = 20429 if status == 429 else 21211 if status == 400 else 20003 if status == 401 \
+            else 20500
+        body = {"code": code, "message": f"fake Twilio error {status}", "status": status,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+        return status, headers, json.dumps(body).encode()
+
+
+def _sendgrid(payload: dict[str, Any], authorization: str) -> dict[str, Any]:
+    personalization = payload["personalizations"][0]
+    content = {c["type"]: c["value"] for c in payload.get("content", [])}
+    return {"to": personalization["to"][0]["email"], "subject": payload.get("subject", ""),
+            "text": content.get("text/plain", ""), "html": content.get("text/html", ""),
+            "sender": payload["from"]["email"],
+            "custom_args": payload.get("custom_args") or personalization.get("custom_args") or {},
+            "authorization": authorization}
+
+
+def _twilio(form: dict[str, list[str]], sid: str, authorization: str) -> dict[str, Any]:
+    return {"to": form.get("To", [""])[0], "subject": "", "text": form.get("Body", [""])[0],
+            "html": "", "sender": form.get("From", [""])[0],
+            "custom_args": {"account_sid": sid}, "authorization": authorization}
+
+
+def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            authorization = self.headers.get("Authorization", "")
+            twilio = TWILIO_PATH.match(self.path)
+            if self.path == SENDGRID_PATH:
+                channel, parsed = "email", _sendgrid(json.loads(raw), authorization)
+            elif twilio:
+                channel = "sms"
+                parsed = _twilio(parse_qs(raw.decode()), twilio["sid"], authorization)
+            else:
+                self._reply(404, {}, b'{"message": "not found"}')
+                return
+            if not authorization:
+                self._reply(401, {}, b'{"message": "authorization required"}')
+                return
+            self._reply(*fake._answer(channel, parsed))
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a time-out test)
+
+    return Handler

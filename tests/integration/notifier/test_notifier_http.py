@@ -1,0 +1,119 @@
+"""The notifier's HTTP API over the real ledger: deliveries (org-scoped, by
+role), the development mailbox (JSON and the page for people), readiness."""
+from __future__ import annotations
+
+import pytest
+
+from services.notifier import bootstrap
+from services.notifier.adapters.dev_transport import DevTransport
+from services.notifier.application.consume import ConsumeEvent
+from services.notifier.application.send import Backoff, Sender
+from services.notifier.bootstrap import Settings
+from services.notifier.entrypoints.http import create_app
+from shared import auth
+from tests.fakes.events import ORGANISATION, appointment_event
+
+GLOBEX = dict(ORGANISATION, id="globex", name="Globex", email="desk@globex.example",
+              phone="+15550000000")
+
+
+@pytest.fixture
+def world(infra, fresh_db, monkeypatch):
+    """Two organisations' events consumed and sent through the development mailbox."""
+    for name in ("SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
+    pool = bootstrap.pool(settings)
+    ledger = bootstrap.ledger(settings, pool)
+    consume = ConsumeEvent(ledger)
+    acme = appointment_event("confirm", appointment_id="appt-acme", resources=[],
+                             client={"id": "c1", "name": "Ada <3", "email": "ada@example.com",
+                                     "phone": None, "tentative": False})
+    later = appointment_event("cancel", appointment_id="appt-acme", version=2, reason="Ill",
+                              resources=[])
+    globex = appointment_event("request", appointment_id="appt-globex", organisation=GLOBEX)
+    for event in (acme, later, globex):
+        consume(event)
+    transports = bootstrap.transports(settings, pool)
+    assert {type(t) for t in transports.values()} == {DevTransport}  # no credentials
+    for transport in transports.values():
+        sender = Sender(ledger, transport, Backoff(), 10)
+        while sender.send_next():
+            pass
+    app = create_app(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers,
+                     dev_mailbox=True)
+    yield app.test_client()
+    pool.close()
+
+
+def bearer(org="acme", roles=("agent",)):
+    return {"Authorization": f"Bearer {auth.issue(org, list(roles))}"}
+
+
+def test_deliveries_of_one_appointment_show_channel_recipient_state_attempts(world):
+    response = world.get("/v1/deliveries?appointment_id=appt-acme", headers=bearer())
+    assert response.status_code == 200
+    got = {(d["channel"], d["recipient"], d["state"], d["attempts"], d["last_error"])
+           for d in response.json if d["event_type"] == "appointment.confirmed.v1"}
+    assert got == {("email", "ada@example.com", "sent", 1, None),
+                   ("sms", None, "skipped", 0, "no sms address for the client"),
+                   ("email", ORGANISATION["email"], "sent", 1, None),
+                   ("sms", ORGANISATION["phone"], "sent", 1, None)}
+
+
+def test_deliveries_filter_by_recipient(world):
+    response = world.get("/v1/deliveries?recipient=ADA@example.com", headers=bearer(
+        roles=["auditor"]))
+    assert [(d["appointment_id"], d["template"]) for d in response.json] == [
+        ("appt-acme", "client/confirmed"), ("appt-acme", "client/cancelled")]
+
+
+def test_another_organisation_sees_none_of_them(world):
+    response = world.get("/v1/deliveries?appointment_id=appt-acme",
+                         headers=bearer("globex", ["manager"]))
+    assert response.status_code == 200 and response.json == []
+    mine = world.get("/v1/deliveries", headers=bearer("globex", ["manager"])).json
+    assert {d["appointment_id"] for d in mine} == {"appt-globex"}
+
+
+def test_only_agents_managers_and_auditors_read_deliveries(world):
+    assert world.get("/v1/deliveries").status_code == 401
+    denied = world.get("/v1/deliveries", headers=bearer(roles=["service"]))
+    assert denied.status_code == 403 and denied.content_type == "application/problem+json"
+    bad = world.get("/v1/deliveries?limit=0", headers=bearer())
+    assert bad.status_code == 422 and "limit" in bad.json["errors"]
+
+
+def test_the_mailbox_as_json_is_the_callers_organisations_newest_first(world):
+    mail = world.get("/v1/mailbox", headers=bearer()).json
+    assert {m["recipient"] for m in mail} == {"ada@example.com", "+441234567890",
+                                              ORGANISATION["email"], ORGANISATION["phone"]}
+    ids = [m["id"] for m in mail]
+    assert ids == sorted(ids, reverse=True)
+    assert world.get("/v1/mailbox").status_code == 401
+
+
+def test_the_mailbox_page_shows_every_message_newest_first_without_a_token(world):
+    page = world.get("/mailbox")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert html.index("Cancelled: Consultation") < html.index("Confirmed: Consultation")
+    assert "We received your request" in html              # every organisation's
+    assert "Ada &lt;3" in html and "Ada <3" not in html     # escaped
+
+
+def test_the_mailbox_page_exists_only_in_development(infra, fresh_db):
+    app = create_app(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers,
+                     dev_mailbox=False)
+    assert app.test_client().get("/mailbox").status_code in (401, 404)
+    app.extensions["notifier.ledger"].pool.close()
+
+
+def test_readiness_checks_the_database_and_kafka(world, infra, fresh_db):
+    ready = world.get("/readyz")
+    assert ready.status_code == 200 and ready.json["checks"] == {"database": True, "kafka": True}
+    no_kafka = create_app(database_url=fresh_db, bootstrap_servers="127.0.0.1:1")
+    answer = no_kafka.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.json["checks"]["kafka"] is False
+    spec = world.get("/openapi.json").json
+    assert {"/v1/deliveries", "/v1/mailbox"} <= set(spec["paths"])
