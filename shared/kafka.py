@@ -98,3 +98,119 @@ def is_reachable(bootstrap_servers: str) -> bool:
         return True
     except Exception:  # noqa: BLE001 - readiness answers yes or no
         return False
+
+
+Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
+
+
+class DurableProducer:
+    """Sends and waits until the broker acknowledged every message.
+
+    After any failure the producer is thrown away and the next send builds a
+    new one: the outcome of a timed-out send is unknown, and an idempotent
+    kafka-python producer is dead for good once its broker restarted empty.
+    """
+
+    def __init__(self, bootstrap_servers: str, ack_timeout: float = 15.0) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.ack_timeout = ack_timeout
+        self._producer: KafkaProducer | None = None
+
+    def send_all(self, records: Iterable[Record]) -> None:
+        try:
+            if self._producer is None:
+                self._producer = producer(self.bootstrap_servers)
+            futures = [self._producer.send(topic, key=key, value=value, headers=headers)
+                       for topic, key, value, headers in records]
+            self._producer.flush(timeout=self.ack_timeout)
+            for future in futures:
+                future.get(timeout=self.ack_timeout)
+        except Exception:
+            self.reset()
+            raise
+
+    def reset(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                log.debug("closing a failed producer", exc_info=True)
+            self._producer = None
+
+    close = reset
+
+
+class TopicIds:
+    """The id of each topic: a re-created topic (a memory-only broker after a
+    restart, or a deleted and re-created one) has a new id."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self._admin: KafkaAdminClient | None = None
+
+    def current(self, topics: Iterable[str]) -> dict[str, str]:
+        """Each existing topic's id (missing topics are left out)."""
+        if self._admin is None:
+            self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
+                                           request_timeout_ms=5000)
+        try:
+            described = self._admin.describe_topics(list(topics))
+        except Exception:
+            self.close()
+            raise
+        return {d["name"]: str(d["topic_id"]) for d in described if d["error_code"] == 0}
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+
+class TopicWatch:
+    """Keeps a consumer reading topics that were re-created under it.
+
+    A re-created topic starts again at offset 0, while the consumer's fetch
+    positions still point past its old end and would skip its first messages.
+    Every `every` seconds this re-creates missing topics and, for each topic
+    whose id changed, seeks the consumer back to the beginning (duplicates
+    are harmless: consumers deduplicate by event id).
+    """
+
+    def __init__(self, consumer: KafkaConsumer, bootstrap_servers: str, topics: Iterable[str],
+                 every: float = 3.0) -> None:
+        self.consumer = consumer
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = tuple(topics)
+        self.every = every
+        self.ids = TopicIds(bootstrap_servers)
+        self.known: dict[str, str] = {}
+        self.pending: set[str] = set()
+        self._next = 0.0
+
+    def check(self) -> None:
+        """Call in the poll loop; cheap until `every` seconds have passed."""
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + self.every
+            try:
+                self._compare()
+            except KafkaError as e:
+                log.warning("topic check failed: %s", e)
+        for topic in list(self.pending):
+            partitions = [tp for tp in self.consumer.assignment() if tp.topic == topic]
+            if partitions:
+                self.consumer.seek_to_beginning(*partitions)
+                self.pending.discard(topic)
+
+    def _compare(self) -> None:
+        current = self.ids.current(self.topics)
+        if len(current) < len(self.topics):
+            ensure_topics(self.bootstrap_servers, self.topics)
+            current = self.ids.current(self.topics)
+        for topic, topic_id in current.items():
+            if self.known.get(topic, topic_id) != topic_id:
+                log.warning("topic %s was re-created: reading it from the beginning", topic)
+                self.pending.add(topic)
+            self.known[topic] = topic_id
+
+    def close(self) -> None:
+        self.ids.close()

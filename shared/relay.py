@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kafka import KafkaAdminClient
-
 from shared import config, db, kafka
 from shared.envelope import CloudEvent
 
@@ -53,8 +51,8 @@ class Relay:
         self.idle_sleep = idle_sleep
         self.reset_check_every = reset_check_every
         self.stopping = threading.Event()
-        self._producer: Any = None
-        self._admin: KafkaAdminClient | None = None
+        self.producer = kafka.DurableProducer(bootstrap_servers)
+        self.topic_ids = kafka.TopicIds(bootstrap_servers)
         self._topics: set[str] = set(kafka.TOPICS)
         db.run_schema(database_url, SCHEMA)
         with self.pool.connection() as conn:
@@ -62,7 +60,7 @@ class Relay:
                          (name,))
 
     # -- position -----------------------------------------------------------
-    def position(self) -> tuple[int, dict[str, int]]:
+    def position(self) -> tuple[int, dict[str, str]]:
         with self.pool.connection() as conn:
             row = conn.execute("SELECT position, topic_ids FROM relay_position WHERE name=%s",
                                (self.name,)).fetchone()
@@ -75,46 +73,16 @@ class Relay:
                 "WHERE name=%s", (position, json.dumps(topic_ids), self.name))
 
     # -- kafka --------------------------------------------------------------
-    def _producer_or_new(self) -> Any:
-        if self._producer is None:
-            self._producer = kafka.producer(self.bootstrap_servers)
-        return self._producer
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=1)
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
-        self._producer = None
-
     def publish(self, messages: list[Message]) -> None:
         """Send and wait until the broker acknowledged every message."""
-        producer = self._producer_or_new()
-        futures = [producer.send(topic, key=key.encode(), value=event.to_json())
-                   for topic, key, event in messages]
-        producer.flush(timeout=15)
-        for future in futures:
-            future.get(timeout=15)
-
-    def current_topic_ids(self, topics: list[str]) -> dict[str, str]:
-        """Each existing topic's id (missing topics are left out)."""
-        if self._admin is None:
-            self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
-                                           request_timeout_ms=5000)
-        try:
-            described = self._admin.describe_topics(topics)
-        except Exception:
-            self._admin.close()
-            self._admin = None
-            raise
-        return {d["name"]: str(d["topic_id"]) for d in described if d["error_code"] == 0}
+        self.producer.send_all((topic, key.encode(), event.to_json(), [])
+                               for topic, key, event in messages)
 
     def broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
         """True when a topic we published to is gone or was re-created since."""
         if not topic_ids:
             return False
-        return self.current_topic_ids(list(topic_ids)) != topic_ids
+        return self.topic_ids.current(topic_ids) != topic_ids
 
     def _recover_if_broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
         if not self.broker_lost_topics(topic_ids):
@@ -141,7 +109,7 @@ class Relay:
         self.publish(messages)
         unseen = sorted({topic for topic, _, _ in messages} - set(topic_ids))
         if unseen:
-            topic_ids.update(self.current_topic_ids(unseen))
+            topic_ids.update(self.topic_ids.current(unseen))
         self._record(notifications[-1].id, topic_ids)
         return len(notifications)
 
@@ -162,17 +130,14 @@ class Relay:
             except Exception as e:  # noqa: BLE001 - the relay must outlive any broker trouble
                 log.warning("publish failed; will retry with a new producer",
                             extra={"fields": {"relay": self.name, "error": repr(e)}})
-                self._drop_producer()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 try:
                     self._recover_if_broker_lost_topics(self.position()[1])
                 except Exception:  # noqa: BLE001 - broker still down: try again next round
                     pass
-        self._drop_producer()
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
+        self.producer.close()
+        self.topic_ids.close()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -34,7 +34,7 @@ class Settings:
     booking_url: str = "http://127.0.0.1:8001"
     read_your_writes_timeout: float = 5.0       # seconds a query waits for min_position
     purge_interval: float = 3600.0               # seconds between retention purges
-    topic_check_interval: float = 30.0           # seconds between "are our topics there?"
+    topic_check_interval: float = 3.0            # seconds between "are our topics there?"
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod

@@ -106,7 +106,7 @@ def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp
         thread.join(10)
         assert {m["subject"] for m in again} == subjects
         position, topic_ids = relay.position()
-        assert position == 25 and topic_ids[topic] == relay.current_topic_ids([topic])[topic]
+        assert position == 25 and topic_ids[topic] == relay.topic_ids.current([topic])[topic]
     finally:
         os.environ.pop("RELAY_TEST_TOPIC", None)
         broker.stop()

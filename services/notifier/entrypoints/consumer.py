@@ -48,6 +48,8 @@ class NotifierProcess:
                         for transport in bootstrap.transports(settings, self.pool).values()]
         self.consumer = kafka.consumer(settings.bootstrap_servers, settings.group_id,
                                        settings.topic)
+        self.topics = kafka.TopicWatch(self.consumer, settings.bootstrap_servers,
+                                       [settings.topic, settings.events_topic, settings.dlq_topic])
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:
@@ -71,6 +73,7 @@ class NotifierProcess:
             thread.join(timeout)
         self.consumer.close(autocommit=False)
         self.publisher.close()
+        self.topics.close()
         log.info("notifier stopped")
 
     # -- the loops ------------------------------------------------------------
@@ -88,6 +91,7 @@ class NotifierProcess:
         On an error the partitions are sought back to the first event not
         applied, so it is read again (the ledger deduplicates by event id).
         """
+        self.topics.check()
         batch = self.consumer.poll(timeout_ms=int(self.settings.poll_interval * 1000))
         done: dict[TopicPartition, int] = {}
         try:

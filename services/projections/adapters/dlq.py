@@ -9,11 +9,9 @@ back to the source topic.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from shared import kafka
 from shared.envelope import now_iso
 
 log = logging.getLogger(__name__)
@@ -24,11 +22,10 @@ class DeadLetterFailed(RuntimeError):
 
 
 class DeadLetters:
-    def __init__(self, make_producer: Callable[[], KafkaProducer], topic: str, group: str,
+    def __init__(self, bootstrap_servers: str, topic: str, group: str,
                  timeout: float = 10.0, attempts: int = 3) -> None:
-        self._make_producer, self.topic, self.group = make_producer, topic, group
-        self.timeout, self.attempts = timeout, attempts
-        self._producer: KafkaProducer | None = None
+        self.topic, self.group, self.attempts = topic, group, attempts
+        self.producer = kafka.DurableProducer(bootstrap_servers, timeout)
 
     def publish(self, key: bytes | None, value: bytes | None, reason: str, topic: str,
                 partition: int, offset: int) -> None:
@@ -39,29 +36,13 @@ class DeadLetters:
                    ("failed-at", now_iso().encode())]
         for attempt in range(1, self.attempts + 1):
             try:
-                if self._producer is None:
-                    self._producer = self._make_producer()
-                self._producer.send(self.topic, key=key, value=value, headers=headers).get(
-                    timeout=self.timeout)
+                self.producer.send_all([(self.topic, key, value or b"", headers)])
                 log.warning("dead-lettered a message", extra={"fields": {
                     "reason": reason, "topic": topic, "partition": partition, "offset": offset}})
                 return
             except KafkaError as e:
-                # Outcome unknown or producer dead (e.g. broker restarted empty):
-                # a fresh producer is the known cure.
                 log.warning("dead letter not acknowledged (attempt %s): %s", attempt, e)
-                self._discard()
         raise DeadLetterFailed(f"could not publish to {self.topic}")
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
-
-    def _discard(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=0)
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
-            self._producer = None
+        self.producer.close()

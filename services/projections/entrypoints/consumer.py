@@ -40,31 +40,29 @@ class Consumer:
         self.settings = settings
         kafka.ensure_topics(settings.bootstrap_servers, settings.topics + (settings.dlq_topic,))
         self.pool = database(settings)
-        self.dead = DeadLetters(lambda: kafka.producer(settings.bootstrap_servers),
-                                settings.dlq_topic, settings.group_id)
+        self.dead = DeadLetters(settings.bootstrap_servers, settings.dlq_topic, settings.group_id)
         self.kafka = kafka.consumer(settings.bootstrap_servers, settings.group_id,
                                     *settings.topics)
         self.counts: dict[str, int] = {}
-        self._topic_ids: dict[str, object] = {}
-        self._recreated: set[str] = set()
+        self.topics = kafka.TopicWatch(self.kafka, settings.bootstrap_servers,
+                                       settings.topics + (settings.dlq_topic,),
+                                       settings.topic_check_interval)
 
     def run(self, stop: threading.Event) -> None:
-        next_purge = next_topic_check = time.monotonic()
+        next_purge = time.monotonic()
         try:
             while not stop.is_set():
                 now = time.monotonic()
                 if now >= next_purge:
                     self._purge()
                     next_purge = now + self.settings.purge_interval
-                if now >= next_topic_check:
-                    self._recreate_missing_topics()
-                    next_topic_check = now + self.settings.topic_check_interval
-                self._reread_recreated_topics()
+                self.topics.check()
                 self.step(stop)
         finally:
             self._commit()
             self.kafka.close(autocommit=False)
             self.dead.close()
+            self.topics.close()
 
     def step(self, stop: threading.Event) -> None:
         """Poll once, handle every record, commit what was handled."""
@@ -122,36 +120,6 @@ class Consumer:
                 log.info("purged appointments beyond retention", extra={"fields": {"count": gone}})
         except psycopg.Error:
             log.exception("retention purge failed; will try again")
-
-    def _reread_recreated_topics(self) -> None:
-        """A re-created topic (new topic id; the dev broker after a restart)
-        starts again at offset 0: positions kept from before would skip its
-        first messages, so read it again from the beginning (duplicates are
-        harmless). kafka-python has no public accessor for topic ids."""
-        cluster = self.kafka._client.cluster  # noqa: SLF001
-        for topic in self.settings.topics:
-            new = cluster.topic_id(topic)
-            old = self._topic_ids.get(topic)
-            if new is not None:
-                self._topic_ids[topic] = new
-            if old is not None and new is not None and old != new:
-                log.warning("topic %s was re-created: reading it from the beginning", topic)
-                self._recreated.add(topic)
-        for topic in list(self._recreated):
-            partitions = [tp for tp in self.kafka.assignment() if tp.topic == topic]
-            if partitions:
-                self.kafka.seek_to_beginning(*partitions)
-                self._recreated.discard(topic)
-
-    def _recreate_missing_topics(self) -> None:
-        """A memory-only broker comes back empty: create our topics again."""
-        try:
-            self.kafka._client.cluster.request_update()  # noqa: SLF001 - notice new topic ids
-            if set(self.settings.topics) - set(self.kafka.topics()):
-                kafka.ensure_topics(self.settings.bootstrap_servers,
-                                    self.settings.topics + (self.settings.dlq_topic,))
-        except KafkaError as e:
-            log.warning("topic check failed: %s", e)
 
 
 def run(settings: Settings, stop: threading.Event) -> None:

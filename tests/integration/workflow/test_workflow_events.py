@@ -42,7 +42,7 @@ def test_published_workflows_reach_kafka_as_cloudevents(infra, fresh_db, unique_
                       fresh_db, "workflow", infra.kafka_bootstrap_servers)
         while relay.step():
             pass
-        relay._drop_producer()
+        relay.producer.close()
         events = read_topic(infra.kafka_bootstrap_servers, unique_topic, 2)
     finally:
         bootstrap.close(fresh_db)
