@@ -59,7 +59,9 @@ def eventsourcing_env(url: str, name: str) -> dict[str, str]:
         f"{prefix}_POSTGRES_PASSWORD": unquote(parts.password or ""),
         f"{prefix}_POSTGRES_POOL_SIZE": "5",
         f"{prefix}_POSTGRES_MAX_OVERFLOW": "5",
-        f"{prefix}_POSTGRES_PRE_PING": "y",
+        # No pre-ping: it costs a round trip per checkout, and the library
+        # already retries a statement that meets a dead connection.
+        f"{prefix}_POSTGRES_PRE_PING": "n",
         "CREATE_TABLE": "y",
     }
 
