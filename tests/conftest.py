@@ -4,6 +4,7 @@ embedded)."""
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ def infra() -> Iterator[infra_module.Infrastructure]:
     resolved = infra_module.resolve(data_dir, kafka_port=infra_module.free_port())
     ensure_topics(resolved.kafka_bootstrap_servers)
     yield resolved
+    # Clients some tests leave open would log every failed reconnect from here on.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     resolved.stop()
 
 

@@ -1,7 +1,7 @@
 """The workflow authority, as booking sees it (docs/contracts.md, "Workflow service API").
 
 `HttpWorkflowClient` talks to the workflow service (one `requests.Session` per
-process, a cached `service` token per organisation) and caches definitions,
+thread, a cached `service` token per organisation) and caches definitions,
 which are immutable per version. When workflow cannot be reached it validates
 locally with shared.lifecycle against the cached version (and records that
 version); with nothing cached it answers 503 with Retry-After.
@@ -97,14 +97,19 @@ class Unreachable(Exception):
 
 
 class HttpWorkflowClient:
-    def __init__(self, base_url: str, timeout: tuple[float, float] = (2.0, 5.0),
-                 session: requests.Session | None = None) -> None:
+    def __init__(self, base_url: str, timeout: tuple[float, float] = (2.0, 5.0)) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self._local = threading.local()  # requests.Session is not thread-safe: one per thread
         self._definitions: dict[tuple[str, str, int], Definition] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
+
+    def session(self) -> requests.Session:
+        """This thread's keep-alive session (gunicorn runs threads per worker)."""
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
 
     def definition(self, organisation_id: str, workflow_id: str,
                    version: int | None) -> Definition:
@@ -176,7 +181,7 @@ class HttpWorkflowClient:
         """The JSON answer, None for 404; Unreachable for no answer or 5xx."""
         headers = {"Authorization": f"Bearer {self._token(organisation_id)}"}
         try:
-            r = self.session.request(method, self.base_url + path, json=json, headers=headers,
+            r = self.session().request(method, self.base_url + path, json=json, headers=headers,
                                      timeout=self.timeout)
         except requests.RequestException as e:
             raise Unreachable(str(e)) from e
