@@ -46,14 +46,14 @@ TRANSITIONS = {
     "note_edited": ("scheduled", "scheduled", "confirmation"),
     "details_updated": ("scheduled", "scheduled", "confirmation"),
 }
-TYPES = {"request": "requested", "create": "created", "confirm": "confirmed",
+TYPES = {"request": "requested", "create": "created_for_client", "confirm": "confirmed",
          "accept_suggestion": "suggestion_accepted", "reschedule": "rescheduled",
          "request_reschedule": "reschedule_requested", "propose_time": "time_proposed",
          "reassigned": "reassigned", "cancel": "cancelled", "reject": "rejected",
          "attend": "attended", "no_show": "no_show", "reopen": "reopened",
          "request_feedback": "feedback_requested", "submit_feedback": "feedback_submitted",
          "note_added": "note_added", "note_edited": "note_edited",
-         "details_updated": "details_updated", "move": "status_moved"}
+         "details_updated": "details_updated", "move": "moved_to_status"}
 
 
 def appointment_event(action: str, *, appointment_id: str | None = None, version: int = 1,
