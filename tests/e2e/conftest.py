@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from deploy.stack import APIS, Stack
-from shared import auth, infra as infra_module
+from shared import auth
+from shared import infra as infra_module
 
 ORG = "e2e-clinic"
 

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from deploy.stack import APIS
-from shared import auth, infra as infra_module
+from shared import auth
+from shared import infra as infra_module
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
