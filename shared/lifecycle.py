@@ -125,7 +125,10 @@ def targets(definition: Definition, from_status: str | None, action: str) -> lis
     if action == "request_reschedule":
         return ["reschedule_requested"] if pre_confirmation or kind == "confirmation" else []
     if action == "propose_time":
-        return [d.start.key] if from_status == "reschedule_requested" else []
+        # The client's link: asked to (reschedule_requested) or of their own
+        # accord on a confirmed appointment; it waits for the organisation again.
+        ok = from_status == "reschedule_requested" or kind == "confirmation"
+        return [d.start.key] if ok else []
     if action == "cancel":
         return [d.cancellation("cancel").key] if open_ else []
     if action == "reject":
@@ -150,6 +153,19 @@ def targets(definition: Definition, from_status: str | None, action: str) -> lis
 
 
 _TAIL_KEYS = {s.key for s in TAIL}
+VISITED = ("attended", "reopened", "feedback_pending", "feedback_received")
+
+
+def holds_time(status: str, status_kind: str) -> bool:
+    """Whether an appointment (with a slot) keeps its agent busy at that time.
+
+    Once confirmed, and after the visit took place. Requests do not: two
+    clients may ask for the same time and the first confirmation wins.
+    Booking enforces it; the projections' availability view shows it.
+    """
+    return status_kind == "confirmation" or status in VISITED
+
+
 ACTIONS = ("request", "create", "confirm", "accept_suggestion", "reschedule",
            "request_reschedule", "propose_time", "cancel", "reject", "attend", "no_show",
            "reopen", "request_feedback", "submit_feedback", "move")

@@ -35,14 +35,13 @@ from services.booking.domain.transitions import (
     intended_status,
 )
 from services.booking.domain.values import Slot
-from shared import links
+from shared import lifecycle, links
 from shared.errors import Conflict, Invalid, NotFound, Unavailable
 from shared.lifecycle import Definition, allowed_actions
 
 A = TypeVar("A", bound=Aggregate)
 ACTIONS = tuple(a for a in STATUS_ACTIONS if a not in ("request", "create")) + DETAIL_ACTIONS
 SYSTEM = {"id": "booking", "role": "system"}
-VISITED = ("attended", "reopened", "feedback_pending", "feedback_received")
 
 
 @dataclass(frozen=True)
@@ -236,8 +235,9 @@ class BookingApplication(Application[uuid.UUID]):
         if not verdict.allowed:
             raise errors.TransitionNotAllowed(action, from_status, to_status,
                                               verdict.allowed_actions, verdict.workflow)
+        status = d.status(verdict.to_status)
         return Transition(action, from_status, verdict.to_status, verdict.status_kind,
-                          verdict.workflow)
+                          verdict.workflow, status.name if status else verdict.to_status)
 
     def _save(self, caller: Caller, kind: str, primary: Any, *others: Aggregate) -> dict[str, Any]:
         body = {kind: primary.snapshot(), "version": primary.version}
@@ -353,11 +353,8 @@ def _check_version(aggregate: Aggregate, expected: int | None) -> None:
 
 
 def _calendar_row(a: Appointment) -> CalendarRow:
-    """An appointment holds its agent's time once confirmed, and after the visit took place.
-
-    Requests do not: two clients may ask for the same time; the first confirmed wins.
-    """
-    holds = a.slot and a.agent_id and (a.status_kind == "confirmation" or a.status in VISITED)
+    """The agent's time this appointment holds (none unless lifecycle.holds_time)."""
+    holds = a.slot and a.agent_id and lifecycle.holds_time(a.status, a.status_kind)
     return CalendarRow(str(a.id), a.organisation_id, a.agent_id if holds else None, a.slot)
 
 

@@ -96,6 +96,7 @@ class Appointment(Aggregate):
         self.source: str = initial["source"]
         self.status: str = ""
         self.status_kind: str = ""
+        self.status_name: str = ""
         self.workflow: dict[str, Any] = {}
         self.service: dict[str, Any] = {}
         self.client: dict[str, Any] = {}
@@ -122,6 +123,7 @@ class Appointment(Aggregate):
     def follow(self, change: dict[str, Any], timestamp: datetime) -> None:
         """Evolve the state from one event's change (used by every event)."""
         self.status, self.status_kind = change["to_status"], change["status_kind"]
+        self.status_name = change.get("status_name") or self.status
         self.workflow = dict(change["workflow"])
         for key in STATE_KEYS:
             if key in change:
@@ -377,7 +379,8 @@ class Appointment(Aggregate):
                                   f"not '{t.from_status}'")
         status = t.change() if t else {
             "from_status": self.status, "to_status": self.status,
-            "status_kind": self.status_kind, "workflow": self.workflow}
+            "status_kind": self.status_kind, "status_name": self.status_name,
+            "workflow": self.workflow}
         action = t.action if t else DETAIL_ACTION_NAMES[event.__name__]
         change = ctx.meta.change(action, **status, reason=reason, message=message,
                                  organisation=ctx.organisation.public(), **fields)
@@ -389,7 +392,8 @@ class Appointment(Aggregate):
         """The contract's `appointment` object (internal notes are never in it)."""
         return deepcopy({
             "id": str(self.id), "organisation_id": self.organisation_id, "version": self.version,
-            "status": self.status, "status_kind": self.status_kind, "workflow": self.workflow,
+            "status": self.status, "status_kind": self.status_kind,
+            "status_name": self.status_name, "workflow": self.workflow,
             "service": self.service, "client": self.client, "agent_id": self.agent_id,
             "resources": self.resources, "slot": self.slot, "window": self.window,
             "proposal": self.proposal, "source": self.source,

@@ -26,10 +26,12 @@ class Transition:
     to_status: str
     status_kind: str
     workflow: dict[str, Any]
+    status_name: str = ""  # the organisation's name for it (custom workflows)
 
     def change(self) -> dict[str, Any]:
         return {"from_status": self.from_status, "to_status": self.to_status,
-                "status_kind": self.status_kind, "workflow": dict(self.workflow)}
+                "status_kind": self.status_kind, "status_name": self.status_name,
+                "workflow": dict(self.workflow)}
 
 
 def intended_status(d: Definition, action: str, params: dict[str, Any],

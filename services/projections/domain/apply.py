@@ -23,7 +23,7 @@ from services.projections.domain.model import (
     is_unconfirmed,
 )
 from shared.envelope import CloudEvent
-from shared.lifecycle import ACTIONS
+from shared.lifecycle import ACTIONS, holds_time
 
 TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
 REMOVALS = ("deleted", "removed", "deactivated", "archived")
@@ -105,7 +105,7 @@ def _appointment_row(s: dict[str, Any], version: int,
         feedback_requested_on=_date(s.get("feedback_requested_on")), requested_at=requested_at,
         confirmed_at=_dt(s.get("confirmed_at")), updated_at=_dt(s.get("updated_at")),
         unconfirmed=is_unconfirmed(status, kind), on_calendar=is_on_calendar(status, kind),
-        blocks_time=is_on_calendar(status, kind) and slot_start is not None)
+        blocks_time=holds_time(status, kind) and slot_start is not None)
 
 
 def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent) -> HistoryEntry:

@@ -140,3 +140,21 @@ def test_sms_is_concise():
                 assert "\n" not in r.text
                 # one SMS segment of text, plus a signed link where there is one
                 assert len(re.sub(r"https?://\S+", "", r.text)) <= 160, r.text
+
+
+def test_a_custom_status_is_called_by_the_organisations_own_name():
+    event = appointment_event("move", from_status="received", to_status="consultation",
+                              status_kind="step")
+    event.data["appointment"]["status_name"] = "Consultation with management"
+    email = rendered(event)[("client", "email")]
+    assert "Consultation with management" in email.subject
+
+
+def test_the_organisation_sees_the_clients_proposal_and_message():
+    proposal = {"start": "2026-11-24T14:00:00+00:00", "end": "2026-11-24T14:30:00+00:00"}
+    event = appointment_event("propose_time", actor_role="client", proposal=proposal,
+                              message="Afternoon suits me better")
+    email = rendered(event)[("organisation", "email")]
+    # The proposal, in the organisation's time zone (Europe/Zurich: 15:00), not the old slot.
+    assert "15:00" in email.subject and "10:00" not in email.subject
+    assert "Message from the client: Afternoon suits me better" in email.text

@@ -35,7 +35,10 @@ def test_a_window_request_is_unconfirmed_and_placed_at_its_part_of_day_in_local_
 
 def test_confirm_then_reschedule_then_cancel():
     booking = Booking()
-    aid = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7").subject
+    requested = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7")
+    aid = requested.subject
+    # Like booking (shared.lifecycle.holds_time): a request does not hold the agent yet.
+    assert not apply(requested).appointment.blocks_time
     confirmed = apply(booking.act(aid, "confirm")).appointment
     assert (confirmed.status, confirmed.unconfirmed, confirmed.blocks_time) == (
         "scheduled", False, True)

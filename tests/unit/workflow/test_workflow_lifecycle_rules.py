@@ -20,6 +20,7 @@ BUILTIN_TABLE: dict[tuple[str, str | None], set[str]] = {
     ("request_reschedule", "requested"): {"reschedule_requested"},
     ("request_reschedule", "scheduled"): {"reschedule_requested"},
     ("propose_time", "reschedule_requested"): {"requested"},
+    ("propose_time", "scheduled"): {"requested"},  # the client's own link on a confirmed one
     ("cancel", "requested"): {"cancelled"},
     ("cancel", "reschedule_requested"): {"cancelled"},
     ("cancel", "scheduled"): {"cancelled"},
