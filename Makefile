@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test unit token bench clean install
+.PHONY: run test unit lint token bench clean install
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider tests/unit
+
+## make lint: ruff and mypy, as configured in pyproject.toml
+lint: $(STAMP)
+	$(VENV)/bin/ruff check shared services tests deploy
+	$(VENV)/bin/mypy
 
 ## make token ORG=acme ROLES=agent,manager : a development bearer token
 ORG ?= acme

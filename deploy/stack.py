@@ -18,7 +18,8 @@ from pathlib import Path
 
 import requests
 
-from shared import config, infra as infra_module, kafka
+from shared import config, kafka
+from shared import infra as infra_module
 
 log = logging.getLogger("stack")
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +145,7 @@ class Stack:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
-        for name, running in self.processes.items():
+        for _name, running in self.processes.items():
             try:
                 running.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

@@ -16,7 +16,7 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
 log = logging.getLogger(__name__)
 
 
-def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
+def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None,
             **extra: object) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     response = jsonify(body)
@@ -65,15 +65,16 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
 
     @app.errorhandler(Problem)
     def _problem(e: Problem) -> Response:
-        return problem(e.status, e.title, e.detail, e.headers, **e.extra)
+        return problem(e.status, e.title, e.detail, headers=e.headers, **e.extra)
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:
         # flask-smorest puts marshmallow's messages under data["messages"]
         messages = (getattr(e, "data", None) or {}).get("messages")
-        extra = {"errors": _flatten(messages)} if messages else {}
-        detail = _summary(extra["errors"]) if messages else (e.description or e.name)
-        return problem(e.code or 500, e.name, detail, **extra)
+        if not messages:
+            return problem(e.code or 500, e.name, e.description or e.name)
+        errors = _flatten(messages)
+        return problem(e.code or 500, e.name, _summary(errors), errors=errors)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

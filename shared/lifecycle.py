@@ -182,7 +182,7 @@ def allowed_actions(definition: Definition, from_status: str | None) -> list[str
 def validate_custom(statuses: list[dict[str, Any]]) -> list[str]:
     """Problems with a custom workflow's statuses (empty: publishable)."""
     problems = []
-    keys = [s.get("key") for s in statuses]
+    keys = [str(s.get("key")) for s in statuses]
     if len(set(keys)) != len(keys):
         problems.append("status keys must be unique")
     if set(keys) & _TAIL_KEYS:

@@ -64,6 +64,7 @@ class Relay:
         with self.pool.connection() as conn:
             row = conn.execute("SELECT position, topic_ids FROM relay_position WHERE name=%s",
                                (self.name,)).fetchone()
+        assert row, "created in __init__"
         return int(row[0]), dict(row[1])
 
     def _record(self, position: int, topic_ids: dict[str, str]) -> None:

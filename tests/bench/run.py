@@ -14,14 +14,16 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
 from deploy.stack import APIS, Stack
-from shared import auth, infra as infra_module, kafka
+from shared import auth, kafka
+from shared import infra as infra_module
 
 N_SEQUENTIAL = 200
 N_BURST = 300

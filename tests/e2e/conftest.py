@@ -23,7 +23,8 @@ def stack() -> Iterator[Stack]:
     ports = {service: infra_module.free_port() for service in APIS}
     system = Stack(Path(tempfile.mkdtemp(prefix="appt-e2e-")), ports=ports,
                    kafka_port=infra_module.free_port(),
-                   extra_env={"JWT_SECRET": "test-secret-of-at-least-32-bytes!", "LINK_SIGNING_KEY": "test-link-key"})
+                   extra_env={"JWT_SECRET": "test-secret-of-at-least-32-bytes!",
+                              "LINK_SIGNING_KEY": "test-link-key"})
     system.start()
     yield system
     system.stop()

@@ -8,7 +8,7 @@ from shared import kafka
 
 def test_each_service_has_its_own_database(infra):
     names = set()
-    for service, url in infra.database_urls.items():
+    for _service, url in infra.database_urls.items():
         with psycopg.connect(url) as conn:
             names.add(conn.execute("SELECT current_database()").fetchone()[0])
     assert names == {"booking", "workflow", "notifier", "projections"}

@@ -11,7 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from shared import infra as infra_module, kafka
+from shared import infra as infra_module
+from shared import kafka
 from shared.relay import Relay
 from tests.integration.relay_app import Ticket, make_app, to_messages
 

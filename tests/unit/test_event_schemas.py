@@ -211,8 +211,8 @@ def test_every_booking_event_matches_its_schema(booking_events):
 
 def test_every_appointment_and_directory_event_type_is_produced_and_covered(booking_events):
     produced = {e["type"] for e in booking_events}
-    assert APPOINTMENT_TYPES <= produced, f"not driven: {sorted(APPOINTMENT_TYPES - produced)}"
-    assert ORGANISATION_TYPES | DIRECTORY_TYPES <= produced
+    assert produced >= APPOINTMENT_TYPES, f"not driven: {sorted(APPOINTMENT_TYPES - produced)}"
+    assert produced >= ORGANISATION_TYPES | DIRECTORY_TYPES
     # and each schema names exactly the types the code defines
     for family, types in [("appointment", APPOINTMENT_TYPES),
                           ("organisation", ORGANISATION_TYPES)] + [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+
 from psycopg_pool import ConnectionPool
 
 from shared import kafka

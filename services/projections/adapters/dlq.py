@@ -9,6 +9,7 @@ back to the source topic.
 from __future__ import annotations
 
 import logging
+
 from kafka.errors import KafkaError
 
 from shared import kafka

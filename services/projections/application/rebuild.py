@@ -63,7 +63,8 @@ def rebuild(pool: ConnectionPool, source: EventSource, tables: tuple[str, ...], 
     """Rebuild `tables` from `source` and switch them over (or, with
     `check_drift`, only compare them with the live ones)."""
     with pool.connection() as guard:
-        if not guard.execute("SELECT pg_try_advisory_lock(%s)", (REBUILD_LOCK,)).fetchone()[0]:
+        locked = guard.execute("SELECT pg_try_advisory_lock(%s)", (REBUILD_LOCK,)).fetchone()
+        if not locked or not locked[0]:
             raise RebuildRunning("another rebuild is running on this database")
         try:
             return _rebuild(pool, source, tables, now, check_drift, on_progress, batch, into)

@@ -3,7 +3,6 @@ module with `pytest_plugins` (no conftest.py, so module names never collide
 with other services' tests)."""
 from __future__ import annotations
 
-
 import pytest
 
 from services.projections.bootstrap import Settings, database

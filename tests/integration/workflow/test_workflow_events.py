@@ -2,7 +2,6 @@
 Kafka through the shared relay as CloudEvents, and /readyz checks its parts."""
 from __future__ import annotations
 
-import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from services.workflow import bootstrap

@@ -41,7 +41,7 @@ def custom_workflows(draw: st.DrawFn) -> list[dict[str, Any]]:
     positions = ordered + cancel_positions
     kinds += ["cancellation"] * cancellations
     statuses = [{"key": f"s{i}", "name": f"Status {i}", "kind": kind, "position": pos}
-                for i, (kind, pos) in enumerate(zip(kinds, positions))]
+                for i, (kind, pos) in enumerate(zip(kinds, positions, strict=False))]
     assume(not lifecycle.validate_custom(statuses))   # e.g. a cancellation sharing a position
     return statuses
 
