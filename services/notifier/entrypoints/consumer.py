@@ -18,6 +18,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import psycopg
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from services.notifier import bootstrap
@@ -26,7 +28,8 @@ from services.notifier.application.consume import ConsumeEvent
 from services.notifier.application.send import Backoff, Sender
 from services.notifier.bootstrap import Settings
 from shared import db, kafka, logs
-from shared.envelope import CloudEvent, InvalidEnvelope
+from shared.deadletters import DeadLetters
+from shared.envelope import CloudEvent
 
 log = logging.getLogger("notifier")
 
@@ -38,7 +41,8 @@ class NotifierProcess:
         self.settings = settings
         self.stopping = threading.Event()
         kafka.ensure_topics(settings.bootstrap_servers,
-                            [settings.topic, settings.events_topic, settings.dlq_topic])
+                            [settings.topic, kafka.dlq(settings.topic), settings.events_topic,
+                             settings.dlq_topic])
         self.pool = bootstrap.pool(settings)
         self.ledger = bootstrap.ledger(settings, self.pool)
         self.consume = ConsumeEvent(self.ledger)
@@ -48,6 +52,8 @@ class NotifierProcess:
                         for transport in bootstrap.transports(settings, self.pool).values()]
         self.consumer = kafka.consumer(settings.bootstrap_servers, settings.group_id,
                                        settings.topic)
+        self.dead = DeadLetters(settings.bootstrap_servers, kafka.dlq(settings.topic),
+                                settings.group_id)
         self.topics = kafka.TopicWatch(self.consumer, settings.bootstrap_servers,
                                        [settings.topic, settings.events_topic, settings.dlq_topic])
         self.threads: list[threading.Thread] = []
@@ -73,6 +79,7 @@ class NotifierProcess:
             thread.join(timeout)
         self.consumer.close(autocommit=False)
         self.publisher.close()
+        self.dead.close()
         self.topics.close()
         log.info("notifier stopped")
 
@@ -88,8 +95,11 @@ class NotifierProcess:
     def _consume_batch(self) -> None:
         """Apply a polled batch event by event, then commit what was applied.
 
-        On an error the partitions are sought back to the first event not
-        applied, so it is read again (the ledger deduplicates by event id).
+        A message that cannot be processed (not one of our events, or one
+        that fails to plan or render) goes to the topic's dead-letter twin and
+        the consumer goes on. Any other error (the database or the broker
+        away) seeks the partitions back to the first event not applied, so it
+        is read again (the ledger deduplicates by event id).
         """
         self.topics.check()
         batch = self.consumer.poll(timeout_ms=int(self.settings.poll_interval * 1000))
@@ -99,7 +109,7 @@ class NotifierProcess:
                 for record in records:
                     if self.stopping.is_set():
                         return
-                    self._handle(record.value)
+                    self._handle_or_dead_letter(record)
                     done[tp] = record.offset + 1
         except Exception:
             for tp, records in batch.items():
@@ -108,13 +118,18 @@ class NotifierProcess:
         finally:
             self._commit(done)
 
-    def _handle(self, raw: bytes) -> None:
+    def _handle_or_dead_letter(self, record: Any) -> None:
         try:
-            event = CloudEvent.from_json(raw)
-        except InvalidEnvelope as e:
-            log.error("skipped a message that is not one of our events",
-                      extra={"fields": {"reason": str(e)}})
-            return
+            self._handle(record.value)
+        except (psycopg.OperationalError, KafkaError):
+            raise  # not the message's fault: read it again
+        except Exception as e:  # noqa: BLE001 - anything else is the message's
+            log.exception("could not process a message; dead-lettering it")
+            self.dead.publish(record.key, record.value, f"{type(e).__name__}: {e}",
+                              record.topic, record.partition, record.offset)
+
+    def _handle(self, raw: bytes) -> None:
+        event = CloudEvent.from_json(raw)
         outcome = self.consume(event)
         log.info("event consumed", extra={"fields": {
             "event_id": event.id, "type": event.type, "subject": event.subject,

@@ -24,13 +24,13 @@ from typing import Any
 import psycopg
 from kafka.errors import KafkaError
 
-from services.projections.adapters.dlq import DeadLetterFailed, DeadLetters
 from services.projections.adapters.schema import LIVE
 from services.projections.application.apply import apply_event, decode
 from services.projections.application.purge import purge
 from services.projections.bootstrap import Settings, database
 from services.projections.domain.model import Unprocessable
 from shared import db, kafka, logs
+from shared.deadletters import DeadLetterFailed, DeadLetters
 
 log = logging.getLogger(__name__)
 

@@ -117,3 +117,38 @@ def test_replaying_the_topic_with_a_new_group_sends_nothing_again(settings, star
     time.sleep(0.3)
     assert len(fake.accepted) == 15 + 4
     assert len({(r.channel, r.to, r.text) for r in fake.accepted}) == 19
+
+
+def test_a_message_that_cannot_be_processed_is_dead_lettered_and_the_rest_goes_on(
+        settings, start_notifier, publish, fake, infra):
+    from kafka import KafkaConsumer, TopicPartition
+
+    from shared import kafka
+    from shared.envelope import CloudEvent
+
+    start_notifier(settings)
+    producer = kafka.producer(infra.kafka_bootstrap_servers)
+    producer.send(settings.topic, key=b"junk", value=b"not an event").get(10)
+    good = appointment_event("cancel", reason="Doctor ill")
+    broken = CloudEvent(**{**good.__dict__, "id": "broken-1", "data": {"change": "no object"}})
+    producer.send(settings.topic, key=b"broken", value=broken.to_json()).get(10)
+    producer.close()
+    publish(settings.topic, [good])
+
+    # The good event behind the two bad ones is delivered as usual.
+    fake.wait_for(4)
+    # Both bad ones are on the dead-letter twin, unchanged, with the reason.
+    reader = KafkaConsumer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                           auto_offset_reset="earliest", enable_auto_commit=False)
+    dead_topic = kafka.dlq(settings.topic)
+    reader.assign([TopicPartition(dead_topic, p) for p in range(kafka.PARTITIONS)])
+    dead: list = []
+    deadline = time.monotonic() + 20
+    while len(dead) < 2 and time.monotonic() < deadline:
+        dead += [r for records in reader.poll(500).values() for r in records]
+    reader.close()
+    by_key = {r.key: (r.value, dict(r.headers)) for r in dead}
+    assert by_key[b"junk"][0] == b"not an event"
+    assert b"not JSON" in by_key[b"junk"][1]["reason"]
+    assert by_key[b"broken"][1]["consumer-group"] == settings.group_id.encode()
+    assert rows(settings.database_url, "event_id = 'broken-1'") == []

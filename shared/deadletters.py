@@ -1,5 +1,6 @@
-"""Dead letters: a message the projections cannot process goes, unchanged, to
-`appointments.events.dlq` with the reason and its origin in headers.
+"""Dead letters: a message a consumer cannot process goes, unchanged, to the
+`.dlq` twin of its topic with the reason and its origin in headers (the
+projections and the notifier both use it; `consumer-group` tells them apart).
 
 Headers: `reason` (as docs/asyncapi.yaml names it), `original-topic`,
 `original-partition`, `original-offset`, `consumer-group`, `failed-at`. The key is the
