@@ -9,6 +9,7 @@ exactly-once record the consumer checks first.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,12 +29,24 @@ _GUARDS = {  # table -> (conflict key, condition for replacing the stored row)
 }
 
 
+_statements: dict[tuple[Any, ...], str] = {}
+
+
+def _statement(conn: psycopg.Connection, key: tuple[Any, ...],
+               build: Callable[[], sql.Composable]) -> str:
+    """Compose a statement once per table set and shape, not once per event."""
+    text = _statements.get(key)
+    if text is None:
+        text = _statements[key] = build().as_string(conn)
+    return text
+
+
 def record_event(conn: psycopg.Connection, ts: TableSet, event: CloudEvent, outcome: str) -> bool:
     """Record the event's identity; False when it was recorded before (a duplicate)."""
-    row = conn.execute(
-        sql.SQL("INSERT INTO {} (event_id, source, type, subject, orgid, aggregateversion,"
-                " position, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (event_id) DO NOTHING RETURNING 1").format(ts.t("applied_events")),
+    row = conn.execute(_statement(conn, ("record", ts), lambda: sql.SQL(
+        "INSERT INTO {} (event_id, source, type, subject, orgid, aggregateversion,"
+        " position, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING 1").format(ts.t("applied_events"))),
         (event.id, event.source, event.type, event.subject, event.orgid, event.aggregateversion,
          event.position, outcome)).fetchone()
     return row is not None
@@ -46,16 +59,17 @@ def set_outcome(conn: psycopg.Connection, ts: TableSet, event_id: str, outcome: 
 
 def last_version(conn: psycopg.Connection, ts: TableSet, subject: str) -> int | None:
     """The last applied version of `subject`, locked until the transaction ends."""
-    row = conn.execute(sql.SQL("SELECT version FROM {} WHERE subject = %s FOR UPDATE").format(
-        ts.t("aggregate_versions")), (subject,)).fetchone()
+    row = conn.execute(_statement(conn, ("last_version", ts), lambda: sql.SQL(
+        "SELECT version FROM {} WHERE subject = %s FOR UPDATE").format(
+        ts.t("aggregate_versions"))), (subject,)).fetchone()
     return row[0] if row else None
 
 
 def set_version(conn: psycopg.Connection, ts: TableSet, subject: str, version: int) -> None:
-    conn.execute(sql.SQL(
+    conn.execute(_statement(conn, ("set_version", ts), lambda: sql.SQL(
         "INSERT INTO {t} (subject, version) VALUES (%s, %s) ON CONFLICT (subject)"
         " DO UPDATE SET version = EXCLUDED.version WHERE {t}.version < EXCLUDED.version"
-    ).format(t=ts.t("aggregate_versions")), (subject, version))
+    ).format(t=ts.t("aggregate_versions"))), (subject, version))
 
 
 def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
@@ -110,20 +124,21 @@ def _values(row: Any) -> dict[str, Any]:
 def _upsert(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> None:
     values = _values(row)
     key, guard = _GUARDS[table]
-    cols = list(values)
-    query = sql.SQL(
+    cols = tuple(values)
+    query = _statement(conn, ("upsert", ts, table, cols), lambda: sql.SQL(
         "INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT ({key}) DO UPDATE SET {sets}"
         " WHERE " + guard).format(
         t=ts.t(table), cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
         vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols), key=sql.Identifier(key),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                                for c in cols if c != key))
+                                for c in cols if c != key)))
     conn.execute(query, values)
 
 
 def _insert_once(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> None:
     values = _values(row)
-    cols = list(values)
-    conn.execute(sql.SQL("INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT DO NOTHING").format(
+    cols = tuple(values)
+    conn.execute(_statement(conn, ("insert_once", ts, table, cols), lambda: sql.SQL(
+        "INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT DO NOTHING").format(
         t=ts.t(table), cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-        vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols)), values)
+        vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols))), values)

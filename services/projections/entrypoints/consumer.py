@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from services.projections.adapters.schema import LIVE
 from services.projections.application.apply import apply_event, decode
@@ -59,7 +60,6 @@ class Consumer:
                 self.topics.check()
                 self.step(stop)
         finally:
-            self._commit()
             self.kafka.close(autocommit=False)
             self.dead.close()
             self.topics.close()
@@ -75,13 +75,15 @@ class Consumer:
         if not batches:
             return
         retry = False
+        handled: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in batches.items():
             for record in records:
                 if not self.handle(record):
                     self.kafka.seek(tp, record.offset)  # not handled: read it again
                     retry = True
                     break
-        self._commit()
+                handled[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        self._commit(handled)
         if retry:
             stop.wait(1.0)
 
@@ -107,9 +109,13 @@ class Consumer:
         self.counts["dead_lettered"] = self.counts.get("dead_lettered", 0) + 1
         return True
 
-    def _commit(self) -> None:
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit exactly what was handled: never positions left over from a
+        topic that has since been re-created."""
+        if not offsets:
+            return
         try:
-            self.kafka.commit()
+            self.kafka.commit(offsets)
         except KafkaError as e:  # rebalance or broker gone: the events are deduplicated anyway
             log.warning("offset commit failed: %s", e)
 
