@@ -68,11 +68,24 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.infra = infra_module.resolve(self.data_dir, self.kafka_port)
         kafka.ensure_topics(self.infra.kafka_bootstrap_servers, kafka.TOPICS)
+        self.write_env_file()
         for service in APIS:
             self.start_process(service)
         self.wait_healthy()
         for name in WORKERS:
             self.start_process(name)
+
+    @property
+    def env_file(self) -> Path:
+        return self.data_dir / "stack.env"
+
+    def write_env_file(self) -> None:
+        """The resolved settings, for operator commands beside a running stack:
+        `set -a; . .data/stack.env; set +a`."""
+        assert self.infra
+        settings = {**self.infra.env(), "WORKFLOW_URL": self.url("workflow"),
+                    "BOOKING_PUBLIC_URL": self.url("booking")}
+        self.env_file.write_text("".join(f"{k}='{v}'\n" for k, v in settings.items()))
 
     def argv(self, name: str) -> list[str]:
         if name in APIS:
@@ -165,6 +178,7 @@ def banner(stack: Stack) -> str:
         lines.append(f"  {service:<12} {url}   OpenAPI {url}/openapi.json   docs {url}/docs")
     lines += ["", f"Development mailbox: {stack.url('notifier')}/mailbox",
               "Token:  make token ORG=acme ROLES=agent,manager",
+              f"Settings for operator commands: set -a; . {stack.env_file}; set +a",
               f"Logs:   {stack.log_dir}", "", "Ctrl-C stops everything."]
     return "\n".join(lines)
 

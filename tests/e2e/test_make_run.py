@@ -62,6 +62,10 @@ def test_make_run_serves_everything_keeps_data_and_stops_cleanly(tmp_path):
     banner = read_banner(process)
     for service, port in ports.items():
         assert f"http://127.0.0.1:{port}/openapi.json" in banner, service
+    # Operator commands get the resolved settings from one file.
+    settings = (tmp_path / "stack.env").read_text()
+    assert "PROJECTIONS_DATABASE_URL='postgresql://" in settings
+    assert f"KAFKA_BOOTSTRAP_SERVERS='127.0.0.1:{kafka_port}'" in settings
     headers = {"Authorization": "Bearer " + auth.issue("run-test", ["manager"])}
     booking = f"http://127.0.0.1:{ports['booking']}"
     created = requests.post(f"{booking}/v1/services", json={"name": "Kept"}, headers=headers,
