@@ -236,10 +236,26 @@ def test_workflow_events_match_their_schema(workflow_events):
         validate(e)
 
 
-@pytest.mark.skip(reason="the notifier builds notification.<state>.v1 events only inside "
-                         "Ledger._emit, writing to a PostgreSQL cursor: no pure builder to call")
 def test_notification_events_match_their_schema():
-    pass  # pragma: no cover
+    from datetime import datetime, timezone
+
+    from services.notifier.adapters.ledger import delivery_event
+
+    now = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+    row = {"id": 7, "event_id": "5f0c5b8e-1d2a-5c8e-9a41-0b7e6c2f9d10",
+           "event_type": "appointment.confirmed.v1",
+           "appointment_id": "0d6f7c1e-4b7a-4e43-9a52-3f1c2d4e5a6b", "organisation_id": "acme", "version": 3,
+           "correlation_id": "c0ffee", "channel": "email", "recipient_kind": "client",
+           "address": "ada@example.com", "template": "client/confirmed", "subject": "Confirmed",
+           "attempts": 1, "last_error": None, "next_attempt_at": None,
+           "provider_message_id": "sg-1", "created_at": now, "updated_at": now, "sent_at": now}
+    kinds = ["pending", "sending", "sent", "failed", "skipped", "dead_lettered"]
+    for kind in kinds:
+        state = "failed" if kind == "dead_lettered" else kind
+        reason = "HTTP 400: bad address" if kind == "dead_lettered" else None
+        event = delivery_event({**row, "state": state}, kind, reason) | {"position": 11}
+        validate(event)  # the publisher adds the outbox row id as `position`
+    assert {f"notification.{k}.v1" for k in kinds} == set(declared_types("notification"))
 
 
 # -- the schemas refuse what breaks the contract ---------------------------------------------

@@ -268,17 +268,24 @@ class Ledger:
     def _emit(self, cur: Cursor[Any], row: dict[str, Any], topic: str | None = None,
               kind: str | None = None, reason: str | None = None) -> None:
         """Queue the row's state as a CloudEvent (a dead letter when `reason`)."""
-        data = view(row) | ({"reason": reason} if reason else {})
-        envelope = {
-            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "notifier",
-            "type": f"notification.{kind or row['state']}.v1", "subject": str(row["id"]),
-            "time": now_iso(), "datacontenttype": "application/json",
-            "orgid": row["organisation_id"], "aggregateversion": row["version"],
-            "correlationid": row["correlation_id"], "data": data,
-        }
+        envelope = delivery_event(row, kind, reason)
         cur.execute("INSERT INTO outbox (topic, key, headers, envelope) VALUES (%s, %s, %s, %s)",
                     (topic or self.events_topic, row["appointment_id"],
                      Jsonb({"reason": reason} if reason else {}), Jsonb(envelope)))
+
+
+def delivery_event(row: dict[str, Any], kind: str | None = None,
+                   reason: str | None = None) -> dict[str, Any]:
+    """A delivery's state as a CloudEvent, without `position` (the outbox row id,
+    added when it is published)."""
+    return {
+        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "notifier",
+        "type": f"notification.{kind or row['state']}.v1", "subject": str(row["id"]),
+        "time": now_iso(), "datacontenttype": "application/json",
+        "orgid": row["organisation_id"], "aggregateversion": row["version"],
+        "correlationid": row["correlation_id"],
+        "data": view(row) | ({"reason": reason} if reason else {}),
+    }
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
