@@ -59,6 +59,10 @@ def test_every_service_is_healthy_ready_and_documents_its_api(stack):
         assert eventually(lambda s=service: client.get(s, "/readyz").status_code == 200)
         spec = client.get(service, "/openapi.json").json()
         assert spec["openapi"].startswith("3.") and spec["paths"]
+        # The browsable docs load their assets from the service itself (no CDN).
+        page = client.get(service, "/docs").text
+        assert "/docs/assets/swagger-ui-bundle.js" in page
+        assert client.get(service, "/docs/assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_a_request_reaches_the_queue_the_history_and_the_mailbox(stack, service_id):
