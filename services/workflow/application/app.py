@@ -26,6 +26,12 @@ class Actor:
 class WorkflowApplication(Application[UUID]):
     name = "workflow"  # table workflow_events; settings WORKFLOW_POSTGRES_*
 
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        # (organisation, workflow, version) -> its definition: a published version
+        # never changes, so a transition check need not replay the workflow again.
+        self._published: dict[tuple[str, str, int], lifecycle.Definition] = {}
+
     @classmethod
     def for_database(cls, url: str) -> WorkflowApplication:
         return cls(env=db.eventsourcing_env(url, cls.name))
@@ -82,7 +88,12 @@ class WorkflowApplication(Application[UUID]):
             if version not in (None, lifecycle.BUILTIN.version):
                 raise NotFound(f"the built-in workflow has no version {version}")
             return lifecycle.BUILTIN
-        return self.workflow(organisation_id, workflow_id).definition(version)
+        key = (organisation_id, workflow_id, version)
+        if version is not None and key in self._published:
+            return self._published[key]  # a published version never changes
+        definition = self.workflow(organisation_id, workflow_id).definition(version)
+        self._published[(organisation_id, workflow_id, definition.version)] = definition
+        return definition
 
     def check_transition(self, organisation_id: str, workflow_id: str, version: int | None,
                          from_status: str | None, action: str,

@@ -25,6 +25,9 @@ def test_another_organisation_sees_nothing(app):
     workflow = app.create(MIA, "Flow", STATUSES)
     app.publish(MIA, str(workflow.id))
     intruder = Actor("globex", "eve")
+    # The owner's checks cache the published version; that must not open it to others.
+    assert app.check_transition("acme", str(workflow.id), 1, "received", "move",
+                                "checked")["allowed"]
     assert app.workflows("globex") == []
     for attempt in (lambda: app.workflow("globex", str(workflow.id)),
                     lambda: app.definition("globex", str(workflow.id), 1),
@@ -33,6 +36,17 @@ def test_another_organisation_sees_nothing(app):
         with pytest.raises(NotFound):
             attempt()
     assert app.workflow("acme", str(workflow.id)).version == 2  # untouched
+
+
+def test_a_published_version_is_served_unchanged_after_the_draft_moves_on(app):
+    workflow = app.create(MIA, "Flow", STATUSES)
+    app.publish(MIA, str(workflow.id))
+    first = app.definition("acme", str(workflow.id), 1)
+    app.replace_draft(MIA, str(workflow.id), None, STATUSES[:1] + STATUSES[2:])
+    app.publish(MIA, str(workflow.id))
+    assert app.definition("acme", str(workflow.id), 1) == first
+    assert app.definition("acme", str(workflow.id), None).version == 2
+    assert app.definition("acme", str(workflow.id), None).status("checked") is None
 
 
 def test_a_retried_create_with_the_same_key_answers_the_first(app):
