@@ -3,8 +3,7 @@ on its own ports and data folder so it can run beside a developer's stack."""
 from __future__ import annotations
 
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import requests
 from deploy.stack import APIS, Stack
 from shared import auth
 from shared import infra as infra_module
+from tests.waiting import wait_until as eventually  # noqa: F401 - the e2e tests import it
 
 ORG = "e2e-clinic"
 
@@ -48,16 +48,7 @@ class Client:
         return self.session.put(self.stack.url(service) + path, json=json, timeout=10, **kw)
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.3) -> Any:
-    """Retry `check` until it returns something truthy, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"not true within {timeout}s; last result: {last!r}")
+
 
 
 @pytest.fixture

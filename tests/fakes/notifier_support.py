@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 from psycopg.rows import dict_row
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true after {timeout}s: {what or predicate}")
+from tests.waiting import wait_until  # noqa: F401 - the notifier tests import it from here
 
 
 def rows(url: str, where: str = "TRUE", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +18,7 @@ from services.projections.bootstrap import Settings
 from services.projections.entrypoints.consumer import Consumer
 from shared import auth, kafka
 from shared.envelope import CloudEvent
+from tests.waiting import wait_until  # noqa: F401 - the projections tests import it from here
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -55,14 +56,7 @@ def publish(settings: Settings, events: list[CloudEvent | bytes], topic: str | N
         producer.close()
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+
 
 
 def applied_count(settings: Settings) -> int:

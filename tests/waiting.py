@@ -1,0 +1,20 @@
+"""Waiting for something that happens asynchronously (a consumer, a sender, a
+process), bounded in time: the one polling loop every test tier uses."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "",
+               interval: float = 0.1) -> Any:
+    """`check()`'s first truthy result; AssertionError (with the last result) after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {what or check}; last result: {last!r}")
