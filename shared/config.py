@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 SERVICES = ("booking", "workflow", "notifier", "projections")
 
@@ -55,15 +54,6 @@ def require(name: str) -> str:
 
 def database_url(service: str) -> str:
     return require(f"{service.upper()}_DATABASE_URL")
-
-
-@dataclass(frozen=True)
-class Kafka:
-    bootstrap_servers: str
-
-    @classmethod
-    def from_env(cls) -> Kafka:
-        return cls(require("KAFKA_BOOTSTRAP_SERVERS"))
 
 
 def markdown_table() -> str:

@@ -54,11 +54,6 @@ class Conflict(Problem):
     title = "Conflict"
 
 
-class PreconditionRequired(Problem):
-    status = 428
-    title = "Precondition required"
-
-
 class Unavailable(Problem):
     status = 503
     title = "Service unavailable"
