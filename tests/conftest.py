@@ -6,9 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +20,9 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[infra_module.Infrastructure]:
-    data_dir = Path(tempfile.mkdtemp(prefix="appt-test-"))
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra_module.Infrastructure]:
+    # Under pytest's temporary folder: removed after a passing run, kept after a failing one.
+    data_dir = tmp_path_factory.mktemp("infra")
     resolved = infra_module.resolve(data_dir, kafka_port=infra_module.free_port())
     ensure_topics(resolved.kafka_bootstrap_servers)
     yield resolved

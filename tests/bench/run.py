@@ -11,6 +11,7 @@ Results go to .data/bench/last.json; the previous file is shown side by side.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -64,7 +65,8 @@ def request_body(service_id: str, i: int) -> dict[str, Any]:
 
 def run() -> dict[str, dict[str, float]]:
     ports = {service: infra_module.free_port() for service in APIS}
-    stack = Stack(Path(tempfile.mkdtemp(prefix="appt-bench-")), ports=ports,
+    data_dir = Path(tempfile.mkdtemp(prefix="appt-bench-"))
+    stack = Stack(data_dir, ports=ports,
                   kafka_port=infra_module.free_port())
     stack.start()
     results: dict[str, dict[str, float]] = {}
@@ -98,6 +100,7 @@ def run() -> dict[str, dict[str, float]]:
         results.update(kafka_baseline(stack, count=N_BURST + 2 * N_SEQUENTIAL))
     finally:
         stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     return results
 
 

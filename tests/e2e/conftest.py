@@ -2,9 +2,7 @@
 on its own ports and data folder so it can run beside a developer's stack."""
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,9 @@ ORG = "e2e-clinic"
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = {service: infra_module.free_port() for service in APIS}
-    system = Stack(Path(tempfile.mkdtemp(prefix="appt-e2e-")), ports=ports,
+    system = Stack(tmp_path_factory.mktemp("stack"), ports=ports,
                    kafka_port=infra_module.free_port(),
                    extra_env={"JWT_SECRET": "test-secret-of-at-least-32-bytes!",
                               "LINK_SIGNING_KEY": "test-link-key"})

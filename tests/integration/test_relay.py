@@ -40,12 +40,13 @@ def open_tickets(app, count: int, start: int = 0) -> set[str]:
     return ids
 
 
-def test_killed_mid_stream_the_relay_loses_nothing(infra, fresh_db, unique_topic):
+def test_killed_mid_stream_the_relay_loses_nothing(infra, fresh_db, unique_topic, tmp_path):
     env = {**os.environ, **infra.env(), "RELAY_TEST_TOPIC": unique_topic, "PYTHONPATH": str(ROOT)}
     app = make_app(fresh_db)
     argv = [sys.executable, "-m", "tests.integration.relay_app", fresh_db]
     subjects = open_tickets(app, 50)
-    relay_process = subprocess.Popen(argv, env=env, cwd=ROOT)
+    log = open(tmp_path / "relay.log", "ab")  # noqa: SIM115 - shared by both runs
+    relay_process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=log)
     # Keep writing while the relay runs, then kill it without warning.
     writer_done = threading.Event()
 
@@ -60,12 +61,13 @@ def test_killed_mid_stream_the_relay_loses_nothing(infra, fresh_db, unique_topic
     relay_process.wait()
     writer.join()
     # Restarted, it carries on from the last acknowledged position.
-    relay_process = subprocess.Popen(argv, env=env, cwd=ROOT)
+    relay_process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=log)
     try:
         messages = read_all(infra.kafka_bootstrap_servers, unique_topic, expected=200)
     finally:
         relay_process.terminate()
         relay_process.wait(10)
+        log.close()
     assert {m["subject"] for m in messages} == subjects
     assert len({m["id"] for m in messages}) == 200
     # Per-key order: versions of one ticket never go backwards on its partition.
@@ -78,8 +80,11 @@ def test_a_healthy_broker_is_not_mistaken_for_one_that_lost_data(infra, fresh_db
     app = make_app(fresh_db)
     relay = Relay(app, to_messages, fresh_db, "tickets", infra.kafka_bootstrap_servers)
     open_tickets(app, 30)  # one batch, several records per partition
-    assert relay.step() == 30
-    assert not relay.broker_lost_topics(relay.position()[1])
+    try:
+        assert relay.step() == 30
+        assert not relay.broker_lost_topics(relay.position()[1])
+    finally:
+        relay.close()
 
 
 def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp_path):
@@ -87,14 +92,14 @@ def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp
     broker.start()
     topic = "tickets.events"
     os.environ["RELAY_TEST_TOPIC"] = topic
+    kafka.ensure_topics(broker.bootstrap_servers, [topic])
+    app = make_app(fresh_db)
+    relay = Relay(app, to_messages, fresh_db, "tickets", broker.bootstrap_servers,
+                  reset_check_every=0.5)
+    relay._topics = {topic}
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
     try:
-        kafka.ensure_topics(broker.bootstrap_servers, [topic])
-        app = make_app(fresh_db)
-        relay = Relay(app, to_messages, fresh_db, "tickets", broker.bootstrap_servers,
-                      reset_check_every=0.5)
-        relay._topics = {topic}
-        thread = threading.Thread(target=relay.run, daemon=True)
-        thread.start()
         subjects = open_tickets(app, 20)
         assert {m["subject"] for m in read_all(broker.bootstrap_servers, topic, 20)} == subjects
 
@@ -103,11 +108,11 @@ def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp
         subjects |= open_tickets(app, 5, start=20)
 
         again = read_all(broker.bootstrap_servers, topic, 25, timeout=60)
-        relay.stop()
-        thread.join(10)
         assert {m["subject"] for m in again} == subjects
         position, topic_ids = relay.position()
         assert position == 25 and topic_ids[topic] == relay.topic_ids.current([topic])[topic]
     finally:
+        relay.stop()  # before the broker goes, or its producer retries for the rest of the session
+        thread.join(10)
         os.environ.pop("RELAY_TEST_TOPIC", None)
         broker.stop()

@@ -1,11 +1,13 @@
 """The shared pieces every service relies on: tokens, client links, envelope."""
 from __future__ import annotations
 
+import json
+import logging
 import time
 
 import pytest
 
-from shared import auth, links
+from shared import auth, links, logs
 from shared.envelope import CloudEvent, InvalidEnvelope
 from shared.errors import Unauthorized
 
@@ -64,3 +66,18 @@ def test_the_envelope_round_trips_and_rejects_what_is_not_ours():
     for raw in (b"not json", b"[]", b'{"id": "x"}'):
         with pytest.raises(InvalidEnvelope):
             CloudEvent.from_json(raw)
+
+
+def test_logs_are_json_with_the_correlation_id_and_without_kafka_slow_step_noise(capsys):
+    log = logs.setup("unit")
+    token = logs.correlation_id.set("abc123")
+    try:
+        log.warning("hello", extra={"fields": {"appointment_id": "a1"}})
+        logging.getLogger("kafka.net.selector").warning("Task ran for 0.2s")
+        logging.getLogger("kafka.net.selector").error("broker gone")
+    finally:
+        logs.correlation_id.reset(token)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(entry["logger"], entry["message"]) for entry in lines] == [
+        ("unit", "hello"), ("kafka.net.selector", "broker gone")]
+    assert lines[0]["correlation_id"] == "abc123" and lines[0]["appointment_id"] == "a1"

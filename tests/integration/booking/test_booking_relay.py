@@ -24,8 +24,7 @@ def test_the_relay_publishes_appointment_and_directory_events(api, seed, booking
         assert relay.step() == len(stored)
         assert relay.position()[0] == stored[-1].id
     finally:
-        relay.stop()
-        relay.producer.close()
+        relay.close()
     # Then the appointment's event is on appointments.events, keyed by its id,
     # and the service's on directory.events, keyed by the organisation
     consumer = kafka.consumer(infra.kafka_bootstrap_servers, f"t-{uuid.uuid4().hex[:8]}",

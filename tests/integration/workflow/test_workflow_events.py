@@ -41,7 +41,7 @@ def test_published_workflows_reach_kafka_as_cloudevents(infra, fresh_db, unique_
                       fresh_db, "workflow", infra.kafka_bootstrap_servers)
         while relay.step():
             pass
-        relay.producer.close()
+        relay.close()
         events = read_topic(infra.kafka_bootstrap_servers, unique_topic, 2)
     finally:
         bootstrap.close(fresh_db)
