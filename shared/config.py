@@ -35,6 +35,8 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "SMS_FROM": ("+15005550006", "sender number for SMS"),
     "EMAIL_FROM": ("appointments@example.com", "sender address for email"),
     "LOG_LEVEL": ("INFO", "log level of every process"),
+    "WEB_CONCURRENCY": ("2", "gunicorn worker processes per API"),
+    "WEB_THREADS": ("4", "threads per gunicorn worker, and so each process's PostgreSQL pool size"),
 }
 
 

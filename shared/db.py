@@ -10,16 +10,25 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from shared import config
+
 _pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
 
 
-def pool(url: str, max_size: int = 8) -> ConnectionPool:
+def threads_per_process() -> int:
+    """A pool never needs more connections than the threads that use it; sized so, the
+    whole system stays within PostgreSQL's default 100 connections (README, runbook)."""
+    return int(config.require("WEB_THREADS"))
+
+
+def pool(url: str, max_size: int | None = None) -> ConnectionPool:
     """The process-wide pool for `url` (never a connection per request)."""
     with _lock:
         if url not in _pools:
             _pools[url] = ConnectionPool(
-                url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": False},
+                url, min_size=1, max_size=max_size or threads_per_process(), open=True,
+                kwargs={"autocommit": False},
                 check=ConnectionPool.check_connection,
             )
         return _pools[url]
@@ -57,8 +66,9 @@ def eventsourcing_env(url: str, name: str) -> dict[str, str]:
         f"{prefix}_POSTGRES_PORT": str(parts.port or 5432),
         f"{prefix}_POSTGRES_USER": unquote(parts.username or "postgres"),
         f"{prefix}_POSTGRES_PASSWORD": unquote(parts.password or ""),
-        f"{prefix}_POSTGRES_POOL_SIZE": "5",
-        f"{prefix}_POSTGRES_MAX_OVERFLOW": "5",
+        # One connection kept open, more only while that many threads are busy.
+        f"{prefix}_POSTGRES_POOL_SIZE": "1",
+        f"{prefix}_POSTGRES_MAX_OVERFLOW": str(threads_per_process() - 1),
         # No pre-ping: it costs a round trip per checkout, and the library
         # already retries a statement that meets a dead connection.
         f"{prefix}_POSTGRES_PRE_PING": "n",
