@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 
+from shared import db
 from tests.e2e.conftest import Client, eventually
 
 pytestmark = pytest.mark.e2e
@@ -93,6 +96,48 @@ def test_another_organisation_sees_nothing(stack, service_id):
         .status_code == 404
     assert outsider.get("notifier", "/v1/mailbox",
                         params={"appointment_id": appointment_id}).json() == []
+
+
+def test_sixteen_clients_at_once_all_succeed_within_postgresqls_connections(stack):
+    """Pools are sized to the threads using them, so a rush stays far from the
+    server's 100 connections (README: PostgreSQL connections)."""
+    manager = Client(stack, org="e2e-rush")
+    service = manager.post("booking", "/v1/services", {"name": "Rush", "duration_minutes": 15})
+    assert service.status_code == 201, service.text
+    server = db.with_database(stack.infra.database_urls["booking"], "postgres")
+    peak, done = [0], threading.Event()
+
+    def watch_connections() -> None:
+        with psycopg.connect(server, autocommit=True) as conn:
+            while not done.is_set():
+                count = conn.execute("SELECT count(*) FROM pg_stat_activity "
+                                     "WHERE backend_type = 'client backend'").fetchone()
+                peak[0] = max(peak[0], count[0] if count else 0)
+                done.wait(0.1)
+
+    def one_client(n: int) -> list[int]:
+        client = Client(stack, org="e2e-rush")
+        codes = []
+        for i in range(3):
+            answer = client.post("booking", "/v1/appointments", {
+                "service_id": service.json()["service"]["id"], "source": "widget",
+                "window": {"date": "2030-03-05", "part_of_day": "afternoon"},
+                "client": {"name": f"Rush {n}-{i}", "email": f"rush{n}-{i}@example.com"}})
+            codes.append(answer.status_code)
+            codes.append(client.get("projections", "/v1/queue",
+                                    params={"min_position": answer.json()["position"]}).status_code)
+        return codes
+
+    watcher = threading.Thread(target=watch_connections)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            codes = [code for codes in pool.map(one_client, range(16)) for code in codes]
+    finally:
+        done.set()
+        watcher.join()
+    assert Counter(codes) == {201: 48, 200: 48}
+    assert peak[0] <= 64, f"{peak[0]} connections at the peak"
 
 
 def test_killing_the_relay_mid_stream_loses_and_duplicates_nothing(stack, service_id):
