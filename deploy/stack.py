@@ -123,7 +123,7 @@ class Stack:
         self.infra.broker.stop()
         self.infra.broker.start()
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
+    def wait_healthy(self, timeout: float = 120.0) -> None:  # a deadline, generous for loaded CI
         deadline = time.monotonic() + timeout
         for service in APIS:
             while True:

@@ -32,7 +32,7 @@ def start(data_dir: Path, ports: dict[str, int], kafka_port: int) -> subprocess.
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def read_banner(process: subprocess.Popen[str], timeout: float = 90) -> str:
+def read_banner(process: subprocess.Popen[str], timeout: float = 180) -> str:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     assert process.stdout
