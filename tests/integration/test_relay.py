@@ -48,11 +48,9 @@ def test_killed_mid_stream_the_relay_loses_nothing(infra, fresh_db, unique_topic
     log = open(tmp_path / "relay.log", "ab")  # noqa: SIM115 - shared by both runs
     relay_process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=log)
     # Keep writing while the relay runs, then kill it without warning.
-    writer_done = threading.Event()
 
     def keep_writing() -> None:
         subjects.update(open_tickets(app, 150, start=50))
-        writer_done.set()
 
     writer = threading.Thread(target=keep_writing)
     writer.start()
