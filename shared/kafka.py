@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,19 @@ class TopicWatch:
             if partitions:
                 self.consumer.seek_to_beginning(*partitions)
                 self.pending.discard(topic)
+                self._commit_beginning(partitions)
+
+    def _commit_beginning(self, partitions: list[TopicPartition]) -> None:
+        """Record "from the beginning" with the group. On a broker that came back empty
+        this is also how a member learns that the group forgot it: heartbeats do not
+        always tell it, and a member that stays unaware can sit on its old assignment
+        and fetch nothing. The refusal (unknown member) makes the library rejoin by
+        its usual path; a second member started beside it could wedge the broker's
+        group in a rebalance, so nothing here forces a join."""
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in partitions})
+        except KafkaError as e:
+            log.warning("the group refused the commit (%s); the consumer rejoins", e)
 
     def _compare(self) -> None:
         current = self.ids.current(self.topics)
