@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.net.compat import KafkaNetClient
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,21 @@ TOPICS = (
 )
 
 
+def client_without_topic_creation(**configs: object) -> KafkaNetClient:
+    """The network client of our consumers and producers (their `kafka_client`):
+    metadata requests never create topics (see `ensure_topics`). kafka-python
+    3.0.12 accepts `allow_auto_create_topics` but does not hand it on to the
+    cluster metadata that sends those requests, so it is set there."""
+    client = KafkaNetClient(**configs)
+    client.cluster.config["allow_auto_create_topics"] = False
+    return client
+
+
 def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:
     """A durable producer: every send waits for all in-sync replicas."""
     settings: dict[str, object] = dict(
         bootstrap_servers=bootstrap_servers,
+        kafka_client=client_without_topic_creation,
         acks="all",
         enable_idempotence=True,
         retries=5,
@@ -51,6 +62,7 @@ def consumer(bootstrap_servers: str, group_id: str, *topics: str, **overrides: o
     """
     settings: dict[str, object] = dict(
         bootstrap_servers=bootstrap_servers,
+        kafka_client=client_without_topic_creation,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -67,7 +79,14 @@ def consumer(bootstrap_servers: str, group_id: str, *topics: str, **overrides: o
 
 def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
                   partitions: int = PARTITIONS, timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet; wait for the broker if it is starting."""
+    """Create the topics that do not exist yet; wait for the broker if it is starting.
+
+    This is the only place topics are created: no client of ours creates one by
+    asking for it (`client_without_topic_creation`). Otherwise the first metadata request after a
+    broker came back empty would create them with the broker's default partition
+    count (4 on Tansu, not our 3), keys would land in other partitions than
+    before, and a consumer could sit on an assignment it does not fetch.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -201,19 +220,6 @@ class TopicWatch:
             if partitions:
                 self.consumer.seek_to_beginning(*partitions)
                 self.pending.discard(topic)
-                self._commit_beginning(partitions)
-
-    def _commit_beginning(self, partitions: list[TopicPartition]) -> None:
-        """Record "from the beginning" with the group. On a broker that came back empty
-        this is also how a member learns that the group forgot it: heartbeats do not
-        always tell it, and a member that stays unaware can sit on its old assignment
-        and fetch nothing. The refusal (unknown member) makes the library rejoin by
-        its usual path; a second member started beside it could wedge the broker's
-        group in a rebalance, so nothing here forces a join."""
-        try:
-            self.consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in partitions})
-        except KafkaError as e:
-            log.warning("the group refused the commit (%s); the consumer rejoins", e)
 
     def _compare(self) -> None:
         current = self.ids.current(self.topics)

@@ -40,9 +40,9 @@ class NotifierProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stopping = threading.Event()
-        kafka.ensure_topics(settings.bootstrap_servers,
-                            [settings.topic, kafka.dlq(settings.topic), settings.events_topic,
-                             settings.dlq_topic])
+        topics = [settings.topic, kafka.dlq(settings.topic), settings.events_topic,
+                  settings.dlq_topic]  # read, or written to: re-created if the broker lost them
+        kafka.ensure_topics(settings.bootstrap_servers, topics)
         self.pool = bootstrap.pool(settings)
         self.ledger = bootstrap.ledger(settings, self.pool)
         self.consume = ConsumeEvent(self.ledger)
@@ -54,8 +54,7 @@ class NotifierProcess:
                                        settings.topic)
         self.dead = DeadLetters(settings.bootstrap_servers, kafka.dlq(settings.topic),
                                 settings.group_id)
-        self.topics = kafka.TopicWatch(self.consumer, settings.bootstrap_servers,
-                                       [settings.topic, settings.events_topic, settings.dlq_topic])
+        self.topics = kafka.TopicWatch(self.consumer, settings.bootstrap_servers, topics)
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:

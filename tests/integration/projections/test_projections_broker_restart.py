@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kafka import KafkaAdminClient
+
 from services.projections.bootstrap import database
 from shared import infra as infra_module
 from shared import kafka
@@ -13,6 +15,14 @@ from tests.integration.projections.support import applied_count, publish, runnin
 from tests.unit.projections.factory import Booking, slot
 
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
+
+
+def partition_counts(bootstrap_servers: str, topics: tuple[str, ...]) -> dict[str, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        return {t["name"]: len(t["partitions"]) for t in admin.describe_topics(list(topics))}
+    finally:
+        admin.close()
 
 
 def test_the_consumer_survives_a_broker_that_comes_back_empty(settings, tmp_path):
@@ -38,5 +48,8 @@ def test_the_consumer_survives_a_broker_that_comes_back_empty(settings, tmp_path
             wait_until(lambda: applied_count(own) == 2, timeout=60,
                        what="the new event applied after the restart")
             wait_until(lambda: consumer.counts.get("duplicate", 0) >= 1, what="old one deduped")
+            # Re-created by us with our partition count, never by a client asking for them
+            assert partition_counts(broker.bootstrap_servers, own.topics) == {
+                topic: kafka.PARTITIONS for topic in own.topics}
     finally:
         broker.stop()
