@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.net.compat import KafkaNetClient
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +15,10 @@ APPOINTMENTS = "appointments.events"
 WORKFLOWS = "workflows.events"
 NOTIFICATIONS = "notifications.events"
 DIRECTORY = "directory.events"
-PARTITIONS = 3
+# Tansu's default for topics it creates on demand: after the dev broker came back
+# empty, the first client asking for a topic re-creates it, and with the same
+# count each key stays in the partition it was in (tests/integration/test_infra.py).
+PARTITIONS = 4
 
 
 def dlq(topic: str) -> str:
@@ -28,21 +30,10 @@ TOPICS = (
 )
 
 
-def client_without_topic_creation(**configs: object) -> KafkaNetClient:
-    """The network client of our consumers and producers (their `kafka_client`):
-    metadata requests never create topics (see `ensure_topics`). kafka-python
-    3.0.12 accepts `allow_auto_create_topics` but does not hand it on to the
-    cluster metadata that sends those requests, so it is set there."""
-    client = KafkaNetClient(**configs)
-    client.cluster.config["allow_auto_create_topics"] = False
-    return client
-
-
 def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:
     """A durable producer: every send waits for all in-sync replicas."""
     settings: dict[str, object] = dict(
         bootstrap_servers=bootstrap_servers,
-        kafka_client=client_without_topic_creation,
         acks="all",
         enable_idempotence=True,
         retries=5,
@@ -62,7 +53,6 @@ def consumer(bootstrap_servers: str, group_id: str, *topics: str, **overrides: o
     """
     settings: dict[str, object] = dict(
         bootstrap_servers=bootstrap_servers,
-        kafka_client=client_without_topic_creation,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -79,14 +69,7 @@ def consumer(bootstrap_servers: str, group_id: str, *topics: str, **overrides: o
 
 def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
                   partitions: int = PARTITIONS, timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet; wait for the broker if it is starting.
-
-    This is the only place topics are created: no client of ours creates one by
-    asking for it (`client_without_topic_creation`). Otherwise the first metadata request after a
-    broker came back empty would create them with the broker's default partition
-    count (4 on Tansu, not our 3), keys would land in other partitions than
-    before, and a consumer could sit on an assignment it does not fetch.
-    """
+    """Create the topics that do not exist yet; wait for the broker if it is starting."""
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 import requests
 from kafka import KafkaConsumer, TopicPartition
 
-from shared import kafka
 from shared.envelope import CloudEvent
 
 
@@ -65,7 +64,6 @@ class KafkaSource:
     def __init__(self, bootstrap_servers: str, topics: tuple[str, ...],
                  idle_timeout: float = 30.0) -> None:
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                                      kafka_client=kafka.client_without_topic_creation,
                                       enable_auto_commit=False, max_poll_records=1000)
         self.partitions = [TopicPartition(t, p) for t in topics for p in self._partitions(t)]
         self.consumer.assign(self.partitions)
