@@ -2,6 +2,7 @@
 class becomes the right kind of failure, on both SendGrid and Twilio."""
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -69,3 +70,18 @@ def test_an_unreachable_provider_is_temporary(channel):
                  TwilioTransport("ACtest", "token", "http://127.0.0.1:9", "+1", timeout=0.5))
     with pytest.raises(TemporaryFailure):
         transport.send(delivery(channel))
+
+
+def test_a_request_cut_off_mid_body_is_never_a_message(fake):
+    """A notifier killed while sending leaves half a request behind: like a real
+    provider, the fake sends nothing for it (the crash test counts on this)."""
+    host, port = fake.url.removeprefix("http://").split(":")
+    form = b"To=%2B441234567890&From=%2B15005550006&Body=Hello"
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /2010-04-01/Accounts/ACtest/Messages.json HTTP/1.1\r\n"
+                     b"Host: fake\r\nAuthorization: Basic eDp5\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(form) + form[:10])
+    transport = TwilioTransport("ACtest", "token", fake.url, "+15005550006", timeout=2)
+    transport.send(delivery("sms"))  # a whole request afterwards is answered as usual
+    assert [(r.channel, r.to) for r in fake.requests] == [("sms", "+441234567890")]
