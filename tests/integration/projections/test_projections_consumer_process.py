@@ -17,6 +17,7 @@ from services.projections.adapters.freshness import Freshness
 from services.projections.adapters.schema import LIVE
 from services.projections.application.apply import apply_event
 from services.projections.bootstrap import database
+from shared import kafka
 from tests.integration.projections.support import applied_count, publish, wait_until
 from tests.unit.projections.factory import Booking, slot
 
@@ -55,7 +56,8 @@ def test_the_consumer_process_applies_commits_and_stops_on_sigterm(settings, tmp
     committed = admin.list_group_offsets(settings.group_id)[settings.group_id]
     admin.close()
     probe = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    ends = probe.end_offsets([TopicPartition(t, p) for t in settings.topics for p in range(3)])
+    ends = probe.end_offsets([TopicPartition(t, p) for t in settings.topics
+                              for p in range(kafka.PARTITIONS)])
     probe.close()
     assert sum(ends.values()) == 3
     assert {tp: max(0, committed[tp].offset) if tp in committed else 0 for tp in ends} == ends
