@@ -36,6 +36,7 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "EMAIL_FROM": ("appointments@example.com", "sender address for email"),
     "LOG_LEVEL": ("INFO", "log level of every process"),
     "WEB_CONCURRENCY": ("2", "gunicorn worker processes per API"),
+    "MAX_BODY_BYTES": ("65536", "largest request body any API accepts (413 past it)"),
     "WEB_THREADS": ("4", "threads per gunicorn worker, and so each process's PostgreSQL pool size"),
 }
 

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from shared import config
 
+LOCK_TIMEOUT_SECONDS = 5
 _pools: dict[str, ConnectionPool] = {}
 _lock = threading.Lock()
 
@@ -72,6 +73,11 @@ def eventsourcing_env(url: str, name: str) -> dict[str, str]:
         # No pre-ping: it costs a round trip per checkout, and the library
         # already retries a statement that meets a dead connection.
         f"{prefix}_POSTGRES_PRE_PING": "n",
+        # A save waits at most this long (seconds) for the event table's lock, and
+        # a transaction left idle is ended after this long: no stuck writer holds
+        # the table for more than seconds (README, input limits).
+        f"{prefix}_POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+        f"{prefix}_POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
         "CREATE_TABLE": "y",
     }
 

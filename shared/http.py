@@ -10,7 +10,7 @@ from flask import Flask, Response, g, jsonify, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
-from shared import auth, logs
+from shared import auth, config, input, logs
 from shared.errors import Problem
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
@@ -44,17 +44,22 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
             "security": [{"bearer": []}],
         },
         JSON_SORT_KEYS=False,
+        # Werkzeug answers 413 past this, before anything reads the body.
+        MAX_CONTENT_LENGTH=int(config.require("MAX_BODY_BYTES")),
     )
+    app.json = input.JsonProvider(app)
     api = Api(app)
     for bp in blueprints:
         api.register_blueprint(bp)
 
     @app.before_request
     def _start() -> None:
-        logs.correlation_id.set(request.headers.get("X-Correlation-ID") or logs.new_correlation_id())
-        if request.path in PUBLIC_PATHS or request.path.startswith(("/docs",) + public_prefixes):
-            return
-        auth.authenticate()
+        logs.correlation_id.set(request.headers.get("X-Correlation-ID", "")[:100]
+                                or logs.new_correlation_id())
+        if not (request.path in PUBLIC_PATHS
+                or request.path.startswith(("/docs",) + public_prefixes)):
+            auth.authenticate()
+        input.check_request()
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("JWT_SECRET", "test-secret-of-at-least-32-bytes!")
 os.environ.setdefault("LINK_SIGNING_KEY", "test-link-key")
 
+from deploy.stack import APIS, Stack  # noqa: E402
 from shared import infra as infra_module  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
 
@@ -29,6 +30,20 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[infra_module.Inf
     # Clients some tests leave open would log every failed reconnect from here on.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     resolved.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole system, started the way `make run` starts it, once per session
+    (end-to-end and security tiers), on its own ports and data folder."""
+    ports = {service: infra_module.free_port() for service in APIS}
+    system = Stack(tmp_path_factory.mktemp("stack"), ports=ports,
+                   kafka_port=infra_module.free_port(),
+                   extra_env={"JWT_SECRET": os.environ["JWT_SECRET"],
+                              "LINK_SIGNING_KEY": os.environ["LINK_SIGNING_KEY"]})
+    system.start()
+    yield system
+    system.stop()
 
 
 @pytest.fixture

@@ -60,7 +60,8 @@ def setup(stack: Stack, session: requests.Session) -> str:
 def request_body(service_id: str, i: int) -> dict[str, Any]:
     return {"service_id": service_id, "source": "widget",
             "window": {"date": "2030-01-15", "part_of_day": "morning"},
-            "client": {"name": f"Client {i}", "email": f"c{i}@example.com", "phone": "+15550100"}}
+            "client": {"name": f"Client {i}", "email": f"c{i}@example.com",
+                       "phone": f"+4179{i % 10_000_000:07d}"}}
 
 
 def run() -> dict[str, dict[str, float]]:

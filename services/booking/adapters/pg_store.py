@@ -21,8 +21,12 @@ from psycopg_pool import ConnectionPool
 
 from services.booking.application.ports import Answer, SideWrites
 from services.booking.domain.values import Slot
+from shared.errors import Unavailable
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
+# With the library's lock_timeout (shared.db.eventsourcing_env) and its
+# idle_in_transaction_session_timeout, no save holds the event table for long.
+STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '5s'"
 
 DDL = """
 CREATE EXTENSION IF NOT EXISTS btree_gist;
@@ -56,6 +60,27 @@ CREATE TABLE IF NOT EXISTS booking_idempotency (
 
 
 class BookingRecorder(PostgresApplicationRecorder):
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, one statement at a time instead of in pipeline mode.
+
+        In pipeline mode psycopg 3.3 never finishes sending a query message of
+        more than about 1 MB (issue 8: the server waits in ClientRead with the
+        event table locked, the client waits for results, both forever); and while
+        a pipeline is open the server counts the transaction as active, so
+        idle_in_transaction_session_timeout cannot end it. One statement at a
+        time, a stalled client is idle in its transaction and the server ends it.
+        Not retried: a lock or statement timeout must reach the caller at once.
+        """
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            curs.execute(STATEMENT_TIMEOUT)
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
     def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
                                        stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
@@ -99,8 +124,11 @@ class PgTables:
     def __init__(self, url: str) -> None:
         self.url = url
         self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True,
-                                   check=ConnectionPool.check_connection)
-        self.locks = ConnectionPool(url, min_size=0, max_size=16, open=True)
+                                   check=ConnectionPool.check_connection,
+                                   kwargs={"options": "-c statement_timeout=5s"})
+        # A command waits at most seconds for another one holding its Idempotency-Key.
+        self.locks = ConnectionPool(url, min_size=0, max_size=16, open=True,
+                                    kwargs={"options": "-c lock_timeout=10s"})
 
     def close(self) -> None:
         self.pool.close()
@@ -140,7 +168,11 @@ class PgTables:
         """Serialise commands with the same idempotency key (across processes)."""
         lock_key = f"booking-idempotency\x1f{organisation_id}\x1f{key}"
         with self.locks.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
+            except errors.LockNotAvailable as e:
+                raise Unavailable("a request with this Idempotency-Key is still running",
+                                  headers={"Retry-After": "1"}) from e
             conn.commit()
             try:
                 yield

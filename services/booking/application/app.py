@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
 from services.booking.application.clock import Clock
 from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
@@ -256,7 +256,11 @@ class BookingApplication(Application[uuid.UUID]):
             if self.tables.is_overlap(e):
                 raise errors.AgentNotAvailable(str(getattr(primary, "agent_id", ""))) from e
             raise errors.StaleVersion(self.repository.get(primary.id).version) from e
-        body["position"] = recordings[-1].notification.id
+        except OperationalError as e:   # a lock or statement timeout: never wait longer
+            raise Unavailable("the event store is busy; try again",
+                              headers={"Retry-After": "1"}) from e
+        # Nothing changed (e.g. settings equal to the current ones): nothing recorded.
+        body["position"] = recordings[-1].notification.id if recordings else None
         return body
 
     # -- helpers -------------------------------------------------------------------------

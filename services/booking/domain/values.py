@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared.errors import Invalid
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 

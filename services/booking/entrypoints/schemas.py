@@ -5,17 +5,35 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.booking.domain.values import E164, HHMM, WEEKDAYS
+from services.booking.domain.values import HHMM, WEEKDAYS
+from shared import input as limits
+from shared.input import Details as DetailsField
+from shared.input import Email, Instant, Phone, StrictBoolean, StrictInteger, Text
 
-Text = fields.String
-phone = validate.Regexp(E164, error="must be an E.164 phone number like +441234567890")
 hhmm = validate.Regexp(HHMM, error="must be a time HH:MM")
 Interval = fields.List(fields.String(validate=hhmm), validate=validate.Length(equal=2))
 
 
+def Reasons() -> fields.List:
+    return fields.List(Text(limits.REASON, 1), validate=validate.Length(max=limits.LIST_ITEMS))
+
+
+def Ids() -> fields.List:
+    return fields.List(fields.UUID(), validate=validate.Length(max=limits.LIST_ITEMS))
+
+
+def Message() -> fields.String:
+    return Text(limits.MESSAGE)
+
+
+def Source(default: str) -> fields.String:
+    return fields.String(load_default=default,
+                         validate=validate.OneOf(["widget", "phone", "agent", "api"]))
+
+
 class SlotSchema(Schema):
-    start = fields.AwareDateTime(required=True)
-    end = fields.AwareDateTime(required=True)
+    start = Instant(required=True)
+    end = Instant(required=True)
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **_: Any) -> None:
@@ -25,13 +43,13 @@ class SlotSchema(Schema):
 
 class WindowSchema(Schema):
     date = fields.Date(required=True)
-    part_of_day = Text(required=True)
+    part_of_day = Text(64, required=True)
 
 
 class TentativeClientSchema(Schema):
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(load_default=None)
-    phone = Text(load_default=None, validate=phone)
+    name = Text(limits.NAME, 1, required=True)
+    email = Email(load_default=None)
+    phone = Phone(load_default=None)
 
     @validates_schema
     def _reachable(self, data: dict[str, Any], **_: Any) -> None:
@@ -45,8 +63,8 @@ def _one_of(data: dict[str, Any], *names: str) -> None:
 
 
 class Details(Schema):
-    questionnaire = fields.Dict(keys=Text())
-    metadata = fields.Dict(keys=Text())
+    questionnaire = DetailsField()
+    metadata = DetailsField()
 
 
 class RequestSchema(Details):
@@ -54,11 +72,11 @@ class RequestSchema(Details):
     client_id = fields.UUID()
     tentative_client = fields.Nested(TentativeClientSchema, data_key="client")
     agent_id = fields.UUID()
-    resource_ids = fields.List(fields.UUID())
+    resource_ids = Ids()
     slot = fields.Nested(SlotSchema)
     window = fields.Nested(WindowSchema)
-    source = Text(load_default="api", validate=validate.OneOf(["widget", "phone", "agent", "api"]))
-    message = Text()
+    source = Source("api")
+    message = Message()
 
     @validates_schema
     def _choices(self, data: dict[str, Any], **_: Any) -> None:
@@ -70,16 +88,16 @@ class CreateForClientSchema(Details):
     service_id = fields.UUID(required=True)
     client_id = fields.UUID(required=True)
     agent_id = fields.UUID()
-    resource_ids = fields.List(fields.UUID())
+    resource_ids = Ids()
     slot = fields.Nested(SlotSchema, required=True)
-    status = Text(required=True)
-    note = Text(validate=validate.Length(min=1, max=5000))
-    message = Text()
-    source = Text(load_default="agent", validate=validate.OneOf(["widget", "phone", "agent", "api"]))
+    status = Text(64, 1, required=True)
+    note = Text(limits.NOTE, 1)
+    message = Message()
+    source = Source("agent")
 
 
 class MessageSchema(Schema):
-    message = Text()
+    message = Message()
 
 
 class ConfirmSchema(MessageSchema):
@@ -96,12 +114,12 @@ class ReassignSchema(MessageSchema):
 
 
 class NoteSchema(Schema):
-    text = Text(required=True, validate=validate.Length(min=1, max=5000))
+    text = Text(limits.NOTE, 1, required=True)
 
 
 class DetailsSchema(Details):
     service_id = fields.UUID()
-    resource_ids = fields.List(fields.UUID())
+    resource_ids = Ids()
 
 
 class LinkClientSchema(Schema):
@@ -113,21 +131,21 @@ class EmptySchema(Schema):
 
 
 class CancelSchema(MessageSchema):
-    reason = Text(validate=validate.Length(min=1, max=500))
+    reason = Text(limits.REASON, 1)
 
 
 class RejectSchema(MessageSchema):
-    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+    reason = Text(limits.REASON, 1, required=True)
 
 
 class AttendSchema(Schema):
-    time_taken_minutes = fields.Integer(validate=validate.Range(min=0, max=24 * 60))
-    completion_reason = Text(validate=validate.Length(max=500))
-    remark = Text(validate=validate.Length(max=5000))
+    time_taken_minutes = StrictInteger(validate=validate.Range(min=0, max=24 * 60))
+    completion_reason = Text(limits.REASON)
+    remark = Text(limits.NOTE)
 
 
 class MoveSchema(CancelSchema):
-    status = Text(required=True)
+    status = Text(64, 1, required=True)
 
 
 class ProposeTimeSchema(MessageSchema):
@@ -135,13 +153,13 @@ class ProposeTimeSchema(MessageSchema):
 
 
 class FeedbackSchema(Schema):
-    rating = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    comment = Text(validate=validate.Length(max=5000))
+    rating = StrictInteger(required=True, validate=validate.Range(min=1, max=5))
+    comment = Text(limits.NOTE)
 
 
 class AvailabilityQuery(Schema):
-    start = fields.AwareDateTime()
-    end = fields.AwareDateTime()
+    start = Instant()
+    end = Instant()
 
 
 class VersionQuery(Schema):
@@ -149,7 +167,7 @@ class VersionQuery(Schema):
 
 
 class LinkQuery(Schema):
-    token = Text(required=True)
+    token = Text(2_000, required=True)
 
 
 class EventsQuery(Schema):
@@ -160,50 +178,51 @@ class EventsQuery(Schema):
 # -- directory ---------------------------------------------------------------------------
 
 class OrganisationSchema(Schema):
-    name = Text(validate=validate.Length(min=1, max=200))
-    timezone = Text()
-    email = fields.Email(allow_none=True)
-    phone = Text(allow_none=True, validate=phone)
-    address = Text(allow_none=True)
-    channels = fields.Dict(keys=Text(validate=validate.OneOf(["email", "sms"])),
-                           values=fields.Boolean())
-    retention_days = fields.Integer(validate=validate.Range(min=1, max=36500))
-    parts_of_day = fields.Dict(keys=Text(validate=validate.Length(min=1)), values=Interval)
-    cancellation_reasons = fields.List(Text(validate=validate.Length(min=1)))
-    cancel_reason_required = fields.Boolean()
-    rejection_reasons = fields.List(Text(validate=validate.Length(min=1)))
-    reschedule_needs_reconfirmation = fields.Boolean()
+    name = Text(limits.NAME, 1)
+    timezone = Text(64)
+    email = Email(allow_none=True)
+    phone = Phone(allow_none=True)
+    address = Text(limits.ADDRESS, allow_none=True)
+    channels = fields.Dict(keys=fields.String(validate=validate.OneOf(["email", "sms"])),
+                           values=StrictBoolean())
+    retention_days = StrictInteger(validate=validate.Range(min=1, max=36500))
+    parts_of_day = fields.Dict(keys=Text(64, 1), values=Interval,
+                               validate=validate.Length(max=limits.LIST_ITEMS))
+    cancellation_reasons = Reasons()
+    cancel_reason_required = StrictBoolean()
+    rejection_reasons = Reasons()
+    reschedule_needs_reconfirmation = StrictBoolean()
 
 
 class ServiceSchema(Schema):
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
-    duration_minutes = fields.Integer(validate=validate.Range(min=1, max=24 * 60))
-    confirmation_mode = Text(validate=validate.OneOf(["automatic", "manual"]))
-    workflow_id = Text(allow_none=True)
-    active = fields.Boolean()
+    name = Text(limits.NAME, 1, required=True)
+    duration_minutes = StrictInteger(validate=validate.Range(min=1, max=24 * 60))
+    confirmation_mode = fields.String(validate=validate.OneOf(["automatic", "manual"]))
+    workflow_id = Text(100, 1, allow_none=True)
+    active = StrictBoolean()
 
 
 class ResourceSchema(Schema):
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
-    kind = Text(validate=validate.OneOf(["agent", "location", "equipment"]))
-    email = fields.Email(allow_none=True)
-    phone = Text(allow_none=True, validate=phone)
-    address = Text(allow_none=True)
-    working_hours = fields.Dict(keys=Text(validate=validate.OneOf(WEEKDAYS)),
-                                values=fields.List(Interval))
-    active = fields.Boolean()
+    name = Text(limits.NAME, 1, required=True)
+    kind = fields.String(validate=validate.OneOf(["agent", "location", "equipment"]))
+    email = Email(allow_none=True)
+    phone = Phone(allow_none=True)
+    address = Text(limits.ADDRESS, allow_none=True)
+    working_hours = fields.Dict(keys=fields.String(validate=validate.OneOf(WEEKDAYS)),
+                                values=fields.List(Interval, validate=validate.Length(max=24)))
+    active = StrictBoolean()
 
 
 class ClientSchema(Schema):
-    name = Text(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(allow_none=True)
-    phone = Text(allow_none=True, validate=phone)
-    active = fields.Boolean()
+    name = Text(limits.NAME, 1, required=True)
+    email = Email(allow_none=True)
+    phone = Phone(allow_none=True)
+    active = StrictBoolean()
 
 
 class ClientQuery(Schema):
-    email = Text()
-    phone = Text()
+    email = Text(limits.EMAIL)
+    phone = Text(20)
 
 
 # -- answers (documentation of the JSON bodies) ------------------------------------------
@@ -211,4 +230,5 @@ class ClientQuery(Schema):
 class AppointmentResult(Schema):
     appointment = fields.Dict()
     version = fields.Integer()
-    position = fields.Integer(metadata={"description": "notification id of the last stored event"})
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "notification id of the last stored event; null when nothing changed"})

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from webargs.fields import DelimitedList
 
 from services.projections.domain.statistics import PERIODS
+from shared.input import Day, within_years
 
 MAX_RANGE_DAYS = 366
 
@@ -22,12 +23,15 @@ class DayOrTime(fields.Field):
             raise ValidationError("must be an ISO 8601 date or date-time")
         try:
             if len(value) == 10:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
+                within_years(day)
+                return day
             parsed = datetime.fromisoformat(value.replace(" ", "+"))
         except ValueError:
             raise ValidationError("must be an ISO 8601 date or date-time") from None
         if parsed.tzinfo is None:
             raise ValidationError("a date-time needs a UTC offset, e.g. 2026-11-23T09:00:00Z")
+        within_years(parsed)
         return parsed
 
 
@@ -41,6 +45,7 @@ class AwareDateTime(DayOrTime):
             raise ValidationError("must be an ISO 8601 date-time") from None
         if len(str(value)) == 10:
             raise ValidationError("must be a date-time, not a date")
+        within_years(parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed)
         return parsed
 
 
@@ -92,7 +97,7 @@ class ListArgs(PageArgs, RangeArgs):
     agent_id = fields.String(validate=validate.Length(min=1))
     service_id = fields.String(validate=validate.Length(min=1))
     client_id = fields.String(validate=validate.Length(min=1))
-    date = fields.Date(metadata={"description": "one local day (instead of from/to)"})
+    date = Day(metadata={"description": "one local day (instead of from/to)"})
 
     @validates_schema
     def _one_way(self, data: dict[str, Any], **kwargs: Any) -> None:
