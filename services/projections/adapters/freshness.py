@@ -38,6 +38,8 @@ class Freshness:
 
     def wait(self, position: int, timeout: float | None = None) -> bool:
         """True once `position` is applied; False after the timeout (still stale)."""
+        if position <= 0:   # positions start at 1: nothing to wait for
+            return True
         self._ensure_listening()
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         next_check = 0.0

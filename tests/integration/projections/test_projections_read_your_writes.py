@@ -45,6 +45,15 @@ def test_a_position_not_applied_in_time_answers_504_and_no_stale_data(settings):
     assert "items" not in answer.get_json()
 
 
+def test_min_position_0_asks_for_nothing_and_answers_at_once(settings):
+    # Positions start at 1: a view that has applied nothing yet is fresh enough for 0.
+    api = create_app(replace(settings, read_your_writes_timeout=30)).test_client()
+    started = time.monotonic()
+    answer = api.get("/v1/queue?min_position=0", headers=token())
+    assert answer.status_code == 200
+    assert time.monotonic() - started < 5
+
+
 def test_bad_query_parameters_answer_422_naming_the_field(settings):
     api = create_app(settings).test_client()
     cases = {
