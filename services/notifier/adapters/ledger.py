@@ -141,7 +141,7 @@ class Ledger:
     def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
                  give_up_after: float = 86400.0, quota: Quota | None = None) -> None:
         self.pool = pool
-        self.quota = quota
+        self.quota = quota  # None: no quotas
         self.events_topic = events_topic
         self.dlq_topic = dlq_topic
         self.give_up_after = give_up_after
