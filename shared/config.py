@@ -34,6 +34,15 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "TWILIO_BASE_URL": ("https://api.twilio.com", "Twilio API host (tests point it at a fake)"),
     "SMS_FROM": ("+15005550006", "sender number for SMS"),
     "EMAIL_FROM": ("appointments@example.com", "sender address for email"),
+    "RATE_LIMIT_PER_TOKEN": ("120/minute, 1200/hour", "write requests per caller (token's sub + org) "
+                             "on booking and workflow; `off` = none"),
+    "RATE_LIMIT_PER_IP": ("600/minute, 6000/hour", "write requests per client address on booking and "
+                          "workflow (IPv6 per /64); `off` = none"),
+    "TRUSTED_PROXY_COUNT": ("0", "reverse proxies in front that append X-Forwarded-For; 0 = ignore "
+                            "the header"),
+    "NOTIFIER_QUOTA_PER_HOUR": ("30", "messages to one client address or number per organisation "
+                                "in any hour; more are suppressed"),
+    "NOTIFIER_QUOTA_PER_DAY": ("100", "the same in any 24 hours"),
     "LOG_LEVEL": ("INFO", "log level of every process"),
     "WEB_CONCURRENCY": ("2", "gunicorn worker processes per API"),
     "MAX_BODY_BYTES": ("65536", "largest request body any API accepts (413 past it)"),

@@ -54,6 +54,12 @@ class Conflict(Problem):
     title = "Conflict"
 
 
+class TooManyRequests(Problem):
+    """Over a rate limit: carries Retry-After (seconds) and names the limit."""
+    status = 429
+    title = "Too many requests"
+
+
 class Unavailable(Problem):
     status = 503
     title = "Service unavailable"

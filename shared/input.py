@@ -12,15 +12,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import phonenumbers
-from flask import request
+from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 from marshmallow import ValidationError, fields, validate
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.errors import Invalid
 
 MAX_DEPTH = 16            # nesting of objects and arrays in a body
 MAX_STRING = 10_000       # characters of any one string in a body
 MAX_QUERY_VALUE = 1_000   # characters of one query parameter
+DISCARD_LIMIT = 16 << 20  # bytes of an oversized body read (and dropped) to answer 413
 # Per-field limits (characters), used by every service's schemas.
 NAME = 200
 EMAIL = 254               # RFC 5321's path limit
@@ -93,8 +95,20 @@ def check_request() -> None:
     for name, value in request.args.items(multi=True):
         _check_string(name, [name[:40]], MAX_QUERY_VALUE)
         _check_string(value, [name[:40]], MAX_QUERY_VALUE)
+    if (request.content_length or 0) > int(current_app.config["MAX_CONTENT_LENGTH"]):
+        _discard_body()
+        raise RequestEntityTooLarge(
+            f"the body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes")
     if request.is_json and request.content_length:
         request.get_json()
+
+
+def _discard_body() -> None:
+    """Read an oversized body (up to DISCARD_LIMIT) before answering 413: closing a
+    socket with unread data resets the connection, and the client never sees the 413."""
+    stream, left = request.environ["wsgi.input"], min(request.content_length or 0, DISCARD_LIMIT)
+    while left > 0 and (chunk := stream.read(min(left, 65536))):
+        left -= len(chunk)
 
 
 # -- marshmallow fields with their limits ---------------------------------------------

@@ -6,7 +6,7 @@ process builds these once; tests pass their own Settings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -15,6 +15,7 @@ from services.notifier.adapters import dev_transport
 from services.notifier.adapters import ledger as ledger_module
 from services.notifier.adapters.dev_transport import DevTransport
 from services.notifier.adapters.ledger import Ledger
+from services.notifier.domain.quota import Quota
 from services.notifier.ports import Transport
 from shared import config, db, kafka
 
@@ -34,6 +35,11 @@ class Settings:
     send_timeout: float = 10.0        # provider HTTP time-out
     lease: float | None = None        # claim lease; default 3 x time-out + 5 s
     workers_per_channel: int = 2
+    # messages to one client address per organisation, in any hour / 24 hours
+    quota_per_hour: int = field(
+        default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_HOUR")))
+    quota_per_day: int = field(
+        default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_DAY")))
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -55,7 +61,8 @@ def pool(settings: Settings) -> ConnectionPool:
 
 
 def ledger(settings: Settings, connections: ConnectionPool) -> Ledger:
-    return Ledger(connections, settings.events_topic, settings.dlq_topic, settings.give_up_after)
+    return Ledger(connections, settings.events_topic, settings.dlq_topic, settings.give_up_after,
+                  Quota(settings.quota_per_hour, settings.quota_per_day))
 
 
 def uses_dev_mailbox() -> bool:

@@ -249,7 +249,7 @@ def test_notification_events_match_their_schema():
            "address": "ada@example.com", "template": "client/confirmed", "subject": "Confirmed",
            "attempts": 1, "last_error": None, "next_attempt_at": None,
            "provider_message_id": "sg-1", "created_at": now, "updated_at": now, "sent_at": now}
-    kinds = ["pending", "sending", "sent", "failed", "skipped", "dead_lettered"]
+    kinds = ["pending", "sending", "sent", "failed", "skipped", "suppressed", "dead_lettered"]
     for kind in kinds:
         state = "failed" if kind == "dead_lettered" else kind
         reason = "HTTP 400: bad address" if kind == "dead_lettered" else None

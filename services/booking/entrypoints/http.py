@@ -6,7 +6,7 @@ from flask import Flask
 from services.booking import bootstrap
 from services.booking.application.app import BookingApplication
 from services.booking.entrypoints import appointments, client_actions, directory, events_feed
-from shared import config, db, http, kafka
+from shared import config, db, http, kafka, ratelimit
 
 
 def create_app(application: BookingApplication | None = None) -> Flask:
@@ -23,6 +23,8 @@ def create_app(application: BookingApplication | None = None) -> Flask:
                                       events_feed.bp], checks,
                           public_prefixes=(client_actions.PREFIX,))
     app.extensions["booking"] = application
+    if getattr(application.tables, "url", None):  # in memory (unit tests): no limits
+        ratelimit.install(app, lambda: ratelimit.store_pool(application))
     return app
 
 

@@ -3,7 +3,10 @@
 Neither SendGrid nor Twilio takes an idempotency key, so this table is what
 stops a message from going out twice: one row per (event id, channel,
 recipient address), created in the same transaction as the marker saying
-the event was consumed. Every state change writes its `notification.<state>.v1`
+the event was consumed. A client's address past its quota (domain/quota.py) gets
+its row as 'suppressed', decided under a per-recipient lock in that same
+transaction, so concurrent consumers never both take the last message of a
+quota. Every state change writes its `notification.<state>.v1`
 event (and a failure its dead letter) to the outbox in that same transaction;
 `publisher.py` moves the outbox to Kafka.
 """
@@ -19,6 +22,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from services.notifier.domain.model import Delivery, Message, Rendered
+from services.notifier.domain.quota import Quota
 from shared.envelope import CloudEvent, now_iso
 
 SCHEMA = """
@@ -56,7 +60,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     body_text           text NOT NULL DEFAULT '',
     body_html           text NOT NULL DEFAULT '',
     state               text NOT NULL
-                        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'skipped')),
+                        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'skipped',
+                                         'suppressed')),
     attempts            int NOT NULL DEFAULT 0,
     last_error          text,
     -- pending: when it is due; sending: when the claim lapses (sender gone)
@@ -76,6 +81,18 @@ CREATE INDEX IF NOT EXISTS deliveries_open
     ON deliveries (appointment_id, channel, aggregate_version)
     WHERE state IN ('pending', 'sending');
 CREATE INDEX IF NOT EXISTS deliveries_by_org ON deliveries (organisation_id, appointment_id, id);
+CREATE INDEX IF NOT EXISTS deliveries_by_recipient
+    ON deliveries (organisation_id, lower(address), created_at);
+-- Ledgers created before 'suppressed' existed: widen the check once (NOT VALID:
+-- every old row passes it, no scan).
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'deliveries_state_check'
+                   AND pg_get_constraintdef(oid) LIKE '%suppressed%') THEN
+        ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_state_check;
+        ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_check CHECK (state IN
+            ('pending', 'sending', 'sent', 'failed', 'skipped', 'suppressed')) NOT VALID;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS outbox (
     id       bigserial PRIMARY KEY,
     topic    text NOT NULL,
@@ -100,6 +117,13 @@ SELECT d.id FROM deliveries d
  LIMIT 1
  FOR UPDATE SKIP LOCKED
 """
+# What a client address got from the organisation lately (suppressed rows not counted).
+_RECENT = """
+SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS hour, count(*) AS day
+  FROM deliveries
+ WHERE organisation_id = %s AND lower(address) = %s AND recipient_kind = 'client'
+   AND state <> 'suppressed' AND created_at > now() - interval '1 day'
+"""
 _COLUMNS = ("id, event_id, event_type, appointment_id, organisation_id, aggregate_version, "
             "correlation_id, channel, recipient_kind, address, template, subject, body_text, "
             "body_html, state, attempts, last_error, next_attempt_at, give_up_at, "
@@ -115,8 +139,9 @@ class Planned:
 
 class Ledger:
     def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
-                 give_up_after: float = 86400.0) -> None:
+                 give_up_after: float = 86400.0, quota: Quota | None = None) -> None:
         self.pool = pool
+        self.quota = quota  # None: no quotas
         self.events_topic = events_topic
         self.dlq_topic = dlq_topic
         self.give_up_after = give_up_after
@@ -144,8 +169,10 @@ class Ledger:
             if outcome == "planned":
                 cur.execute("UPDATE appointment_versions SET version = %s "
                             "WHERE appointment_id = %s", (event.aggregateversion, event.subject))
+                refusals = self._over_quota(cur, event.orgid, planned)
                 for item in planned:
-                    row = self._insert(cur, event, item)
+                    row = self._insert(cur, event, item,
+                                       refusals.get((item.message.to or "").lower()))
                     if row:
                         created += 1
                         self._emit(cur, row)
@@ -156,9 +183,30 @@ class Ledger:
                  outcome, created))
             return outcome
 
-    def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned) -> dict[str, Any] | None:
+    def _over_quota(self, cur: Cursor[Any], organisation_id: str,
+                    planned: list[Planned]) -> dict[str, str]:
+        """Client addresses (lower case) over their quota -> why. Each address is
+        locked till commit (in sorted order: no deadlock), then counted."""
+        if self.quota is None:
+            return {}
+        addresses = sorted({(p.message.to or "").lower() for p in planned
+                            if p.rendered and self.quota.applies_to(p.message)})
+        refusals = {}
+        for address in addresses:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                        (f"notifier-quota\x1f{organisation_id}\x1f{address}",))
+            recent = _one(cur.execute(_RECENT, (organisation_id, address)))
+            reason = self.quota.refusal(recent["hour"], recent["day"])
+            if reason:
+                refusals[address] = reason
+        return refusals
+
+    def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
+                refusal: str | None = None) -> dict[str, Any] | None:
         m, r = item.message, item.rendered
         skipped = m.to is None or r is None
+        state = "skipped" if skipped else "suppressed" if refusal else "pending"
+        error = f"no {m.channel} address for the {m.recipient_kind}" if skipped else refusal
         return cur.execute(
             f"""INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
                     aggregate_version, position, correlation_id, channel, recipient_kind,
@@ -171,9 +219,8 @@ class Ledger:
             (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
              event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
              m.recipient_name, m.to, m.template, r.subject if r else "", r.text if r else "",
-             r.html if r else "", "skipped" if skipped else "pending",
-             f"no {m.channel} address for the {m.recipient_kind}" if skipped else None,
-             skipped, self.give_up_after)).fetchone()
+             r.html if r else "", state, error, state != "pending",
+             self.give_up_after)).fetchone()
 
     # -- sending ---------------------------------------------------------------
     def claim(self, channel: str, lease_seconds: float) -> Delivery | None:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 CHANNELS = ("email", "sms")
 RECIPIENT_KINDS = ("client", "organisation", "resource")
-# pending -> sending -> sent | failed; skipped when there is no address.
+# pending -> sending -> sent | failed; skipped when there is no address;
+# suppressed (never sent) when a client's address is over its quota.
 # A retryable refusal sends a row from sending back to pending.
-STATES = ("pending", "sending", "sent", "failed", "skipped")
+STATES = ("pending", "sending", "sent", "failed", "skipped", "suppressed")
 # Client link actions (shared.links.CLIENT_ACTIONS) a message may carry.
 LINK_ACTIONS = ("cancel", "propose_time", "submit_feedback")
 

@@ -20,6 +20,7 @@ from services.notifier import bootstrap
 from services.notifier.adapters import dev_transport
 from services.notifier.adapters.ledger import Ledger, view
 from services.notifier.bootstrap import Settings
+from services.notifier.domain.model import STATES
 from services.notifier.domain.rendering import TEMPLATES
 from shared import auth, db, kafka
 from shared.http import create_app as create_service_app
@@ -45,9 +46,10 @@ class DeliverySchema(Schema):
     recipient = fields.String(allow_none=True, metadata={"description": "null when skipped"})
     template = fields.String()
     subject = fields.String()
-    state = fields.String(metadata={"enum": ["pending", "sending", "sent", "failed", "skipped"]})
+    state = fields.String(metadata={"enum": list(STATES)})
     attempts = fields.Integer()
-    last_error = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True, metadata={
+        "description": "why it failed, was skipped or suppressed (over the recipient's quota)"})
     next_attempt_at = fields.String(allow_none=True)
     provider_message_id = fields.String(allow_none=True)
     created_at = fields.String()

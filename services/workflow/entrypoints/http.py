@@ -7,7 +7,7 @@ from flask import Flask, Response
 from services.workflow import bootstrap
 from services.workflow.entrypoints import transitions, workflows
 from services.workflow.entrypoints.context import DATABASE_URL
-from shared import config, db, kafka
+from shared import config, db, kafka, ratelimit
 from shared import http as shared_http
 
 
@@ -19,6 +19,9 @@ def create_app(database_url: str | None = None) -> Flask:
         ready_checks={"database": lambda: db.is_reachable(url),
                       "kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
     app.config[DATABASE_URL] = url
+    # Booking asks this before each status change it has already counted: not limited here.
+    ratelimit.install(app, lambda: ratelimit.store_pool(bootstrap.application(url)),
+                      exempt={"/v1/transitions/validate"})
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
