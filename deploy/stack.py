@@ -176,7 +176,7 @@ def banner(stack: Stack) -> str:
     for service in APIS:
         url = stack.url(service)
         lines.append(f"  {service:<12} {url}   OpenAPI {url}/openapi.json   docs {url}/docs")
-    lines += ["", f"Development mailbox: {stack.url('notifier')}/mailbox",
+    lines += ["", f"Development mailbox: {stack.url('notifier')}/mailbox?access_token=<token>",
               "Token:  make token ORG=acme ROLES=agent,manager",
               f"Settings for operator commands: set -a; . {stack.env_file}; set +a",
               f"Logs:   {stack.log_dir}", "", "Ctrl-C stops everything."]

@@ -1,5 +1,9 @@
 """The Flask app every service starts from: auth, problem+json errors,
-correlation ids, health, and an OpenAPI document at /openapi.json."""
+correlation ids, health, and an OpenAPI document at /openapi.json.
+
+Every view declares its roles (`auth.roles_allowed`) or that it is public
+(`auth.public`); `create_app` refuses a view that declares neither, and checks
+the roles before any view runs (shared/auth.py `guard`)."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from shared import auth, config, input, logs
 from shared.errors import Problem
 
-PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
+DOCS_BLUEPRINT = "api-docs"  # flask-smorest's /openapi.json and /docs
 log = logging.getLogger(__name__)
 
 
@@ -29,8 +33,7 @@ def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | N
 
 
 def create_app(service: str, blueprints: Iterable[Blueprint],
-               ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0",
-               public_prefixes: tuple[str, ...] = ()) -> Flask:
+               ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0") -> Flask:
     logs.setup(service)
     app = Flask(f"services.{service}")  # a real package: the bare name may be shadowed
     app.config.update(
@@ -56,9 +59,8 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
     def _start() -> None:
         logs.correlation_id.set(request.headers.get("X-Correlation-ID", "")[:100]
                                 or logs.new_correlation_id())
-        if not (request.path in PUBLIC_PATHS
-                or request.path.startswith(("/docs",) + public_prefixes)):
-            auth.authenticate()
+        if not (request.blueprint == DOCS_BLUEPRINT or request.endpoint == "static"):
+            auth.guard(app.view_functions.get(request.endpoint or ""), request.method)
         input.check_request()
 
     @app.after_request
@@ -88,20 +90,35 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
 
     @app.get("/docs/assets/<path:filename>")
+    @auth.public
     def swagger_ui_assets(filename: str) -> Response:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
     @app.get("/healthz")
+    @auth.public
     def healthz() -> Response:
         return jsonify(status="ok", service=service)
 
     @app.get("/readyz")
+    @auth.public
     def readyz() -> tuple[Response, int]:
         checks = {name: check() for name, check in ready_checks.items()}
         ok = all(checks.values())
         return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
 
+    refuse_undeclared(app)
     return app
+
+
+def refuse_undeclared(app: Flask) -> None:
+    """Refuse to start with a route that declares neither roles nor public access."""
+    missing = [f"{method} {rule.rule}" for rule in app.url_map.iter_rules()
+               if rule.endpoint != "static" and not rule.endpoint.startswith(DOCS_BLUEPRINT + ".")
+               for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+               if auth.declared(app.view_functions[rule.endpoint], method) is None]
+    if missing:
+        raise RuntimeError("declare auth.roles_allowed(...) or auth.public on: "
+                           + ", ".join(missing))
 
 
 def _flatten(messages: dict) -> dict[str, list[str]]:

@@ -30,8 +30,12 @@ def build(url: str | None = None, *, clock: Clock | None = None,
     env = db.eventsourcing_env(url, BookingApplication.name)
     env["APPLICATION_RECORDER_TOPIC"] = pg_store.RECORDER_TOPIC
     with db.schema_lock(url):  # the library creates its tables in the constructor
-        return BookingApplication(env, workflow=workflow, clock=clock,
-                                  tables=pg_store.PgTables(url))
+        application = BookingApplication(env, workflow=workflow, clock=clock,
+                                         tables=pg_store.PgTables(url))
+        recorder = application.recorder
+        assert isinstance(recorder, pg_store.BookingRecorder)
+        recorder.backfill_organisations()  # events stored before the feed was scoped
+        return application
 
 
 def booking() -> BookingApplication:

@@ -107,7 +107,8 @@ class Actor:
 
     @property
     def as_recorded(self) -> dict[str, str]:
-        role = next(r for r in ("manager", "agent", "service", "auditor") if r in self.roles)
+        role = next(r for r in ("manager", "agent", "service", "widget", "auditor")
+                    if r in self.roles)
         return {"id": self.subject, "role": role}
 
 
@@ -261,11 +262,11 @@ class Day:
         # Organisation A
         self.manager = Actor(org, "maria.manager", ("manager",))
         self.desk = Actor(org, "frank.frontdesk", ("agent",))
-        self.widget = Actor(org, "booking-widget", ("service",))
+        self.widget = Actor(org, "booking-widget", ("widget",))
         # Organisation B
         self.b_manager = Actor(custom_org, "olga.operations", ("manager",))
         self.b_desk = Actor(custom_org, "paul.frontdesk", ("agent",))
-        self.b_widget = Actor(custom_org, "booking-widget", ("service",))
+        self.b_widget = Actor(custom_org, "booking-widget", ("widget",))
         tag = uuid.uuid4().hex[:6]
         self.sunny = Contact("Sunny Clinic", f"desk-{tag}@sunny.example", "+41445550100")
         self.summit = Contact("Summit Health", f"office-{tag}@summit.example", "+41445550200")

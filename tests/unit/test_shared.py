@@ -6,10 +6,14 @@ import logging
 import time
 
 import pytest
+from flask import jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
-from shared import auth, links, logs
+from shared import auth, http, links, logs
 from shared.envelope import CloudEvent, InvalidEnvelope
 from shared.errors import Unauthorized
+from tests.tokens import MALFORMED, signed
 
 
 def test_a_token_carries_organisation_and_roles():
@@ -32,6 +36,26 @@ def test_an_expired_token_is_refused():
 def test_unknown_roles_cannot_be_issued():
     with pytest.raises(ValueError):
         auth.issue("acme", ["admin"])
+
+
+@pytest.mark.parametrize("claims, named", MALFORMED)
+def test_a_malformed_claim_is_refused_naming_the_claim(claims, named):
+    with pytest.raises(Unauthorized) as refused:
+        auth.verify(signed(**claims))
+    assert refused.value.extra["claim"] == named and f"'{named}'" in refused.value.detail
+
+
+@pytest.mark.parametrize("org", ["acme", "e2e-clinic", "sunny-clinic-1a2b3c4d", "org_7", "a" * 64])
+def test_organisation_ids_of_the_documented_pattern_are_accepted(org):
+    assert auth.verify(signed(org=org)).org == org
+
+
+def test_the_platform_role_comes_alone_with_the_reserved_organisation():
+    principal = auth.verify(auth.issue(auth.PLATFORM_ORG, [auth.PLATFORM], subject="rebuild"))
+    assert principal.roles == {auth.PLATFORM} and principal.org == auth.PLATFORM_ORG
+    for org, roles in (("acme", ["platform"]), ("*", ["platform", "auditor"]), ("*", ["service"])):
+        with pytest.raises(ValueError):
+            auth.issue(org, roles)
 
 
 def test_a_link_is_bound_to_its_appointment_and_action():
@@ -81,3 +105,45 @@ def test_logs_are_json_with_the_correlation_id_and_without_kafka_slow_step_noise
     assert [(entry["logger"], entry["message"]) for entry in lines] == [
         ("unit", "hello"), ("kafka.net.selector", "broker gone")]
     assert lines[0]["correlation_id"] == "abc123" and lines[0]["appointment_id"] == "a1"
+
+
+def test_an_app_with_a_view_that_declares_no_roles_refuses_to_start():
+    forgetful = Blueprint("forgetful", __name__)
+
+    @forgetful.route("/v1/things", methods=["GET"])
+    def things():
+        return jsonify([])
+
+    with pytest.raises(RuntimeError, match="GET /v1/things"):
+        http.create_app("test", [forgetful], {})
+
+
+class ThingSchema(Schema):
+    name = fields.String(required=True)
+
+
+def test_the_declared_roles_are_checked_before_the_body_is_read_or_the_view_runs():
+    declared, ran = Blueprint("declared", __name__), []
+
+    @declared.route("/v1/things", methods=["POST"])
+    @auth.roles_allowed("manager")
+    @declared.arguments(ThingSchema)
+    def make(args):
+        ran.append(args)
+        return jsonify(args)
+
+    app = http.create_app("test", [declared], {})
+    app.add_url_rule("/v1/late", "late", lambda: "registered after the factory checked")
+    client = app.test_client()
+
+    def bearer(*roles):
+        return {"Authorization": f"Bearer {auth.issue('acme', list(roles))}"}
+
+    assert client.post("/v1/things", json={}).status_code == 401
+    denied = client.post("/v1/things", json={}, headers=bearer("agent", "widget"))
+    assert denied.status_code == 403 and "manager" in denied.json["detail"] and ran == []
+    assert client.post("/v1/things", json={}, headers=bearer("manager")).status_code == 422
+    assert client.post("/v1/things", json={"name": "a"}, headers=bearer("manager")).json == {
+        "name": "a"}
+    assert client.get("/v1/late", headers=bearer("manager")).status_code == 403
+    assert client.get("/healthz").status_code == 200  # declared public

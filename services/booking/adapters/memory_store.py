@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from copy import deepcopy
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from services.booking.application.ports import Answer, CalendarRow, SideWrites, matches
@@ -29,16 +29,21 @@ class MemoryTables:
         self.calendar: dict[str, CalendarRow] = {}
         self.directory: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self.answers: dict[tuple[str, str], Answer] = {}
+        self.event_organisations: dict[int, str] = {}  # notification id -> organisation
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
 
     def check(self, side: SideWrites) -> None:
+        if not side.organisation_id:
+            raise ValueError("events saved without their organisation (BookingApplication.save)")
         for row in side.calendar:
             if row.agent_id and row.slot and row.agent_id in self.busy_agents(
                     row.organisation_id, Slot.of(row.slot), row.appointment_id):
                 raise CalendarOverlap(f"agent {row.agent_id} is booked at that time")
 
-    def apply(self, side: SideWrites, position: int) -> None:
+    def apply(self, side: SideWrites, ids: Sequence[int]) -> None:
+        for notification_id in ids:
+            self.event_organisations[notification_id] = side.organisation_id or ""
         for row in side.calendar:
             self.calendar.pop(row.appointment_id, None)
             if row.agent_id and row.slot:
@@ -46,7 +51,7 @@ class MemoryTables:
         for entry in side.entries:
             self.directory[entry.id] = (entry.organisation_id, entry.kind, deepcopy(entry.snapshot))
         if side.answer:
-            side.answer.body["position"] = position
+            side.answer.body["position"] = ids[-1]
             self.answers[(side.answer.organisation_id, side.answer.key)] = deepcopy(side.answer)
 
     def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]:
@@ -83,15 +88,21 @@ class MemoryRecorder(POPOApplicationRecorder):
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
-        side: SideWrites | None = kwargs.get("side")
+        side: SideWrites = kwargs.get("side") or SideWrites()
         with self._database_lock:
             self._assert_uniqueness(stored_events)
-            if side:
-                self.tables.check(side)
+            self.tables.check(side)
             ids = super().insert_events(stored_events, **kwargs)
-            if side and ids:
-                self.tables.apply(side, ids[-1])
+            if ids:
+                self.tables.apply(side, ids)
             return ids
+
+    def select_organisation_notifications(self, organisation_id: str, after: int,
+                                          limit: int) -> list[Notification]:
+        with self._database_lock:
+            ids = [i for i, org in self.tables.event_organisations.items()
+                   if i > after and org == organisation_id][:limit]
+        return [n for i in ids for n in self.select_notifications(i, 1)]
 
 
 class MemoryFactory(POPOFactory):

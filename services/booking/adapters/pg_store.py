@@ -4,7 +4,8 @@
 (under the library's table lock, inside its transaction) it applies the
 `SideWrites` handed to `Application.save(..., side=...)`. An overlapping
 booking of the same agent breaks the exclusion constraint and the whole save
-rolls back.
+rolls back. Each event's organisation goes beside it, so the event feed
+selects one organisation's events in SQL (`select_organisation_notifications`).
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor, errors
 from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -56,6 +58,12 @@ CREATE TABLE IF NOT EXISTS booking_idempotency (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (organisation_id, key)
 );
+CREATE TABLE IF NOT EXISTS booking_event_organisation (
+    notification_id bigint PRIMARY KEY,
+    organisation_id text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS booking_event_organisation_feed
+    ON booking_event_organisation (organisation_id, notification_id);
 """
 
 
@@ -85,13 +93,48 @@ class BookingRecorder(PostgresApplicationRecorder):
                                        stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        side: SideWrites | None = kwargs.get("side")
-        if side and ids:
-            write(curs, side, ids[-1])
+        if ids:
+            write(curs, kwargs.get("side") or SideWrites(), ids)
         return ids
 
+    def select_organisation_notifications(self, organisation_id: str, after: int,
+                                          limit: int) -> list[Notification]:
+        """Like `select_notifications`, only one organisation's events (its own index)."""
+        statement = SQL(
+            "SELECT e.* FROM booking_event_organisation o JOIN {schema}.{table} e "
+            "USING (notification_id) WHERE o.organisation_id = %s AND o.notification_id > %s "
+            "ORDER BY o.notification_id LIMIT %s").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (organisation_id, after, limit), prepare=True)
+            return [Notification(id=row["notification_id"], originator_id=row["originator_id"],
+                                 originator_version=row["originator_version"],
+                                 topic=row["topic"], state=bytes(row["state"]))
+                    for row in curs.fetchall()]
 
-def write(curs: Cursor[Any], side: SideWrites, position: int) -> None:
+    def backfill_organisations(self) -> int:
+        """The organisation of events stored before it was recorded beside them: every
+        aggregate's first event names it (idempotent; at start-up)."""
+        statement = SQL(
+            "INSERT INTO booking_event_organisation (notification_id, organisation_id) "
+            "SELECT e.notification_id, convert_from(c.state, 'UTF8')::jsonb ->> 'organisation_id' "
+            "FROM {schema}.{table} e JOIN {schema}.{table} c "
+            "ON c.originator_id = e.originator_id AND c.originator_version = 1 "
+            "WHERE NOT EXISTS (SELECT FROM booking_event_organisation o "
+            "                  WHERE o.notification_id = e.notification_id) "
+            "AND convert_from(c.state, 'UTF8')::jsonb ? 'organisation_id' "
+            "ON CONFLICT DO NOTHING").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement)
+            return curs.rowcount
+
+
+def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int]) -> None:
+    if not side.organisation_id:  # an event no organisation's feed would show: refuse
+        raise ValueError("events saved without their organisation (BookingApplication.save)")
+    curs.execute("INSERT INTO booking_event_organisation SELECT unnest(%s::bigint[]), %s",
+                 (list(ids), side.organisation_id))
     for row in side.calendar:
         curs.execute("DELETE FROM booking_agent_calendar WHERE appointment_id = %s",
                      (row.appointment_id,))
@@ -108,7 +151,7 @@ def write(curs: Cursor[Any], side: SideWrites, position: int) -> None:
             (entry.id, entry.organisation_id, entry.kind, s.get("email"), s.get("phone"), Jsonb(s)))
     if side.answer:
         a = side.answer
-        a.body["position"] = position
+        a.body["position"] = ids[-1]
         curs.execute("INSERT INTO booking_idempotency (organisation_id, key, fingerprint, status, "
                      "body) VALUES (%s, %s, %s, %s, %s)",
                      (a.organisation_id, a.key, a.fingerprint, a.status, Jsonb(a.body)))

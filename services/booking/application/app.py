@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Recording
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
@@ -108,8 +108,23 @@ class BookingApplication(Application[uuid.UUID]):
             return []
         return self.entries(organisation_id, "client", client.get("email"), client.get("phone"))
 
-    def notifications(self, after: int, limit: int) -> list[Notification]:
-        return list(self.notification_log.select(after + 1, min(limit, self.log_section_size)))
+    def notifications(self, after: int, limit: int,
+                      organisation_id: str | None = None) -> list[Notification]:
+        """Stored events after position `after`: one organisation's, or (None) everyone's."""
+        limit = min(limit, self.log_section_size)
+        if organisation_id is None:
+            return list(self.notification_log.select(after + 1, limit))
+        recorder: Any = self.recorder  # BookingRecorder or MemoryRecorder
+        return list(recorder.select_organisation_notifications(organisation_id, after, limit))
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[uuid.UUID]]:
+        """Every save names its one organisation beside its events (the feed's scope)."""
+        orgs = {getattr(o, "organisation_id", None) for o in objs if o is not None}
+        if len(orgs) != 1 or None in orgs:
+            raise ValueError(f"a save belongs to exactly one organisation, not {orgs}")
+        side = kwargs["side"] = kwargs.get("side") or SideWrites()
+        side.organisation_id = orgs.pop()
+        return super().save(*objs, **kwargs)
 
     # -- directory -----------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ recorder receives `SideWrites` through `Application.save(..., side=...)`), so
 they never disagree with the event store:
 - the agent calendar: one row per appointment that blocks its agent's time;
 - the directory: services, resources and clients, for listing and matching;
-- idempotency answers: (organisation, key) -> the first answer.
+- idempotency answers: (organisation, key) -> the first answer;
+- the organisation of every stored event, so `GET /v1/events` selects one
+  organisation's events in the query itself.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ class SideWrites:
     calendar: list[CalendarRow] = field(default_factory=list)
     entries: list[EntryRow] = field(default_factory=list)
     answer: Answer | None = None
+    organisation_id: str | None = None  # of every event saved (set by BookingApplication.save)
 
 
 class Tables(Protocol):

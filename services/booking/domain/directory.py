@@ -85,6 +85,13 @@ class Service(DirectoryEntry):
                 "duration_minutes": self.fields["duration_minutes"]}
 
 
+def public_services(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the public booking widget may see: active services, each as an appointment
+    refers to it (no workflow, no confirmation mode)."""
+    return [{"id": s["id"], "name": s["name"], "duration_minutes": s["duration_minutes"]}
+            for s in snapshots if s.get("active", True)]
+
+
 class Resource(DirectoryEntry):
     DEFAULTS = MappingProxyType({"kind": "agent", "email": None, "phone": None,
                                  "address": None, "working_hours": OFFICE_HOURS, "active": True})

@@ -10,6 +10,7 @@ from marshmallow import Schema
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import (
     READERS,
+    REQUESTERS,
     WRITERS,
     booking,
     caller,
@@ -49,7 +50,7 @@ ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
 @bp.route("", methods=["POST"])
 @bp.arguments(s.RequestSchema)
 @bp.response(201, s.AppointmentResult)
-@roles_allowed("agent", "manager", "service")
+@roles_allowed(*REQUESTERS)
 @command(201)
 def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
     """Request an appointment (window or exact slot; known or tentative client)"""

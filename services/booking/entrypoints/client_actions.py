@@ -1,7 +1,7 @@
 """/v1/client-actions/{action}?token=...: what a client does through a signed link.
 
-No bearer token: the signed link is the credential (registered as a public
-prefix). Tampered or expired links are 403; a used single-use link is 409.
+No bearer token: the signed link is the credential (the views are public).
+Tampered or expired links are 403; a used single-use link is 409.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, command, respond
-from shared import links, logs
+from shared import auth, links, logs
 from shared.errors import NotFound
 
 PREFIX = "/v1/client-actions"
@@ -36,6 +36,7 @@ def _link_scope() -> str:
 
 
 @bp.route("/<action>", methods=["GET"])
+@auth.public
 @bp.arguments(s.LinkQuery, location="query")
 @bp.doc(security=[])
 def describe(args: dict[str, Any], action: str) -> Any:
@@ -44,6 +45,7 @@ def describe(args: dict[str, Any], action: str) -> Any:
 
 
 @bp.route("/<action>", methods=["POST"])
+@auth.public
 @bp.arguments(s.LinkQuery, location="query", as_kwargs=True)
 @bp.doc(security=[])
 @command(scope=_link_scope)

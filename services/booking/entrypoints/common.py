@@ -13,9 +13,10 @@ from shared import auth, logs
 from shared.errors import Invalid
 
 F = TypeVar("F", bound=Callable[..., Any])
-ROLE_ORDER = ("manager", "agent", "service", "auditor")
+ROLE_ORDER = ("manager", "agent", "service", "widget", "auditor")  # the role an event records
 WRITERS = ("agent", "manager")
 READERS = ("agent", "manager", "auditor")
+REQUESTERS = (*WRITERS, "widget")  # who may request an appointment
 
 
 def booking() -> BookingApplication:

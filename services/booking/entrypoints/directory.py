@@ -7,8 +7,10 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
+from services.booking.domain.directory import public_services
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import READERS, booking, caller, command, if_match, respond
+from shared import auth
 from shared.auth import roles_allowed
 
 bp = Blueprint("directory", __name__, url_prefix="/v1",
@@ -16,7 +18,7 @@ bp = Blueprint("directory", __name__, url_prefix="/v1",
 
 
 @bp.route("/organisation", methods=["GET"])
-@roles_allowed(*READERS, "service")
+@roles_allowed(*READERS)
 def get_organisation() -> Any:
     """The caller's organisation settings (defaults until first changed)"""
     org = booking().organisation(caller().organisation_id)
@@ -50,12 +52,15 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
     def listing(args: dict[str, Any]) -> Any:
         found = booking().entries(caller().organisation_id, kind, args.get("email"),
                                   args.get("phone"))
+        if not auth.current().has(*READERS):  # the booking widget
+            found = public_services(found)
         return respond({path: found})
 
     def one(entry_id: uuid.UUID) -> Any:
         entry = booking().entry(caller().organisation_id, kind, entry_id)
         return respond({kind: entry.snapshot(), "version": entry.version})
 
+    listers = (*READERS, "widget") if kind == "service" else READERS  # the widget's services
     for view, summary in ((create, f"Add a {kind}"), (update, f"Change a {kind}"),
                           (listing, f"List the {path}" + (" (?email=, ?phone= to match)"
                                                           if kind == "client" else "")),
@@ -67,7 +72,7 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
     bp.route(f"/{path}/<uuid:entry_id>", methods=["PATCH"], endpoint=f"update_{kind}")(
         bp.arguments(_patch(schema))(roles_allowed(*writers)(command()(update))))
     bp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}")(
-        bp.arguments(s.ClientQuery, location="query")(roles_allowed(*READERS)(listing)))
+        bp.arguments(s.ClientQuery, location="query")(roles_allowed(*listers)(listing)))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["GET"], endpoint=f"get_{kind}")(
         roles_allowed(*READERS)(one))
 

@@ -20,8 +20,7 @@ def create_app(application: BookingApplication | None = None) -> Flask:
     if servers:
         checks["kafka"] = lambda: kafka.is_reachable(servers)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
-                                      events_feed.bp], checks,
-                          public_prefixes=(client_actions.PREFIX,))
+                                      events_feed.bp], checks)
     app.extensions["booking"] = application
     if getattr(application.tables, "url", None):  # in memory (unit tests): no limits
         ratelimit.install(app, lambda: ratelimit.store_pool(application))

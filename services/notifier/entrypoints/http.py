@@ -4,8 +4,10 @@
 
 GET /v1/deliveries   which message went to whom, on which channel, its state
 GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
-GET /mailbox         the same as a page for a person, newest first; no token,
-                     registered only while a channel uses the development mailbox
+GET /mailbox         the same as a page for a person, newest first; the token may
+                     come as ?access_token= (a browser sends no header)
+Both mailbox routes exist only while a channel has no provider credentials
+(bootstrap.uses_dev_mailbox), the one condition that puts messages there.
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ from shared import auth, db, kafka
 from shared.http import create_app as create_service_app
 
 READERS = ("agent", "manager", "auditor")
-api = Blueprint("notifier", __name__, url_prefix="/v1",
-                description="Deliveries of email and SMS, and the development mailbox")
+api = Blueprint("notifier", __name__, url_prefix="/v1", description="Deliveries of email and SMS")
+mailbox = Blueprint("mailbox", __name__, description="The development mailbox (no provider "
+                    "credentials for a channel): the caller's organisation's messages")
 
 
 class DeliveryQuery(Schema):
@@ -86,19 +89,26 @@ class Deliveries(MethodView):
         return [view(r) for r in rows]
 
 
-@api.route("/mailbox")
+@mailbox.route("/v1/mailbox")
 class Mailbox(MethodView):
     @auth.roles_allowed(*READERS)
-    @api.arguments(MailboxQuery, location="query")
-    @api.response(200, MailSchema(many=True))
+    @mailbox.arguments(MailboxQuery, location="query")
+    @mailbox.response(200, MailSchema(many=True))
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Messages the development transport kept, newest first"""
         return dev_transport.messages(_ledger().pool, auth.current().org,
                                       query.get("appointment_id"), query["limit"])
 
 
+@mailbox.route("/mailbox", methods=["GET"])
+@auth.roles_allowed(*READERS, query_token=True)
+@mailbox.doc(responses={"200": {"description": "an HTML page",
+                                "content": {"text/html": {"schema": {"type": "string"}}}}},
+             parameters=[{"in": "query", "name": auth.QUERY_TOKEN, "schema": {"type": "string"},
+                          "description": "the bearer token, for a browser"}])
 def mailbox_page() -> Response:
-    messages = dev_transport.messages(_ledger().pool, limit=200)
+    """The caller's organisation's mailbox as a page for a person, newest first"""
+    messages = dev_transport.messages(_ledger().pool, auth.current().org, limit=200)
     page = (TEMPLATES / "mailbox.html.j2").read_text()
     return Response(render_template_string(page, messages=messages), mimetype="text/html")
 
@@ -107,17 +117,12 @@ def _ledger() -> Ledger:
     return current_app.extensions["notifier.ledger"]
 
 
-def create_app(database_url: str | None = None, bootstrap_servers: str | None = None,
-               dev_mailbox: bool | None = None) -> Flask:
+def create_app(database_url: str | None = None, bootstrap_servers: str | None = None) -> Flask:
     settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers)
     connections = bootstrap.pool(settings)
-    show_mailbox = bootstrap.uses_dev_mailbox() if dev_mailbox is None else dev_mailbox
     app = create_service_app(
-        "notifier", [api],
+        "notifier", [api, mailbox] if bootstrap.uses_dev_mailbox() else [api],
         ready_checks={"database": lambda: db.is_reachable(settings.database_url),
-                      "kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)},
-        public_prefixes=("/mailbox",) if show_mailbox else ())
+                      "kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)})
     app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
-    if show_mailbox:
-        app.add_url_rule("/mailbox", "mailbox_page", mailbox_page)
     return app

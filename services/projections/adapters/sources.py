@@ -107,7 +107,7 @@ class KafkaSource:
 
 class BookingFeedSource:
     """Booking's event store: GET {booking}/v1/events?after=<position>&limit=<n>
-    (bearer token of role service), oldest first. Booking answers
+    (a bearer token of role platform: every organisation's), oldest first. Booking answers
     {"events": [{"topic", "key", "event": <CloudEvent>}], "next_after": <position>};
     a plain JSON list of CloudEvents is understood too."""
     name = "store"

@@ -31,6 +31,7 @@ blp = Blueprint("projections", __name__, url_prefix="/v1",
                 description="Read models: calendar, lists, queue, history, availability, "
                             "statistics")
 CALENDAR_LIMIT = 2000
+STAFF = ("agent", "manager", "auditor")  # the organisation's people; statistics: managers, auditors
 
 
 class ProjectionLagging(Problem):
@@ -76,6 +77,7 @@ def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
 
 
 @blp.get("/calendar")
+@auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Calendar)
 def calendar(args: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +99,7 @@ def calendar(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/appointments")
+@auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.ListArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Page)
 def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +122,7 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/queue")
+@auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.QueueArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Page)
 def queue(args: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +141,7 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/appointments/<appointment_id>/history")
+@auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.History)
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
@@ -151,6 +156,7 @@ def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
 
 
 @blp.get("/clients/<client_id>/appointments")
+@auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.ClientAppointments)
 def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
@@ -171,6 +177,7 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
 
 
 @blp.get("/availability")
+@auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.AvailabilityArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Availability)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +198,7 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/statistics")
-@auth.roles_allowed("manager", "auditor", "service")
+@auth.roles_allowed("manager", "auditor")
 @blp.arguments(schemas.StatisticsArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Statistics)
 def statistics_view(args: dict[str, Any]) -> dict[str, Any]:

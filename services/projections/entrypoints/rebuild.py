@@ -7,7 +7,7 @@
 --from kafka   a fresh consumer without a group, every partition assigned by
                hand, from the earliest offset to the end offsets
 --from store   booking's event feed: GET {BOOKING_PUBLIC_URL}/v1/events?after=&limit=
-               with a bearer token of role service
+               with a bearer token of role platform (every organisation's events)
 --check-drift  rebuild, compare with the live tables, print the differences and
                exit 1 when there are any (the live tables are left as they are)
 
@@ -49,7 +49,7 @@ from shared import auth, db, logs
 def source_for(name: str, settings: Settings) -> EventSource:
     if name == "kafka":
         return KafkaSource(settings.bootstrap_servers, settings.topics)
-    token = auth.issue(org="*ops*", roles=["service"], subject="projections-rebuild")
+    token = auth.issue(org=auth.PLATFORM_ORG, roles=[auth.PLATFORM], subject="projections-rebuild")
     return BookingFeedSource(settings.booking_url, token)
 
 

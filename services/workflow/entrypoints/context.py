@@ -9,7 +9,8 @@ from services.workflow.application.app import Actor, WorkflowApplication
 from shared import auth, logs
 from shared.errors import Invalid
 
-READERS = ("agent", "manager", "auditor", "service")
+STAFF = ("agent", "manager", "auditor")
+MACHINE = (*STAFF, "service")  # what booking's service token needs: versions, transition checks
 DATABASE_URL = "WORKFLOW_DATABASE_URL"
 
 

@@ -7,14 +7,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.workflow.entrypoints import schemas as s
-from services.workflow.entrypoints.context import application
-from shared.auth import current
+from services.workflow.entrypoints.context import MACHINE, application
+from shared.auth import current, roles_allowed
 
 blp = Blueprint("transitions", __name__, url_prefix="/v1", description="Transition checks")
 
 
 @blp.route("/transitions/validate")
 class TransitionCheck(MethodView):
+    @roles_allowed(*MACHINE)
     @blp.arguments(s.TransitionQuerySchema)
     @blp.response(200, s.TransitionAnswerSchema)
     def post(self, q: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from services.workflow.application.app import builtin_snapshot
 from services.workflow.domain.workflow import problems
 from services.workflow.entrypoints import schemas as s
 from services.workflow.entrypoints.context import (
-    READERS,
+    MACHINE,
+    STAFF,
     actor,
     application,
     etag,
@@ -27,7 +28,7 @@ IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 
 @blp.route("/workflows")
 class Workflows(MethodView):
-    @roles_allowed(*READERS)
+    @roles_allowed(*STAFF)
     @blp.response(200, s.WorkflowSchema(many=True))
     def get(self) -> list[dict[str, Any]]:
         """List the organisation's workflows (the built-in one first)."""
@@ -56,7 +57,7 @@ class DefinitionCheck(MethodView):
 
 @blp.route("/workflows/<workflow_id>")
 class OneWorkflow(MethodView):
-    @roles_allowed(*READERS)
+    @roles_allowed(*STAFF)
     @blp.response(200, s.WorkflowSchema)
     def get(self, workflow_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Read a workflow: its draft and every published version."""
@@ -93,7 +94,7 @@ class Publish(MethodView):
 
 @blp.route("/workflows/<workflow_id>/versions/<int:version>")
 class Version(MethodView):
-    @roles_allowed(*READERS)
+    @roles_allowed(*MACHINE)
     @blp.response(200, s.DefinitionSchema)
     def get(self, workflow_id: str, version: int) -> tuple[dict[str, Any], dict[str, str]]:
         """A published version (immutable: cache it forever); `builtin` version 1 too."""

@@ -1,7 +1,14 @@
 """GET /v1/events: the event store as CloudEvents, for rebuilds and audits."""
 from __future__ import annotations
 
-from booking_http_support import slot
+import psycopg
+import pytest
+from booking_http_support import Api, slot
+
+from services.booking import bootstrap
+from services.booking.adapters.cloudevents import to_messages
+from services.booking.entrypoints.http import create_app
+from shared import auth
 
 
 def test_the_feed_pages_by_position_and_its_ids_are_stable(api, seed, booking):
@@ -26,9 +33,6 @@ def test_the_feed_pages_by_position_and_its_ids_are_stable(api, seed, booking):
         after = page["next_after"]
     assert paged == events
     # A rebuild from scratch (a new application on the same store) gives the same ids
-    from services.booking import bootstrap
-    from services.booking.adapters.cloudevents import to_messages
-
     other = bootstrap.build(booking.tables.url, clock=booking.clock, workflow=booking.workflow)
     try:
         rebuilt = to_messages(other, other.notifications(0, 1000))
@@ -48,3 +52,61 @@ def test_bad_paging_is_422(api):
     service = api.as_(roles=("service",))
     assert service.get("/v1/events?limit=0").status_code == 422
     assert service.get("/v1/events?after=-1").status_code == 422
+
+
+def test_the_feed_is_the_callers_organisations_selected_in_the_query(api, seed, booking):
+    globex = api.as_(org="globex", roles=("manager",))
+    for n in range(3):  # the two organisations' events interleave in the store
+        assert globex.post("/v1/clients", {"name": f"Globex client {n}"}).status_code == 201
+        assert api.post("/v1/appointments", {"service_id": seed.service,
+                                             "client_id": seed.client,
+                                             "slot": slot(9 + n)}).status_code == 201
+    stored = to_messages(booking, booking.notifications(0, 1000))
+    acme = [ce.position for _, _, ce in stored if ce.orgid == "acme"]
+    theirs = [ce.position for _, _, ce in stored if ce.orgid == "globex"]
+    # A service token of acme pages through acme's events only, two at a time
+    service, seen, after = api.as_(roles=("service",)), [], 0
+    while page := service.get(f"/v1/events?after={after}&limit=2").get_json()["events"]:
+        assert len(page) == 2 or len(seen) + len(page) == len(acme)
+        seen += [e["event"]["position"] for e in page]
+        after = page[-1]["event"]["position"]
+    assert seen == acme
+    # An auditor's page is full of their own events, not emptied by others' (was: 0 events)
+    auditor = api.as_(org="globex", roles=("auditor",))
+    first = auditor.get("/v1/events?after=0&limit=1").get_json()
+    assert [e["event"]["position"] for e in first["events"]] == theirs[:1]
+    assert first["next_after"] == theirs[0]
+
+
+def test_only_the_platform_role_reads_every_organisations_events_and_nothing_else(api, seed,
+                                                                                  booking):
+    api.as_(org="globex", roles=("manager",)).post("/v1/clients", {"name": "Globex client"})
+    platform = Api(api.client, org=auth.PLATFORM_ORG, roles=(auth.PLATFORM,))
+    feed = platform.get("/v1/events?after=0&limit=1000").get_json()["events"]
+    assert [e["event"]["position"] for e in feed] == [n.id for n in booking.notifications(0, 1000)]
+    assert {e["event"]["orgid"] for e in feed} == {"acme", "globex"}
+    for path in ("/v1/organisation", "/v1/services", f"/v1/services/{seed.service}",
+                 f"/v1/clients/{seed.client}"):
+        assert platform.get(path).status_code == 403, path
+    assert platform.post("/v1/appointments", {"service_id": seed.service,
+                                              "client_id": seed.client,
+                                              "slot": slot(9)}).status_code == 403
+    # No organisation's token can claim the role
+    with pytest.raises(ValueError):
+        auth.issue("acme", [auth.PLATFORM])
+
+
+def test_events_stored_before_the_feed_was_scoped_are_backfilled_at_start(api, seed, booking):
+    api.as_(org="globex", roles=("manager",)).post("/v1/clients", {"name": "Globex client"})
+    service = api.as_(roles=("service",))
+    before = service.get("/v1/events?after=0&limit=1000").get_json()
+    assert before["events"] and {e["event"]["orgid"] for e in before["events"]} == {"acme"}
+    with psycopg.connect(booking.tables.url, autocommit=True) as conn:  # as an older store
+        conn.execute("DELETE FROM booking_event_organisation")
+    assert service.get("/v1/events?after=0&limit=1000").get_json()["events"] == []
+    restarted = bootstrap.build(booking.tables.url, clock=booking.clock, workflow=booking.workflow)
+    try:
+        again = Api(create_app(restarted).test_client(), roles=("service",))
+        assert again.get("/v1/events?after=0&limit=1000").get_json() == before
+    finally:
+        restarted.close()

@@ -40,8 +40,7 @@ def world(infra, fresh_db, monkeypatch):
         sender = Sender(ledger, transport, Backoff(), 10)
         while sender.send_next():
             pass
-    app = create_app(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers,
-                     dev_mailbox=True)
+    app = create_app(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers)
     yield app.test_client()
     pool.close()
 
@@ -93,19 +92,33 @@ def test_the_mailbox_as_json_is_the_callers_organisations_newest_first(world):
     assert world.get("/v1/mailbox").status_code == 401
 
 
-def test_the_mailbox_page_shows_every_message_newest_first_without_a_token(world):
-    page = world.get("/mailbox")
+def test_the_mailbox_page_shows_the_callers_organisations_messages_newest_first(world):
+    page = world.get("/mailbox", headers=bearer())
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert html.index("Cancelled: Consultation") < html.index("Confirmed: Consultation")
-    assert "We received your request" in html              # every organisation's
+    assert "appt-acme" in html and "appt-globex" not in html  # not globex's request
     assert "Ada &lt;3" in html and "Ada <3" not in html     # escaped
+    # A browser sends no header: the token may come as ?access_token= (this page only)
+    token = auth.issue("globex", ["auditor"])
+    theirs = world.get(f"/mailbox?access_token={token}").get_data(as_text=True)
+    assert "appt-globex" in theirs and "appt-acme" not in theirs
+    assert world.get(f"/v1/mailbox?access_token={token}").status_code == 401
 
 
-def test_the_mailbox_page_exists_only_in_development(infra, fresh_db):
-    app = create_app(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers,
-                     dev_mailbox=False)
-    assert app.test_client().get("/mailbox").status_code in (401, 404)
+def test_the_mailbox_page_needs_a_token_of_a_person(world):
+    assert world.get("/mailbox").status_code == 401
+    assert world.get("/mailbox?access_token=forged").status_code == 401
+    denied = world.get("/mailbox", headers=bearer(roles=["service"]))
+    assert denied.status_code == 403 and denied.content_type == "application/problem+json"
+
+
+def test_the_mailbox_exists_only_while_a_channel_has_no_provider(infra, fresh_db, provider_env):
+    app = create_app(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers)
+    client = app.test_client()
+    assert client.get("/mailbox", headers=bearer()).status_code == 404
+    assert client.get("/v1/mailbox", headers=bearer()).status_code == 404
+    assert "/v1/mailbox" not in client.get("/openapi.json").json["paths"]
     app.extensions["notifier.ledger"].pool.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from contextlib import closing
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -122,7 +123,7 @@ def test_rebuild_from_bookings_event_feed(settings):
     @feed.get("/v1/events")
     def events():  # booking's feed as the contract describes it
         principal = auth.verify(request.headers["Authorization"].removeprefix("Bearer "))
-        assert principal.has("service")
+        assert principal.has(auth.PLATFORM) and principal.org == auth.PLATFORM_ORG
         after, limit = int(request.args["after"]), int(request.args["limit"])
         calls.append(after)
         page = [e for e in booking.events if e.position > after][:limit]
@@ -133,8 +134,11 @@ def test_rebuild_from_bookings_event_feed(settings):
     server = make_server("127.0.0.1", 0, feed)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        source = BookingFeedSource(f"http://127.0.0.1:{server.server_port}",
-                                   auth.issue("*ops*", ["service"]), page_size=7)
+        # The command's own source: every organisation's events need the platform role
+        source = command.source_for("store", replace(
+            settings, booking_url=f"http://127.0.0.1:{server.server_port}"))
+        assert isinstance(source, BookingFeedSource)
+        source.page_size = 7
         report = rebuild(pool, source, VIEWS["all"], NOW)
     finally:
         server.shutdown()

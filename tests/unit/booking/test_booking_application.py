@@ -290,3 +290,18 @@ def test_local_workflow_knows_only_what_was_published():
     d = wf.publish("acme", CUSTOM)
     with pytest.raises(errors.Conflict):   # not visible to another organisation
         wf.definition("globex", d.id, 1)
+
+
+def test_one_organisations_events_are_selected_in_the_store_itself(booking, manager):
+    globex = Caller("globex", {"id": "g-1", "role": "manager"}, "corr-g")
+    for n in range(3):  # the two organisations' events interleave in the store
+        booking.register(manager, "client", {"name": f"Acme client {n}"})
+        booking.register(globex, "client", {"name": f"Globex client {n}"})
+    stored = to_messages(booking, booking.notifications(0, 100))
+    theirs = [ce.position for _, _, ce in stored if ce.orgid == "globex"]
+    page = booking.notifications(0, 2, "globex")
+    rest = booking.notifications(page[-1].id, 100, "globex")
+    assert [n.id for n in page] == theirs[:2] and [n.id for n in page + rest] == theirs
+    # Every save names one organisation: events of two at once are refused
+    with pytest.raises(ValueError, match="one organisation"):
+        booking.save(booking.organisation("acme"), booking.organisation("globex"))
