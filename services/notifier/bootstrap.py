@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import dev_transport
+from services.notifier.adapters import dev_transport, organisations
 from services.notifier.adapters import ledger as ledger_module
 from services.notifier.adapters.dev_transport import DevTransport
 from services.notifier.adapters.ledger import Ledger
@@ -24,6 +24,7 @@ class Settings:
     database_url: str
     bootstrap_servers: str
     topic: str = kafka.APPOINTMENTS
+    directory_topic: str = kafka.DIRECTORY   # organisation settings
     group_id: str = "notifier"
     events_topic: str = kafka.NOTIFICATIONS
     dlq_topic: str = kafka.dlq("notifications")
@@ -50,7 +51,8 @@ class Settings:
 
 def pool(settings: Settings) -> ConnectionPool:
     """The process's pool, with the tables in place (idempotent DDL)."""
-    db.run_schema(settings.database_url, ledger_module.SCHEMA + dev_transport.SCHEMA)
+    db.run_schema(settings.database_url,
+                  ledger_module.SCHEMA + organisations.SCHEMA + dev_transport.SCHEMA)
     return db.pool(settings.database_url, max_size=2 * settings.workers_per_channel + 4)
 
 

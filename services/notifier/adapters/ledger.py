@@ -5,11 +5,14 @@ stops a message from going out twice: one row per (event id, channel,
 recipient address), created in the same transaction as the marker saying
 the event was consumed. Every state change writes its `notification.<state>.v1`
 event (and a failure its dead letter) to the outbox in that same transaction;
-`publisher.py` moves the outbox to Kafka.
+`publisher.py` moves the outbox to Kafka. The organisations' settings and the
+events parked for them (`organisations.py`) are written in these transactions too.
 """
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +21,16 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from services.notifier.adapters import organisations
 from services.notifier.domain.model import Delivery, Message, Rendered
+from services.notifier.domain.planning import (
+    organisation_settings,
+    organisation_version,
+    stored_organisation,
+)
 from shared.envelope import CloudEvent, now_iso
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed_events (
@@ -28,7 +39,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
     appointment_id    text NOT NULL,
     aggregate_version bigint NOT NULL,
     position          bigint NOT NULL,
-    outcome           text NOT NULL,          -- planned | stale
+    outcome           text NOT NULL,          -- planned | stale | parked
     messages          int NOT NULL,
     processed_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -113,6 +124,10 @@ class Planned:
     rendered: Rendered | None
 
 
+# An event and its organisation's settings -> its messages, rendered.
+Prepare = Callable[[CloudEvent, dict[str, Any]], list[Planned]]
+
+
 class Ledger:
     def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
                  give_up_after: float = 86400.0) -> None:
@@ -122,39 +137,92 @@ class Ledger:
         self.give_up_after = give_up_after
 
     # -- consuming -----------------------------------------------------------
-    def record_event(self, event: CloudEvent, planned: list[Planned]) -> str:
-        """Record an event's deliveries and mark it consumed, in one transaction.
+    def record_event(self, event: CloudEvent, prepare: Prepare) -> str:
+        """Record an appointment event's deliveries and mark it consumed, in one
+        transaction.
 
         'duplicate' when the event id was seen before; 'stale' when its
         aggregate version is not newer than the last one applied for the
-        appointment (nothing planned); else 'planned'.
+        appointment (nothing planned); 'parked' when the organisation's settings
+        it was decided with are not known yet (planned when they arrive, see
+        `record_organisation`); else 'planned'.
         """
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            # The appointment's last applied version, its row locked till commit.
-            version = _one(cur.execute(
-                "INSERT INTO appointment_versions VALUES (%s, 0) ON CONFLICT (appointment_id) "
-                "DO UPDATE SET version = appointment_versions.version RETURNING version",
-                (event.subject,)))["version"]
+            version = self._version(cur, event.subject)  # its row locked till commit
             seen = cur.execute("SELECT 1 FROM processed_events WHERE event_id = %s",
                                (event.id,)).fetchone()
             if seen:
                 return "duplicate"
-            outcome = "planned" if event.aggregateversion > version else "stale"
-            created = 0
-            if outcome == "planned":
-                cur.execute("UPDATE appointment_versions SET version = %s "
-                            "WHERE appointment_id = %s", (event.aggregateversion, event.subject))
-                for item in planned:
-                    row = self._insert(cur, event, item)
-                    if row:
-                        created += 1
-                        self._emit(cur, row)
-            cur.execute(
-                "INSERT INTO processed_events (event_id, event_type, appointment_id, "
-                "aggregate_version, position, outcome, messages) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                (event.id, event.type, event.subject, event.aggregateversion, event.position,
-                 outcome, created))
+            organisation = None
+            if event.aggregateversion > version:
+                organisation = stored_organisation(event) or organisations.settings(
+                    cur, event.orgid, organisation_version(event))
+                if organisation is None:
+                    organisations.park(cur, event, organisation_version(event))
+                    self._processed(cur, event, "parked", 0)
+                    return "parked"
+            outcome, created = self._apply(cur, event, version,
+                                           prepare(event, organisation) if organisation else [])
+            self._processed(cur, event, outcome, created)
             return outcome
+
+    def record_organisation(self, event: CloudEvent, prepare: Prepare) -> str:
+        """Keep an organisation event's settings and plan the events parked for
+        them (oldest first), in one transaction: 'applied', or 'stale' when a
+        version as new was kept before (a redelivery changes nothing).
+
+        A parked event that fails to plan stays parked with the error; the
+        settings are kept all the same.
+        """
+        kept = organisation_settings(event.data.get("organisation"))
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            if not organisations.keep(cur, event.orgid, event.aggregateversion, kept):
+                return "stale"
+            for parked in organisations.due(cur, event.orgid, event.aggregateversion):
+                try:
+                    with conn.transaction():  # a savepoint per parked event
+                        outcome, created = self._apply(cur, parked,
+                                                       self._version(cur, parked.subject),
+                                                       prepare(parked, kept))
+                        cur.execute("UPDATE processed_events SET outcome = %s, messages = %s "
+                                    "WHERE event_id = %s", (outcome, created, parked.id))
+                        organisations.unpark(cur, parked.id)
+                except Exception as e:  # noqa: BLE001 - the message's fault, not the settings'
+                    log.exception("a parked event could not be planned; it stays parked",
+                                  extra={"fields": {"event_id": parked.id}})
+                    organisations.keep_parked(cur, parked.id, f"{type(e).__name__}: {e}")
+            return "applied"
+
+    @staticmethod
+    def _version(cur: Cursor[Any], appointment_id: str) -> int:
+        """The appointment's last applied version, its row locked until commit."""
+        return int(_one(cur.execute(
+            "INSERT INTO appointment_versions VALUES (%s, 0) ON CONFLICT (appointment_id) "
+            "DO UPDATE SET version = appointment_versions.version RETURNING version",
+            (appointment_id,)))["version"])
+
+    def _apply(self, cur: Cursor[Any], event: CloudEvent, version: int,
+               planned: list[Planned]) -> tuple[str, int]:
+        """Record the deliveries of an event newer than `version`: outcome, rows created."""
+        if event.aggregateversion <= version:
+            return "stale", 0
+        cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
+                    (event.aggregateversion, event.subject))
+        created = 0
+        for item in planned:
+            row = self._insert(cur, event, item)
+            if row:
+                created += 1
+                self._emit(cur, row)
+        return "planned", created
+
+    @staticmethod
+    def _processed(cur: Cursor[Any], event: CloudEvent, outcome: str, created: int) -> None:
+        cur.execute(
+            "INSERT INTO processed_events (event_id, event_type, appointment_id, "
+            "aggregate_version, position, outcome, messages) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (event.id, event.type, event.subject, event.aggregateversion, event.position,
+             outcome, created))
 
     def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned) -> dict[str, Any] | None:
         m, r = item.message, item.rendered

@@ -77,5 +77,9 @@ class PermanentFailure(DeliveryFailed):
     """The provider refused the message for good (4xx other than 408/429)."""
 
 
+class OrganisationUnknown(LookupError):
+    """An event's messages need its organisation's settings, not known yet."""
+
+
 def is_retryable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
