@@ -15,7 +15,7 @@ from services.notifier.adapters import dev_transport, organisations
 from services.notifier.adapters import ledger as ledger_module
 from services.notifier.adapters.dev_transport import DevTransport
 from services.notifier.adapters.ledger import Ledger
-from services.notifier.ports import Transport
+from services.notifier.ports import LocalTransport, Transport
 from shared import config, db, kafka
 
 
@@ -65,9 +65,10 @@ def uses_dev_mailbox() -> bool:
                 and config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"))
 
 
-def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Transport]:
-    email: Transport
-    sms: Transport
+def transports(settings: Settings,
+               connections: ConnectionPool) -> dict[str, Transport | LocalTransport]:
+    email: Transport | LocalTransport
+    sms: Transport | LocalTransport
     if config.get("SENDGRID_API_KEY"):
         from services.notifier.adapters.sendgrid_transport import SendGridTransport
 
@@ -75,7 +76,7 @@ def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Tra
                                   config.require("SENDGRID_HOST"), config.require("EMAIL_FROM"),
                                   settings.send_timeout)
     else:
-        email = DevTransport(connections, "email")
+        email = DevTransport("email")
     if config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"):
         from services.notifier.adapters.twilio_transport import TwilioTransport
 
@@ -84,5 +85,5 @@ def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Tra
                               config.require("TWILIO_BASE_URL"), config.require("SMS_FROM"),
                               settings.send_timeout)
     else:
-        sms = DevTransport(connections, "sms")
+        sms = DevTransport("sms")
     return {"email": email, "sms": sms}

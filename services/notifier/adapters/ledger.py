@@ -74,11 +74,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at     timestamptz,
     give_up_at          timestamptz,
     provider_message_id text,
+    -- when an attempt whose outcome is unknown began (sending, or a time-out):
+    -- the provider is asked for it before the message goes out again
+    unconfirmed_since   timestamptz,
     version             int NOT NULL DEFAULT 1,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     sent_at             timestamptz
 );
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS unconfirmed_since timestamptz;
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries
     (event_id, channel, COALESCE(lower(address), recipient_kind || ':' || recipient_ref));
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, next_attempt_at)
@@ -99,7 +103,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 # Claims of one channel are serialised (a transaction-scoped advisory lock),
 # so two workers never both see "no earlier row open" for one appointment.
 _CLAIM = """
-SELECT d.id FROM deliveries d
+SELECT d.id, d.unconfirmed_since FROM deliveries d
  WHERE d.channel = %(channel)s
    AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
    AND NOT EXISTS (
@@ -126,6 +130,8 @@ class Planned:
 
 # An event and its organisation's settings -> its messages, rendered.
 Prepare = Callable[[CloudEvent, dict[str, Any]], list[Planned]]
+# Writes a message in the ledger's own transaction; returns its id (the dev mailbox).
+Write = Callable[[Cursor[Any]], str]
 
 
 class Ledger:
@@ -245,7 +251,12 @@ class Ledger:
 
     # -- sending ---------------------------------------------------------------
     def claim(self, channel: str, lease_seconds: float) -> Delivery | None:
-        """The next due row of `channel`, now 'sending' (committed before the call)."""
+        """The next due row of `channel`, now 'sending' (committed before the call).
+
+        Its `unconfirmed_since` tells when an earlier attempt whose outcome is
+        unknown began (None: no such attempt); this attempt's start is kept in
+        the row until its outcome is recorded.
+        """
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('notifier-claim:' || %s))",
                         (channel,))
@@ -255,40 +266,65 @@ class Ledger:
             row = _one(cur.execute(
                 f"""UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
                         next_attempt_at = now() + make_interval(secs => %s),
+                        unconfirmed_since = COALESCE(unconfirmed_since, now()),
                         version = version + 1, updated_at = now()
                     WHERE id = %s RETURNING {_COLUMNS}""",
                 (lease_seconds, found["id"])))
             self._emit(cur, row)
-            return _delivery(row)
+            return _delivery(row, found["unconfirmed_since"])
 
-    def mark_sent(self, d: Delivery, provider_message_id: str) -> str | None:
-        return self._finish(d, "state = 'sent', provider_message_id = %s, sent_at = now(), "
-                               "next_attempt_at = NULL", (provider_message_id,))
+    def mark_sent(self, d: Delivery, provider_message_id: str | Write) -> str | None:
+        """Record the delivery sent. Given a `Write` instead of an id (the
+        development mailbox), the message is written in this same transaction:
+        the message and its 'sent' commit together or not at all."""
+        sent = ("state = 'sent', provider_message_id = %s, sent_at = now(), "
+                "next_attempt_at = NULL, unconfirmed_since = NULL")
+        if isinstance(provider_message_id, str):
+            return self._finish(d, sent, (provider_message_id,))
+        write = provider_message_id
+        return self._finish(d, sent, lambda cur: (write(cur),))
 
-    def mark_retry(self, d: Delivery, delay: float, error: str) -> str | None:
-        """Back to pending after `delay` seconds; failed once its give-up time has passed."""
+    def mark_retry(self, d: Delivery, delay: float, error: str,
+                   maybe_sent: bool = False) -> str | None:
+        """Back to pending after `delay` seconds; failed once its give-up time has passed.
+
+        `maybe_sent`: the provider may have taken it (no clear answer), so the
+        next attempt asks the provider first.
+        """
         return self._finish(
             d, """state = CASE WHEN give_up_at <= now() THEN 'failed' ELSE 'pending' END,
                   last_error = CASE WHEN give_up_at <= now()
                       THEN 'gave up after ' || attempts || ' attempts: ' || %s ELSE %s END,
                   next_attempt_at = CASE WHEN give_up_at <= now() THEN NULL
-                      ELSE now() + make_interval(secs => %s) END""",
-            (error, error, delay))
+                      ELSE now() + make_interval(secs => %s) END,
+                  unconfirmed_since = CASE WHEN %s THEN unconfirmed_since END""",
+            (error, error, delay, maybe_sent))
 
     def mark_failed(self, d: Delivery, reason: str) -> str | None:
-        return self._finish(d, "state = 'failed', last_error = %s, next_attempt_at = NULL",
-                            (reason,))
+        return self._finish(d, "state = 'failed', last_error = %s, next_attempt_at = NULL, "
+                               "unconfirmed_since = NULL", (reason,))
 
-    def _finish(self, d: Delivery, assignments: str, params: tuple[Any, ...]) -> str | None:
+    def recorded_provider_ids(self, ids: list[str]) -> set[str]:
+        """Which of these provider message ids some delivery already holds."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT provider_message_id FROM deliveries "
+                                "WHERE provider_message_id = ANY(%s)", (ids,)).fetchall()
+            return {r[0] for r in rows}
+
+    def _finish(self, d: Delivery, assignments: str,
+                params: tuple[Any, ...] | Callable[[Cursor[Any]], tuple[Any, ...]]
+                ) -> str | None:
         """Apply a result and return the new state, or None when the claim had
-        lapsed and another sender took the row. A row that ends 'failed' gets
-        its dead letter in the same transaction."""
+        lapsed and another sender took the row (then nothing is written). A row
+        that ends 'failed' gets its dead letter in the same transaction."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            values = params(cur) if callable(params) else params
             row = cur.execute(
                 f"""UPDATE deliveries SET {assignments}, version = version + 1, updated_at = now()
                     WHERE id = %s AND state = 'sending' AND attempts = %s RETURNING {_COLUMNS}""",
-                (*params, d.id, d.attempts)).fetchone()
+                (*values, d.id, d.attempts)).fetchone()
             if row is None:
+                conn.rollback()
                 return None
             self._emit(cur, row)
             if row["state"] == "failed":
@@ -380,9 +416,10 @@ def _one(cur: Cursor[Any]) -> dict[str, Any]:
     return row
 
 
-def _delivery(row: dict[str, Any]) -> Delivery:
+def _delivery(row: dict[str, Any], unconfirmed_since: Any = None) -> Delivery:
     return Delivery(
         id=row["id"], event_id=row["event_id"], appointment_id=row["appointment_id"],
         organisation_id=row["organisation_id"], channel=row["channel"],
         recipient_kind=row["recipient_kind"], to=row["address"], subject=row["subject"],
-        text=row["body_text"], html=row["body_html"], attempts=row["attempts"])
+        text=row["body_text"], html=row["body_html"], attempts=row["attempts"],
+        unconfirmed_since=unconfirmed_since)
