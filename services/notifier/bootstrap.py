@@ -65,8 +65,7 @@ def uses_dev_mailbox() -> bool:
                 and config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"))
 
 
-def transports(settings: Settings,
-               connections: ConnectionPool) -> dict[str, Transport | LocalTransport]:
+def transports(settings: Settings) -> dict[str, Transport | LocalTransport]:
     email: Transport | LocalTransport
     sms: Transport | LocalTransport
     if config.get("SENDGRID_API_KEY"):

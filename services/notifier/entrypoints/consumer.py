@@ -50,7 +50,7 @@ class NotifierProcess:
         self.publisher = OutboxPublisher(self.pool, settings.bootstrap_servers)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
-                        for transport in bootstrap.transports(settings, self.pool).values()]
+                        for transport in bootstrap.transports(settings).values()]
         self.consumer = kafka.consumer(settings.bootstrap_servers, settings.group_id,
                                        settings.topic, settings.directory_topic)
         self.dead = DeadLetters(settings.bootstrap_servers, kafka.dlq(settings.topic),

@@ -52,7 +52,7 @@ def test_a_row_left_sending_by_a_dead_sender_is_looked_up_before_it_goes_out_aga
     ledger = bootstrap.ledger(settings, pool)
     try:
         ConsumeEvent(ledger)(appointment_event("cancel", reason="Doctor ill"))
-        twilio = bootstrap.transports(settings, pool)["sms"]
+        twilio = bootstrap.transports(settings)["sms"]
         assert isinstance(twilio, TwilioTransport)  # the real SDK, pointed at the fake
         # A sender claims Ada's SMS, Twilio takes it, and the sender dies before recording it
         crashed = ledger.claim("sms", 0.3)
