@@ -11,12 +11,12 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import dev_transport
+from services.notifier.adapters import dev_transport, organisations
 from services.notifier.adapters import ledger as ledger_module
 from services.notifier.adapters.dev_transport import DevTransport
 from services.notifier.adapters.ledger import Ledger
 from services.notifier.domain.quota import Quota
-from services.notifier.ports import Transport
+from services.notifier.ports import LocalTransport, Transport
 from shared import config, db, kafka
 
 
@@ -25,6 +25,7 @@ class Settings:
     database_url: str
     bootstrap_servers: str
     topic: str = kafka.APPOINTMENTS
+    directory_topic: str = kafka.DIRECTORY   # organisation settings
     group_id: str = "notifier"
     events_topic: str = kafka.NOTIFICATIONS
     dlq_topic: str = kafka.dlq("notifications")
@@ -56,7 +57,8 @@ class Settings:
 
 def pool(settings: Settings) -> ConnectionPool:
     """The process's pool, with the tables in place (idempotent DDL)."""
-    db.run_schema(settings.database_url, ledger_module.SCHEMA + dev_transport.SCHEMA)
+    db.run_schema(settings.database_url,
+                  ledger_module.SCHEMA + organisations.SCHEMA + dev_transport.SCHEMA)
     return db.pool(settings.database_url, max_size=2 * settings.workers_per_channel + 4)
 
 
@@ -70,9 +72,9 @@ def uses_dev_mailbox() -> bool:
                 and config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"))
 
 
-def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Transport]:
-    email: Transport
-    sms: Transport
+def transports(settings: Settings) -> dict[str, Transport | LocalTransport]:
+    email: Transport | LocalTransport
+    sms: Transport | LocalTransport
     if config.get("SENDGRID_API_KEY"):
         from services.notifier.adapters.sendgrid_transport import SendGridTransport
 
@@ -80,7 +82,7 @@ def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Tra
                                   config.require("SENDGRID_HOST"), config.require("EMAIL_FROM"),
                                   settings.send_timeout)
     else:
-        email = DevTransport(connections, "email")
+        email = DevTransport("email")
     if config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"):
         from services.notifier.adapters.twilio_transport import TwilioTransport
 
@@ -89,5 +91,5 @@ def transports(settings: Settings, connections: ConnectionPool) -> dict[str, Tra
                               config.require("TWILIO_BASE_URL"), config.require("SMS_FROM"),
                               settings.send_timeout)
     else:
-        sms = DevTransport(connections, "sms")
+        sms = DevTransport("sms")
     return {"email": email, "sms": sms}

@@ -2,6 +2,11 @@
 
     ev = appointment_event("confirm", version=2)   # requested -> scheduled
     ev = appointment_event("note_added", version=3, note={"text": "..."})
+    ev = appointment_event("confirm", organisation_version=2)   # as booking writes it now
+    ev = organisation_event(version=2, channels={"email": True, "sms": False})
+
+By default an appointment event carries a copy of the organisation's settings
+(change.organisation), as events stored before `organisation_version` do.
 """
 from __future__ import annotations
 
@@ -63,8 +68,10 @@ def appointment_event(action: str, *, appointment_id: str | None = None, version
                       slot: dict[str, str] | None = None, window: dict[str, str] | None = None,
                       reason: str | None = None, message: str | None = None,
                       actor_role: str = "agent", service_name: str = "Consultation",
-                      event_id: str | None = None, **change_extra: Any) -> CloudEvent:
-    """One `appointment.<type>.v1` CloudEvent with `data = {change, appointment}`."""
+                      event_id: str | None = None, organisation_version: int | None = None,
+                      **change_extra: Any) -> CloudEvent:
+    """One `appointment.<type>.v1` CloudEvent with `data = {change, appointment}`;
+    with `organisation_version`, a reference to the settings instead of a copy."""
     from_status, to_status, kind = TRANSITIONS.get(action, (None, "requested", "start"))
     from_status = change_extra.pop("from_status", from_status)
     to_status = change_extra.pop("to_status", to_status)
@@ -91,10 +98,33 @@ def appointment_event(action: str, *, appointment_id: str | None = None, version
               "status_kind": kind, "workflow": {"id": "builtin", "version": 1},
               "actor": {"id": "agent-7" if actor_role != "client" else "client",
                         "role": actor_role},
-              "reason": reason, "message": message, "organisation": org, **change_extra}
+              "reason": reason, "message": message, **change_extra}
+    if organisation_version is None:
+        change["organisation"] = org
+    else:
+        change["organisation_version"] = organisation_version
     return CloudEvent(
         id=event_id or str(uuid.uuid4()), source="booking",
         type=f"appointment.{TYPES.get(action, action)}.v1", subject=appointment_id,
         time=now_iso(), orgid=org["id"], aggregateversion=version,
         position=position if position is not None else version,
         data={"change": change, "appointment": appointment}, correlationid=uuid.uuid4().hex)
+
+
+def organisation_event(version: int = 1, organisation: dict[str, Any] | None = None,
+                       **settings: Any) -> CloudEvent:
+    """An `organisation.settings_updated.v1` event (`created` at version 1) on directory.events."""
+    org = {**copy.deepcopy(organisation or ORGANISATION), **settings}
+    snapshot = {**org, "version": version, "cancellation_reasons": ["Other"],
+                "cancel_reason_required": False, "rejection_reasons": ["Other"],
+                "reschedule_needs_reconfirmation": False}
+    subject = str(uuid.uuid5(uuid.NAMESPACE_URL, f"organisation:{org['id']}"))
+    return CloudEvent(
+        id=str(uuid.uuid4()), source="booking",
+        type="organisation.created.v1" if version == 1 else "organisation.settings_updated.v1",
+        subject=subject, time=now_iso(), orgid=org["id"], aggregateversion=version,
+        position=version, correlationid=uuid.uuid4().hex,
+        data={"change": {"action": "created" if version == 1 else "settings_updated",
+                         "actor": {"id": "mgr-1", "role": "manager"}, "correlation_id": "",
+                         "fields": sorted(settings) or sorted(org)},
+              "organisation": snapshot})

@@ -1,9 +1,12 @@
-"""Helpers for the notifier's integration tests: waiting, reading the ledger
-and reading a topic from its start."""
+"""Helpers for the notifier's integration tests: waiting, reading the ledger,
+reading a topic from its start and starting the real worker process."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -38,3 +41,18 @@ def read_topic(bootstrap: str, topic: str, at_least: int,
     finally:
         consumer.close(autocommit=False)
     return got
+
+
+def start_worker(settings: Any, env: dict[str, str], log_path: Path,
+                 lease: float = 2.0) -> subprocess.Popen[bytes]:
+    """`python -m services.notifier.entrypoints.consumer` with these settings, in `env`."""
+    env = {**env, "NOTIFIER_DATABASE_URL": settings.database_url,
+           "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    args = ["--topic", settings.topic, "--directory-topic", settings.directory_topic,
+            "--group", settings.group_id, "--events-topic", settings.events_topic,
+            "--dlq-topic", settings.dlq_topic, "--poll-interval", "0.05",
+            "--backoff-base", "0.05", "--send-timeout", "1", "--lease", str(lease)]
+    root = Path(__file__).resolve().parents[2]
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "services.notifier.entrypoints.consumer",
+                                 *args], cwd=root, env=env, stdout=log, stderr=log)

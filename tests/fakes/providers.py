@@ -2,14 +2,16 @@
 
 - SendGrid v3: POST /v3/mail/send (JSON; 202 with X-Message-Id)
 - Twilio:      POST /2010-04-01/Accounts/{sid}/Messages.json (form; 201 with a sid)
+               GET  the same path ?To=&From=&DateSent>= (the messages taken, newest first)
 
 Point the SDKs at `fake.url` (SENDGRID_HOST, TWILIO_BASE_URL). Every request
-is logged in `requests`; the ones answered with success in `accepted`.
-Program failures per test:
+is logged in `requests`; the ones answered with success in `accepted`; every
+Twilio lookup in `lookups`. Program failures per test:
 
     fake.fail("email", 429, headers={"Retry-After": "1"})   # the next email
     fake.fail("sms", 400, to="+4412", times=None)            # every SMS to that number
     fake.hang("email", 3.0)                                  # past the client's time-out
+    fake.hang("sms", 3.0, accept=True)                       # taken, but the answer comes late
     fake.clear()                                             # the provider is fixed
 """
 from __future__ import annotations
@@ -21,9 +23,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 SENDGRID_PATH = "/v3/mail/send"
@@ -37,6 +41,7 @@ class Rule:
     times: int | None = 1             # None: until cleared
     headers: dict[str, str] = field(default_factory=dict)
     hang: float = 0.0                 # seconds before answering (then 503)
+    accept: bool = False              # with hang: the message is taken, the answer is late
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class FakeProviders:
         self.latency = latency
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
+        self.lookups: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._ids = itertools.count(1)
@@ -93,9 +99,12 @@ class FakeProviders:
             self.rules.append(Rule(channel, status, to, times, headers or {}))
 
     def hang(self, channel: str, seconds: float, *, to: str | None = None,
-             times: int | None = 1) -> None:
+             times: int | None = 1, accept: bool = False) -> None:
+        """Answer only after `seconds`: 503, or (`accept`) success for a message
+        taken at once, whose answer the client has stopped waiting for."""
         with self._lock:
-            self.rules.append(Rule(channel, 503, to, times, hang=seconds))
+            self.rules.append(Rule(channel, 201 if accept else 503, to, times, hang=seconds,
+                                   accept=accept))
 
     def clear(self) -> None:
         with self._lock:
@@ -139,9 +148,9 @@ class FakeProviders:
         if self.latency:
             time.sleep(self.latency)
         rule = self._rule_for(channel, parsed["to"])
-        if rule and rule.hang:
+        if rule and rule.hang and not rule.accept:
             self._released.wait(rule.hang)
-        status = rule.status if rule else (202 if channel == "email" else 201)
+        status = (202 if channel == "email" else 201) if not rule or rule.accept else rule.status
         provider_id = ""
         if status < 300:
             provider_id = (f"sg-{next(self._ids)}-{uuid.uuid4().hex[:8]}" if channel == "email"
@@ -149,6 +158,8 @@ class FakeProviders:
         with self._lock:
             self.requests.append(Request(channel=channel, status=status, provider_id=provider_id,
                                          at=time.time(), **parsed))
+        if rule and rule.accept:  # taken; the answer comes after the client gave up
+            self._released.wait(rule.hang)
         headers = dict(rule.headers) if rule else {}
         if channel == "email":
             if status < 300:
@@ -166,6 +177,34 @@ class FakeProviders:
         body = {"code": code, "message": f"fake Twilio error {status}", "status": status,
                 "more_info": f"https://www.twilio.com/docs/errors/{code}"}
         return status, headers, json.dumps(body).encode()
+
+
+    def _twilio_list(self, sid: str, query: dict[str, list[str]]) -> bytes:
+        """Twilio's message list: To, From and DateSent> (a GMT day) filters, newest first."""
+        wanted = {k: v[0] for k, v in query.items()}
+        with self._lock:
+            self.lookups.append(wanted)
+            taken = [r for r in self.requests if r.channel == "sms" and r.status < 300]
+        since = wanted.get("DateSent>", "")[:10]
+        found = [r for r in reversed(taken)
+                 if r.to == wanted.get("To", r.to) and r.sender == wanted.get("From", r.sender)
+                 and _gmt(r.at).date().isoformat() >= since]
+        uri = f"/2010-04-01/Accounts/{sid}/Messages.json"
+        return json.dumps({
+            "messages": [{"sid": r.provider_id, "account_sid": sid, "to": r.to, "from": r.sender,
+                          "body": r.text, "status": "sent", "direction": "outbound-api",
+                          "num_segments": "1", "api_version": "2010-04-01",
+                          "date_created": format_datetime(_gmt(r.at), usegmt=True),
+                          "date_sent": format_datetime(_gmt(r.at), usegmt=True),
+                          "date_updated": format_datetime(_gmt(r.at), usegmt=True)}
+                         for r in found],
+            "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None,
+            "page": 0, "page_size": len(found), "start": 0, "end": max(0, len(found) - 1),
+            "uri": uri}).encode()
+
+
+def _gmt(at: float) -> datetime:
+    return datetime.fromtimestamp(int(at), timezone.utc)
 
 
 def _sendgrid(payload: dict[str, Any], authorization: str) -> dict[str, Any]:
@@ -190,6 +229,16 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            url = urlsplit(self.path)
+            twilio = TWILIO_PATH.match(url.path)
+            if not twilio:
+                self._reply(404, {}, b'{"message": "not found"}')
+            elif not self.headers.get("Authorization"):
+                self._reply(401, {}, b'{"message": "authorization required"}')
+            else:
+                self._reply(200, {}, fake._twilio_list(twilio["sid"], parse_qs(url.query)))
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length") or 0)

@@ -287,8 +287,13 @@ def test_an_unknown_status_kind_is_refused_naming_the_field(booking_events):
     pytest.param(lambda e: e.update(type="appointment.rescheduled.v1"), id="type-vs-action"),
     pytest.param(lambda e: e["data"]["appointment"]["client"].update(tentative=True),
                  id="tentative-client-with-id"),
-    pytest.param(lambda e: e["data"]["change"]["organisation"].update(rejection_reasons=[]),
+    pytest.param(lambda e: e["data"]["change"].update(
+        organisation={**STORED_ORGANISATION, "rejection_reasons": []}),
                  id="internal-setting-in-change-organisation"),
+    pytest.param(lambda e: e["data"]["change"].pop("organisation_version"),
+                 id="no-organisation-version"),
+    pytest.param(lambda e: e["data"]["change"].update(organisation_version=0),
+                 id="organisation-version-0"),
     pytest.param(lambda e: e["data"]["change"].update(from_status=None), id="confirm-from-null"),
 ])
 def test_other_breakages_are_refused(booking_events, breakage):
@@ -296,6 +301,20 @@ def test_other_breakages_are_refused(booking_events, breakage):
     breakage(e)
     with pytest.raises(SchemaError):
         validate(e)
+
+
+# What events stored before `organisation_version` carried in change.organisation
+STORED_ORGANISATION = {
+    "id": "acme", "name": "Acme Clinic", "timezone": "UTC", "email": None, "phone": None,
+    "address": None, "channels": {"email": True, "sms": True}, "retention_days": 365,
+    "parts_of_day": {"morning": ["09:00", "12:00"]}}
+
+
+def test_an_event_stored_with_the_organisations_settings_still_matches(booking_events):
+    e = by_type(booking_events, "appointment.confirmed.v1")
+    del e["data"]["change"]["organisation_version"]
+    e["data"]["change"]["organisation"] = copy.deepcopy(STORED_ORGANISATION)
+    validate(e)
 
 
 def test_an_unknown_family_is_refused():

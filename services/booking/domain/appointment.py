@@ -5,6 +5,8 @@ Status changes arrive already validated by the workflow authority as a
 reasons, linked client, slot, availability, once-a-day feedback, used links).
 Every event's `change` follows docs/contracts.md; the state after an event is
 derived from that change alone, so replaying events rebuilds the same state.
+An event refers to the organisation's settings by version (`organisation_version`)
+and never copies them: they travel in the organisation's own events.
 """
 from __future__ import annotations
 
@@ -193,7 +195,7 @@ class Appointment(Aggregate):
     def _open(cls, event: type[Requested], ctx: Context, t: Transition,
               initial: dict[str, Any], message: str | None, **fields: Any) -> Appointment:
         change = ctx.meta.change(t.action, **t.change(), reason=None, message=message,
-                                 organisation=ctx.organisation.public(), **fields)
+                                 organisation_version=ctx.organisation.version, **fields)
         return cls._create(event, id=uuid.uuid4(), organisation_id=ctx.organisation.organisation_id,
                            initial=initial, change=change, timestamp=ctx.meta.now)
 
@@ -383,7 +385,7 @@ class Appointment(Aggregate):
             "workflow": self.workflow}
         action = t.action if t else DETAIL_ACTION_NAMES[event.__name__]
         change = ctx.meta.change(action, **status, reason=reason, message=message,
-                                 organisation=ctx.organisation.public(), **fields)
+                                 organisation_version=ctx.organisation.version, **fields)
         self.trigger_event(event, change=change, timestamp=ctx.meta.now)
 
     # -- representation ------------------------------------------------------------------

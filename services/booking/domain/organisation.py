@@ -13,8 +13,6 @@ from services.booking.domain.values import HHMM, clock_time, zone
 from shared.errors import Invalid
 
 NAMESPACE = uuid.UUID("5b0c2f4e-0d5f-4a53-9a55-4a1f0b7d2c11")
-PUBLIC = ("name", "timezone", "email", "phone", "address", "channels", "retention_days",
-          "parts_of_day")
 
 
 def organisation_uuid(organisation_id: str) -> uuid.UUID:
@@ -68,10 +66,6 @@ class Organisation(Aggregate):
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.settings["timezone"])
-
-    def public(self) -> dict[str, Any]:
-        """What every appointment event carries (change.organisation)."""
-        return {"id": self.organisation_id, **deepcopy({k: self.settings[k] for k in PUBLIC})}
 
     def snapshot(self) -> dict[str, Any]:
         return {"id": self.organisation_id, "version": self.version, **deepcopy(self.settings)}

@@ -1,9 +1,15 @@
 """The development mailbox: without provider credentials every email and SMS
-lands in the notifier's own database, where GET /mailbox shows it."""
+lands in the notifier's own database, where GET /mailbox shows it.
+
+A message is written in the same transaction that records its delivery sent
+(`LocalTransport`), so a crash or an outage between the two cannot leave a
+message behind that is then sent again: each delivery is in the mailbox once.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+from psycopg import Cursor
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -27,19 +33,20 @@ CREATE INDEX IF NOT EXISTS mailbox_by_org ON mailbox (organisation_id, id);
 
 
 class DevTransport:
-    def __init__(self, pool: ConnectionPool, channel: str) -> None:
-        self.pool = pool
+    def __init__(self, channel: str) -> None:
         self.channel = channel
 
-    def send(self, delivery: Delivery) -> str:
-        with self.pool.connection() as conn:
-            (mail_id,) = conn.execute(
-                "INSERT INTO mailbox (delivery_id, organisation_id, appointment_id, channel, "
-                "recipient, subject, body_text, body_html) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "
-                "RETURNING id",
-                (delivery.id, delivery.organisation_id, delivery.appointment_id, self.channel,
-                 delivery.to, delivery.subject, delivery.text, delivery.html)).fetchone() or (0,)
-        return f"dev-{mail_id}"
+    def write(self, cur: Cursor[Any], delivery: Delivery) -> str:
+        """Put the message in the mailbox with the ledger's cursor (dict rows); its id."""
+        row = cur.execute(
+            "INSERT INTO mailbox (delivery_id, organisation_id, appointment_id, channel, "
+            "recipient, subject, body_text, body_html) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) "
+            "RETURNING id",
+            (delivery.id, delivery.organisation_id, delivery.appointment_id, self.channel,
+             delivery.to, delivery.subject, delivery.text, delivery.html)).fetchone()
+        if row is None:
+            raise LookupError("the mailbox insert returned no row")
+        return f"dev-{row['id']}"
 
 
 def messages(pool: ConnectionPool, organisation_id: str | None = None,

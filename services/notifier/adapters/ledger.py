@@ -8,11 +8,14 @@ its row as 'suppressed', decided under a per-recipient lock in that same
 transaction, so concurrent consumers never both take the last message of a
 quota. Every state change writes its `notification.<state>.v1`
 event (and a failure its dead letter) to the outbox in that same transaction;
-`publisher.py` moves the outbox to Kafka.
+`publisher.py` moves the outbox to Kafka. The organisations' settings and the
+events parked for them (`organisations.py`) are written in these transactions too.
 """
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +24,17 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from services.notifier.adapters import organisations
 from services.notifier.domain.model import Delivery, Message, Rendered
+from services.notifier.domain.planning import (
+    organisation_settings,
+    organisation_version,
+    stored_organisation,
+)
 from services.notifier.domain.quota import Quota
 from shared.envelope import CloudEvent, now_iso
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed_events (
@@ -32,7 +43,7 @@ CREATE TABLE IF NOT EXISTS processed_events (
     appointment_id    text NOT NULL,
     aggregate_version bigint NOT NULL,
     position          bigint NOT NULL,
-    outcome           text NOT NULL,          -- planned | stale
+    outcome           text NOT NULL,          -- planned | stale | parked
     messages          int NOT NULL,
     processed_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -68,11 +79,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at     timestamptz,
     give_up_at          timestamptz,
     provider_message_id text,
+    -- when an attempt whose outcome is unknown began (sending, or a time-out):
+    -- the provider is asked for it before the message goes out again
+    unconfirmed_since   timestamptz,
     version             int NOT NULL DEFAULT 1,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     sent_at             timestamptz
 );
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS unconfirmed_since timestamptz;
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries
     (event_id, channel, COALESCE(lower(address), recipient_kind || ':' || recipient_ref));
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, next_attempt_at)
@@ -105,7 +120,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 # Claims of one channel are serialised (a transaction-scoped advisory lock),
 # so two workers never both see "no earlier row open" for one appointment.
 _CLAIM = """
-SELECT d.id FROM deliveries d
+SELECT d.id, d.unconfirmed_since FROM deliveries d
  WHERE d.channel = %(channel)s
    AND d.state IN ('pending', 'sending') AND d.next_attempt_at <= now()
    AND NOT EXISTS (
@@ -137,6 +152,12 @@ class Planned:
     rendered: Rendered | None
 
 
+# An event and its organisation's settings -> its messages, rendered.
+Prepare = Callable[[CloudEvent, dict[str, Any]], list[Planned]]
+# Writes a message in the ledger's own transaction; returns its id (the dev mailbox).
+Write = Callable[[Cursor[Any]], str]
+
+
 class Ledger:
     def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
                  give_up_after: float = 86400.0, quota: Quota | None = None) -> None:
@@ -147,41 +168,93 @@ class Ledger:
         self.give_up_after = give_up_after
 
     # -- consuming -----------------------------------------------------------
-    def record_event(self, event: CloudEvent, planned: list[Planned]) -> str:
-        """Record an event's deliveries and mark it consumed, in one transaction.
+    def record_event(self, event: CloudEvent, prepare: Prepare) -> str:
+        """Record an appointment event's deliveries and mark it consumed, in one
+        transaction.
 
         'duplicate' when the event id was seen before; 'stale' when its
         aggregate version is not newer than the last one applied for the
-        appointment (nothing planned); else 'planned'.
+        appointment (nothing planned); 'parked' when the organisation's settings
+        it was decided with are not known yet (planned when they arrive, see
+        `record_organisation`); else 'planned'.
         """
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            # The appointment's last applied version, its row locked till commit.
-            version = _one(cur.execute(
-                "INSERT INTO appointment_versions VALUES (%s, 0) ON CONFLICT (appointment_id) "
-                "DO UPDATE SET version = appointment_versions.version RETURNING version",
-                (event.subject,)))["version"]
+            version = self._version(cur, event.subject)  # its row locked till commit
             seen = cur.execute("SELECT 1 FROM processed_events WHERE event_id = %s",
                                (event.id,)).fetchone()
             if seen:
                 return "duplicate"
-            outcome = "planned" if event.aggregateversion > version else "stale"
-            created = 0
-            if outcome == "planned":
-                cur.execute("UPDATE appointment_versions SET version = %s "
-                            "WHERE appointment_id = %s", (event.aggregateversion, event.subject))
-                refusals = self._over_quota(cur, event.orgid, planned)
-                for item in planned:
-                    row = self._insert(cur, event, item,
-                                       refusals.get((item.message.to or "").lower()))
-                    if row:
-                        created += 1
-                        self._emit(cur, row)
-            cur.execute(
-                "INSERT INTO processed_events (event_id, event_type, appointment_id, "
-                "aggregate_version, position, outcome, messages) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                (event.id, event.type, event.subject, event.aggregateversion, event.position,
-                 outcome, created))
+            organisation = None
+            if event.aggregateversion > version:
+                organisation = stored_organisation(event) or organisations.settings(
+                    cur, event.orgid, organisation_version(event))
+                if organisation is None:
+                    organisations.park(cur, event, organisation_version(event))
+                    self._processed(cur, event, "parked", 0)
+                    return "parked"
+            outcome, created = self._apply(cur, event, version,
+                                           prepare(event, organisation) if organisation else [])
+            self._processed(cur, event, outcome, created)
             return outcome
+
+    def record_organisation(self, event: CloudEvent, prepare: Prepare) -> str:
+        """Keep an organisation event's settings and plan the events parked for
+        them (oldest first), in one transaction: 'applied', or 'stale' when a
+        version as new was kept before (a redelivery changes nothing).
+
+        A parked event that fails to plan stays parked with the error; the
+        settings are kept all the same.
+        """
+        kept = organisation_settings(event.data.get("organisation"))
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            if not organisations.keep(cur, event.orgid, event.aggregateversion, kept):
+                return "stale"
+            for parked in organisations.due(cur, event.orgid, event.aggregateversion):
+                try:
+                    with conn.transaction():  # a savepoint per parked event
+                        outcome, created = self._apply(cur, parked,
+                                                       self._version(cur, parked.subject),
+                                                       prepare(parked, kept))
+                        cur.execute("UPDATE processed_events SET outcome = %s, messages = %s "
+                                    "WHERE event_id = %s", (outcome, created, parked.id))
+                        organisations.unpark(cur, parked.id)
+                except Exception as e:  # noqa: BLE001 - the message's fault, not the settings'
+                    log.exception("a parked event could not be planned; it stays parked",
+                                  extra={"fields": {"event_id": parked.id}})
+                    organisations.keep_parked(cur, parked.id, f"{type(e).__name__}: {e}")
+            return "applied"
+
+    @staticmethod
+    def _version(cur: Cursor[Any], appointment_id: str) -> int:
+        """The appointment's last applied version, its row locked until commit."""
+        return int(_one(cur.execute(
+            "INSERT INTO appointment_versions VALUES (%s, 0) ON CONFLICT (appointment_id) "
+            "DO UPDATE SET version = appointment_versions.version RETURNING version",
+            (appointment_id,)))["version"])
+
+    def _apply(self, cur: Cursor[Any], event: CloudEvent, version: int,
+               planned: list[Planned]) -> tuple[str, int]:
+        """Record the deliveries of an event newer than `version`: outcome, rows created."""
+        if event.aggregateversion <= version:
+            return "stale", 0
+        cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
+                    (event.aggregateversion, event.subject))
+        refusals = self._over_quota(cur, event.orgid, planned)
+        created = 0
+        for item in planned:
+            row = self._insert(cur, event, item, refusals.get((item.message.to or "").lower()))
+            if row:
+                created += 1
+                self._emit(cur, row)
+        return "planned", created
+
+    @staticmethod
+    def _processed(cur: Cursor[Any], event: CloudEvent, outcome: str, created: int) -> None:
+        cur.execute(
+            "INSERT INTO processed_events (event_id, event_type, appointment_id, "
+            "aggregate_version, position, outcome, messages) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (event.id, event.type, event.subject, event.aggregateversion, event.position,
+             outcome, created))
 
     def _over_quota(self, cur: Cursor[Any], organisation_id: str,
                     planned: list[Planned]) -> dict[str, str]:
@@ -224,7 +297,12 @@ class Ledger:
 
     # -- sending ---------------------------------------------------------------
     def claim(self, channel: str, lease_seconds: float) -> Delivery | None:
-        """The next due row of `channel`, now 'sending' (committed before the call)."""
+        """The next due row of `channel`, now 'sending' (committed before the call).
+
+        Its `unconfirmed_since` tells when an earlier attempt whose outcome is
+        unknown began (None: no such attempt); this attempt's start is kept in
+        the row until its outcome is recorded.
+        """
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('notifier-claim:' || %s))",
                         (channel,))
@@ -234,40 +312,65 @@ class Ledger:
             row = _one(cur.execute(
                 f"""UPDATE deliveries SET state = 'sending', attempts = attempts + 1,
                         next_attempt_at = now() + make_interval(secs => %s),
+                        unconfirmed_since = COALESCE(unconfirmed_since, now()),
                         version = version + 1, updated_at = now()
                     WHERE id = %s RETURNING {_COLUMNS}""",
                 (lease_seconds, found["id"])))
             self._emit(cur, row)
-            return _delivery(row)
+            return _delivery(row, found["unconfirmed_since"])
 
-    def mark_sent(self, d: Delivery, provider_message_id: str) -> str | None:
-        return self._finish(d, "state = 'sent', provider_message_id = %s, sent_at = now(), "
-                               "next_attempt_at = NULL", (provider_message_id,))
+    def mark_sent(self, d: Delivery, provider_message_id: str | Write) -> str | None:
+        """Record the delivery sent. Given a `Write` instead of an id (the
+        development mailbox), the message is written in this same transaction:
+        the message and its 'sent' commit together or not at all."""
+        sent = ("state = 'sent', provider_message_id = %s, sent_at = now(), "
+                "next_attempt_at = NULL, unconfirmed_since = NULL")
+        if isinstance(provider_message_id, str):
+            return self._finish(d, sent, (provider_message_id,))
+        write = provider_message_id
+        return self._finish(d, sent, lambda cur: (write(cur),))
 
-    def mark_retry(self, d: Delivery, delay: float, error: str) -> str | None:
-        """Back to pending after `delay` seconds; failed once its give-up time has passed."""
+    def mark_retry(self, d: Delivery, delay: float, error: str,
+                   maybe_sent: bool = False) -> str | None:
+        """Back to pending after `delay` seconds; failed once its give-up time has passed.
+
+        `maybe_sent`: the provider may have taken it (no clear answer), so the
+        next attempt asks the provider first.
+        """
         return self._finish(
             d, """state = CASE WHEN give_up_at <= now() THEN 'failed' ELSE 'pending' END,
                   last_error = CASE WHEN give_up_at <= now()
                       THEN 'gave up after ' || attempts || ' attempts: ' || %s ELSE %s END,
                   next_attempt_at = CASE WHEN give_up_at <= now() THEN NULL
-                      ELSE now() + make_interval(secs => %s) END""",
-            (error, error, delay))
+                      ELSE now() + make_interval(secs => %s) END,
+                  unconfirmed_since = CASE WHEN %s THEN unconfirmed_since END""",
+            (error, error, delay, maybe_sent))
 
     def mark_failed(self, d: Delivery, reason: str) -> str | None:
-        return self._finish(d, "state = 'failed', last_error = %s, next_attempt_at = NULL",
-                            (reason,))
+        return self._finish(d, "state = 'failed', last_error = %s, next_attempt_at = NULL, "
+                               "unconfirmed_since = NULL", (reason,))
 
-    def _finish(self, d: Delivery, assignments: str, params: tuple[Any, ...]) -> str | None:
+    def recorded_provider_ids(self, ids: list[str]) -> set[str]:
+        """Which of these provider message ids some delivery already holds."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT provider_message_id FROM deliveries "
+                                "WHERE provider_message_id = ANY(%s)", (ids,)).fetchall()
+            return {r[0] for r in rows}
+
+    def _finish(self, d: Delivery, assignments: str,
+                params: tuple[Any, ...] | Callable[[Cursor[Any]], tuple[Any, ...]]
+                ) -> str | None:
         """Apply a result and return the new state, or None when the claim had
-        lapsed and another sender took the row. A row that ends 'failed' gets
-        its dead letter in the same transaction."""
+        lapsed and another sender took the row (then nothing is written). A row
+        that ends 'failed' gets its dead letter in the same transaction."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            values = params(cur) if callable(params) else params
             row = cur.execute(
                 f"""UPDATE deliveries SET {assignments}, version = version + 1, updated_at = now()
                     WHERE id = %s AND state = 'sending' AND attempts = %s RETURNING {_COLUMNS}""",
-                (*params, d.id, d.attempts)).fetchone()
+                (*values, d.id, d.attempts)).fetchone()
             if row is None:
+                conn.rollback()
                 return None
             self._emit(cur, row)
             if row["state"] == "failed":
@@ -359,9 +462,10 @@ def _one(cur: Cursor[Any]) -> dict[str, Any]:
     return row
 
 
-def _delivery(row: dict[str, Any]) -> Delivery:
+def _delivery(row: dict[str, Any], unconfirmed_since: Any = None) -> Delivery:
     return Delivery(
         id=row["id"], event_id=row["event_id"], appointment_id=row["appointment_id"],
         organisation_id=row["organisation_id"], channel=row["channel"],
         recipient_kind=row["recipient_kind"], to=row["address"], subject=row["subject"],
-        text=row["body_text"], html=row["body_html"], attempts=row["attempts"])
+        text=row["body_text"], html=row["body_html"], attempts=row["attempts"],
+        unconfirmed_since=unconfirmed_since)

@@ -18,7 +18,8 @@ def from_status(provider: str, status: int, detail: str,
                 headers: Mapping[str, Any] | None = None) -> DeliveryFailed:
     reason = f"{provider} answered {status}: {detail}".strip().rstrip(":")[:1000]
     if is_retryable_status(status):
-        return TemporaryFailure(reason, retry_after(headers or {}))
+        # A 5xx (a gateway's 502/504 above all) does not prove the message was not taken.
+        return TemporaryFailure(reason, retry_after(headers or {}), maybe_sent=status >= 500)
     return PermanentFailure(reason)
 
 

@@ -1,10 +1,15 @@
 """Email through SendGrid's v3 API with the official SDK.
 
 `SENDGRID_HOST` points the SDK elsewhere (tests use a local fake). The SDK has
-no idempotency key: the ledger is what prevents a second send.
+no idempotency key: the ledger is what prevents a second send. Each email
+carries its delivery id (`custom_args`), which SendGrid's event webhook and
+activity feed echo back. There is no lookup before a re-send: SendGrid's
+activity API (`GET /v3/messages`) is a paid add-on and its index lags by
+minutes, so it could not tell reliably whether a message was taken (README).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.error import URLError
 
 from python_http_client.exceptions import HTTPError
@@ -36,5 +41,9 @@ class SendGridTransport:
             body = e.body.decode(errors="replace") if isinstance(e.body, bytes) else str(e.body)
             raise from_status("SendGrid", e.status_code, body, dict(e.headers or {})) from e
         except (URLError, OSError) as e:  # refused, reset, timed out
-            raise TemporaryFailure(f"SendGrid did not answer: {e}") from e
+            raise TemporaryFailure(f"SendGrid did not answer: {e}", maybe_sent=True) from e
         return str(response.headers.get("X-Message-Id") or "")
+
+    def find(self, delivery: Delivery, since: datetime) -> list[str]:
+        """No lookup (see above): an email whose answer was lost is sent again."""
+        return []

@@ -1,14 +1,21 @@
-"""One appointment event -> ledger rows (the use case behind the consumer).
+"""One event -> ledger rows (the use case behind the consumer).
 
-The event's messages are planned and rendered first, then recorded together
-with the event-processed marker in one transaction (`Ledger.record_event`);
-only after that does the consumer commit the Kafka offset. Deduplication is
-by CloudEvent id, never by offset, so a re-created topic or a new consumer
-group replaying from the earliest offset sends nothing twice.
+An appointment event's messages are planned and rendered with its
+organisation's settings, then recorded together with the event-processed
+marker in one transaction (`Ledger.record_event`); only after that does the
+consumer commit the Kafka offset. Deduplication is by CloudEvent id, never by
+offset, so a re-created topic or a new consumer group replaying from the
+earliest offset sends nothing twice.
+
+The settings come with the organisation's own events (`directory.events`),
+kept by `Ledger.record_organisation`. Topics are not ordered between each
+other: an appointment event that refers to settings not seen yet is parked
+and planned by the organisation event that brings them.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from services.notifier.adapters.ledger import Ledger, Planned
 from services.notifier.domain.planning import plan
@@ -24,16 +31,19 @@ def appointment_url(appointment_id: str) -> str:
     return f"{config.get('BOOKING_PUBLIC_URL')}/v1/appointments/{appointment_id}"
 
 
-def prepare(event: CloudEvent, renderer: Renderer,
-            sign_link: SignLink = links.url) -> list[Planned]:
-    """The event's messages, rendered with freshly signed links."""
-    messages = plan(event) if event.type.startswith("appointment.") else []
+def prepare(event: CloudEvent, renderer: Renderer, sign_link: SignLink = links.url,
+            organisation: dict[str, Any] | None = None) -> list[Planned]:
+    """The event's messages, rendered with freshly signed links.
+
+    `organisation`: its settings (default: the copy of an event stored with one).
+    """
+    messages = plan(event, organisation) if event.type.startswith("appointment.") else []
     # One signed link per action and event, shared by its email and SMS.
     actions = sorted({a for m in messages for a in m.links})
     signed = {a: sign_link(event.subject, a) for a in actions}
     url = appointment_url(event.subject)
-    return [Planned(m, renderer.render(m, event, {a: signed[a] for a in m.links}, url)
-                    if m.to else None)
+    return [Planned(m, renderer.render(m, event, {a: signed[a] for a in m.links}, url,
+                                       organisation) if m.to else None)
             for m in messages]
 
 
@@ -45,5 +55,14 @@ class ConsumeEvent:
         self.sign_link = sign_link
 
     def __call__(self, event: CloudEvent) -> str:
-        """'planned', 'duplicate' or 'stale' (see Ledger.record_event)."""
-        return self.ledger.record_event(event, prepare(event, self.renderer, self.sign_link))
+        """An appointment event: 'planned', 'parked', 'duplicate' or 'stale' (see
+        Ledger.record_event); an organisation event: 'applied' or 'stale'; any
+        other directory event: 'ignored'."""
+        if event.type.startswith("organisation."):
+            return self.ledger.record_organisation(event, self._prepare)
+        if event.type.startswith("appointment."):
+            return self.ledger.record_event(event, self._prepare)
+        return "ignored"
+
+    def _prepare(self, event: CloudEvent, organisation: dict[str, Any]) -> list[Planned]:
+        return prepare(event, self.renderer, self.sign_link, organisation)

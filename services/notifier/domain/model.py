@@ -3,6 +3,7 @@ two ways a provider can refuse one. Plain Python, no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 CHANNELS = ("email", "sms")
 RECIPIENT_KINDS = ("client", "organisation", "resource")
@@ -52,6 +53,9 @@ class Delivery:
     text: str
     html: str
     attempts: int
+    # When an earlier attempt whose outcome is unknown began (a crash, a time-out):
+    # the provider is asked for it before the message is sent again.
+    unconfirmed_since: datetime | None = None
 
 
 class DeliveryFailed(Exception):
@@ -66,16 +70,24 @@ class TemporaryFailure(DeliveryFailed):
     """Try again later: 429, 5xx, time-outs, connection errors.
 
     `retry_after` is the provider's own wish in seconds (Retry-After or a
-    rate-limit reset header), which the back-off honours.
+    rate-limit reset header), which the back-off honours. `maybe_sent`: no
+    clear answer came back (a time-out, a dropped connection, a 5xx), so the
+    provider may have taken the message all the same.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None,
+                 maybe_sent: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class PermanentFailure(DeliveryFailed):
     """The provider refused the message for good (4xx other than 408/429)."""
+
+
+class OrganisationUnknown(LookupError):
+    """An event's messages need its organisation's settings, not known yet."""
 
 
 def is_retryable_status(status: int) -> bool:

@@ -1,14 +1,23 @@
 """Who gets what: the pure rules from DOMAIN.md, section "Notifications".
 
-`plan(event)` turns one appointment event (docs/contracts.md) into the
-messages to send. No I/O: links are named here and signed later.
+`plan(event, organisation)` turns one appointment event (docs/contracts.md)
+into the messages to send. No I/O: links are named here and signed later.
+
+The organisation's settings (name, addresses, channels, time zone) are not in
+the event: it refers to them by version (`change.organisation_version`) and
+they come with the organisation's own events. Events stored before that carry
+a copy in `change.organisation`, which is used for them.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from services.notifier.domain.model import CHANNELS, Message
+from services.notifier.domain.model import CHANNELS, Message, OrganisationUnknown
 from shared.envelope import CloudEvent
+
+# What the notifier keeps of an organisation's settings (from its own events).
+ORGANISATION_FIELDS = ("name", "timezone", "email", "phone", "address", "channels",
+                       "parts_of_day")
 
 # Changes that never notify anyone (internal notes above all).
 SILENT = frozenset({"note_added", "note_edited", "details_updated", "client_linked"})
@@ -66,9 +75,32 @@ def occasion(change: dict[str, Any]) -> str | None:
     return _BY_KIND.get(kind or "", "status_changed")
 
 
-def plan(event: CloudEvent) -> list[Message]:
+def organisation_settings(snapshot: Any) -> dict[str, Any]:
+    """What the notifier keeps of an organisation event's snapshot."""
+    if not isinstance(snapshot, dict) or not snapshot.get("id"):
+        raise ValueError("data.organisation is missing or has no id")
+    return {"id": snapshot["id"], **{k: snapshot.get(k) for k in ORGANISATION_FIELDS}}
+
+
+def stored_organisation(event: CloudEvent) -> dict[str, Any] | None:
+    """The copy of the settings an event stored before organisation_version carries."""
+    change = event.data.get("change") or {}
+    copy = change.get("organisation")
+    return copy if isinstance(copy, dict) else None
+
+
+def organisation_version(event: CloudEvent) -> int:
+    """The version of the organisation's settings the event was decided with."""
+    version = (event.data.get("change") or {}).get("organisation_version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+
+def plan(event: CloudEvent, organisation: dict[str, Any] | None = None) -> list[Message]:
     """The messages one appointment event causes, client first.
 
+    `organisation`: its settings (default: the copy of an event stored with one);
+    OrganisationUnknown when there are messages to plan and neither is there,
+    so nothing is ever planned without the organisation's channel settings.
     One message per (channel, address): when two recipients share an address
     the first one planned (client, organisation, resources) gets it.
     """
@@ -78,7 +110,10 @@ def plan(event: CloudEvent) -> list[Message]:
     key = occasion(change)
     if key is None or not appointment:
         return []
-    organisation: dict[str, Any] = change.get("organisation") or {}
+    if organisation is None:
+        organisation = stored_organisation(event)
+    if organisation is None:
+        raise OrganisationUnknown(f"the settings of organisation {event.orgid!r}")
     switched_on = {c: (organisation.get("channels") or {}).get(c, True) is not False
                    for c in CHANNELS}
     client: dict[str, Any] = appointment.get("client") or {}

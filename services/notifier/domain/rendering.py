@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 from services.notifier.domain.model import Message, Rendered
-from services.notifier.domain.planning import occasion
+from services.notifier.domain.planning import occasion, stored_organisation
 from shared.envelope import CloudEvent
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -38,8 +38,8 @@ class Renderer:
         self._html = _env(autoescape=True)
 
     def render(self, message: Message, event: CloudEvent, links: dict[str, str],
-               appointment_url: str) -> Rendered:
-        values = context(event, message, links, appointment_url)
+               appointment_url: str, organisation: dict[str, Any] | None = None) -> Rendered:
+        values = context(event, message, links, appointment_url, organisation)
         name = f"{message.template}.j2"
         plain = self._plain.get_template(name)
         if message.channel == "sms":
@@ -62,11 +62,15 @@ def _tidy(text: str) -> str:
 
 
 def context(event: CloudEvent, message: Message, links: dict[str, str],
-            appointment_url: str) -> dict[str, Any]:
-    """Everything a template may use, precomputed (times already local)."""
+            appointment_url: str, organisation: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    """Everything a template may use, precomputed (times already local).
+
+    `organisation`: its settings (default: the copy of an event stored with one).
+    """
     change = event.data.get("change") or {}
     appointment = event.data.get("appointment") or {}
-    organisation = change.get("organisation") or {}
+    organisation = organisation or stored_organisation(event) or {}
     tz = zone(organisation.get("timezone"))
     resources = appointment.get("resources") or []
     agent = next((r for r in resources if r.get("kind") == "agent"), None)

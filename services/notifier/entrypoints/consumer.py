@@ -1,12 +1,12 @@
-"""The notifier's worker process: the Kafka consumer, the senders (per channel)
+"""The notifier's worker process: the Kafka consumer (appointment events, and
+the organisations' settings from directory.events), the senders (per channel)
 and the outbox publisher, as threads of one process.
 
     python -m services.notifier.entrypoints.consumer [--topic T --group G ...]
 
 SIGTERM / SIGINT stop it cleanly: the consumer finishes the event in hand and
 commits, each sender finishes the message in hand and records its result.
-A hard kill is survivable too (see application/send.py for the one
-duplicate it can cause).
+A hard kill is survivable too (see application/send.py for what it can cause).
 """
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ class NotifierProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stopping = threading.Event()
-        topics = [settings.topic, kafka.dlq(settings.topic), settings.events_topic,
-                  settings.dlq_topic]  # read, or written to: re-created if the broker lost them
+        # Read, or written to: re-created if the broker lost them.
+        topics = [settings.topic, settings.directory_topic, kafka.dlq(settings.topic),
+                  settings.events_topic, settings.dlq_topic]
         kafka.ensure_topics(settings.bootstrap_servers, topics)
         self.pool = bootstrap.pool(settings)
         self.ledger = bootstrap.ledger(settings, self.pool)
@@ -49,9 +50,9 @@ class NotifierProcess:
         self.publisher = OutboxPublisher(self.pool, settings.bootstrap_servers)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
-                        for transport in bootstrap.transports(settings, self.pool).values()]
+                        for transport in bootstrap.transports(settings).values()]
         self.consumer = kafka.consumer(settings.bootstrap_servers, settings.group_id,
-                                       settings.topic)
+                                       settings.topic, settings.directory_topic)
         self.dead = DeadLetters(settings.bootstrap_servers, kafka.dlq(settings.topic),
                                 settings.group_id)
         self.topics = kafka.TopicWatch(self.consumer, settings.bootstrap_servers, topics)
@@ -165,6 +166,8 @@ class NotifierProcess:
 def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--topic", help="appointment events topic (appointments.events)")
+    p.add_argument("--directory-topic",
+                   help="organisation settings topic (directory.events)")
     p.add_argument("--group", dest="group_id", help="consumer group id (notifier)")
     p.add_argument("--database-url", help="the ledger's PostgreSQL (NOTIFIER_DATABASE_URL)")
     p.add_argument("--events-topic", help="delivery events topic (notifications.events)")

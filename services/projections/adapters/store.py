@@ -18,7 +18,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from services.projections.adapters.schema import NOTIFY_CHANNEL, TableSet
-from services.projections.domain.model import Changes
+from services.projections.domain.apply import place_window
+from services.projections.domain.model import Changes, OrganisationRow
 from shared.envelope import CloudEvent
 
 _GUARDS = {  # table -> (conflict key, condition for replacing the stored row)
@@ -72,10 +73,22 @@ def set_version(conn: psycopg.Connection, ts: TableSet, subject: str, version: i
     ).format(t=ts.t("aggregate_versions"))), (subject, version))
 
 
+def organisation(conn: psycopg.Connection, ts: TableSet, organisation_id: str
+                 ) -> OrganisationRow | None:
+    """What the views know of an organisation (None: none of its events applied yet)."""
+    row = conn.execute(_statement(conn, ("organisation", ts), lambda: sql.SQL(
+        "SELECT id, name, timezone, retention_days, parts_of_day, as_of FROM {}"
+        " WHERE id = %s").format(ts.t("organisations"))), (organisation_id,)).fetchone()
+    return OrganisationRow(*row) if row else None
+
+
 def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
     """Put the event's rows into every view it touches."""
     if changes.organisation:
-        _upsert(conn, ts, "organisations", changes.organisation)
+        before = organisation(conn, ts, changes.organisation.id)
+        if _upsert(conn, ts, "organisations", changes.organisation) and (
+                _placing(before) != _placing(changes.organisation)):
+            _place_windows(conn, ts, changes.organisation)
     if changes.appointment:
         _upsert(conn, ts, "appointments", changes.appointment)
     if changes.history:
@@ -84,6 +97,27 @@ def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
         _upsert(conn, ts, "resources", changes.resource)
     if changes.client:
         _upsert(conn, ts, "clients", changes.client)
+
+
+def _placing(org: OrganisationRow | None) -> tuple[Any, ...] | None:
+    return (org.timezone, org.parts_of_day) if org else None
+
+
+def _place_windows(conn: psycopg.Connection, ts: TableSet, org: OrganisationRow) -> None:
+    """Place the organisation's preferred windows again with its new settings: an
+    appointment applied before them (topics are not ordered between each other)
+    or before a change of time zone ends up where it would have been after it."""
+    t = ts.t("appointments")
+    windows = conn.execute(sql.SQL(
+        "SELECT id, window_date, window_part FROM {} WHERE organisation_id = %s"
+        " AND slot_start IS NULL AND window_date IS NOT NULL").format(t), (org.id,)).fetchall()
+    placed = [(*place_window(day, part, org), appointment_id)
+              for appointment_id, day, part in windows]
+    if placed:
+        with conn.cursor() as cur:
+            cur.executemany(sql.SQL("UPDATE {} SET start_at = %s, end_at = %s, sort_at = %s"
+                                    " WHERE id = %s").format(t),
+                            [(start, end, start, aid) for start, end, aid in placed])
 
 
 def notify(conn: psycopg.Connection, position: int) -> None:
@@ -121,7 +155,8 @@ def _values(row: Any) -> dict[str, Any]:
             for k, v in dataclasses.asdict(row).items()}
 
 
-def _upsert(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> None:
+def _upsert(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> bool:
+    """Insert or replace the row (unless the stored one is newer); whether it was written."""
     values = _values(row)
     key, guard = _GUARDS[table]
     cols = tuple(values)
@@ -132,7 +167,7 @@ def _upsert(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> Non
         vals=sql.SQL(", ").join(sql.Placeholder(c) for c in cols), key=sql.Identifier(key),
         sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
                                 for c in cols if c != key)))
-    conn.execute(query, values)
+    return conn.execute(query, values).rowcount > 0
 
 
 def _insert_once(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> None:

@@ -3,12 +3,16 @@
 Order of work inside the transaction:
 1. (live tables only) take the consumer's lock shared, so a rebuild can switch
    tables over between two events, never in the middle of one;
-2. record the event id (a duplicate stops here: nothing else happens);
-3. compare with the subject's last applied aggregateversion: an older or
+2. read what the views know of an appointment event's organisation (the
+   event refers to it; its settings come with the organisation's own events)
+   and turn the event into rows (an Unprocessable event stops here, nothing written);
+3. record the event id (a duplicate stops here: nothing else happens);
+4. compare with the subject's last applied aggregateversion: an older or
    equal one does not touch the snapshot views (its status-history entry is
    still filled in if missing, since history is keyed by version);
-4. write the rows, raise the subject's version, NOTIFY readers waiting for
-   this position (delivered at commit).
+5. write the rows (an organisation whose time zone or parts of day changed
+   gets its appointments' preferred windows placed again), raise the subject's
+   version, NOTIFY readers waiting for this position (delivered at commit).
 """
 from __future__ import annotations
 
@@ -38,12 +42,13 @@ def decode(payload: bytes | str | None) -> CloudEvent:
     return event
 
 
-def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent,
-             changes: Changes | None = None) -> str:
+def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
     """Apply `event` inside the caller's open transaction on `conn`."""
-    changes = changes or changes_of(event)
     if ts.is_live:
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LIVE_LOCK,))
+    known = (store.organisation(conn, ts, event.orgid)
+             if event.type.startswith("appointment.") else None)
+    changes = changes_of(event, known)
     if not store.record_event(conn, ts, event, APPLIED):
         return DUPLICATE
     last = store.last_version(conn, ts, changes.subject)
@@ -65,8 +70,7 @@ def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent,
 def apply_event(pool: ConnectionPool, ts: TableSet, event: CloudEvent) -> str:
     """Apply one event in its own transaction: applied, duplicate or stale.
 
-    Raises Unprocessable (the event is bad) before touching the database.
+    Raises Unprocessable (the event is bad), having written nothing.
     """
-    changes = changes_of(event)
     with pool.connection() as conn, conn.transaction():
-        return apply_in(conn, ts, event, changes)
+        return apply_in(conn, ts, event)

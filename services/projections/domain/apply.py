@@ -2,7 +2,10 @@
 
 Appointment events carry the aggregate's state after the event, so the
 appointment row is rebuilt from the snapshot alone; the change feeds the
-status history. Directory events carry their own snapshots.
+status history. Directory events carry their own snapshots. An appointment
+event refers to its organisation: a preferred window is placed with the
+organisation's settings as the views know them (from the organisation's own
+events), or with the copy an event stored before carries in change.organisation.
 """
 from __future__ import annotations
 
@@ -29,8 +32,11 @@ TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+
 REMOVALS = ("deleted", "removed", "deactivated", "archived")
 
 
-def apply(event: CloudEvent) -> Changes:
-    """The view changes of `event`; Unprocessable when the event is not usable."""
+def apply(event: CloudEvent, organisation: OrganisationRow | None = None) -> Changes:
+    """The view changes of `event`; Unprocessable when the event is not usable.
+
+    `organisation`: what the views know of the event's organisation (None: nothing yet).
+    """
     match = TYPE.match(event.type if isinstance(event.type, str) else "")
     if not match:
         raise Unprocessable(f"unknown event type {event.type!r}")
@@ -42,6 +48,8 @@ def apply(event: CloudEvent) -> Changes:
         raise Unprocessable("subject is empty")
     family = match.group(1)
     try:
+        if family == "appointment":
+            return _appointment(event, organisation)
         return _FAMILIES[family](event)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         if isinstance(e, Unprocessable):
@@ -49,7 +57,7 @@ def apply(event: CloudEvent) -> Changes:
         raise Unprocessable(f"bad data in {event.type}: {type(e).__name__}: {e}") from e
 
 
-def _appointment(event: CloudEvent) -> Changes:
+def _appointment(event: CloudEvent, known: OrganisationRow | None) -> Changes:
     change, snap = _obj(event.data, "change"), _obj(event.data, "appointment")
     if snap["id"] != event.subject:
         raise Unprocessable("appointment.id differs from the event subject")
@@ -57,8 +65,9 @@ def _appointment(event: CloudEvent) -> Changes:
         raise Unprocessable("appointment.organisation_id differs from orgid")
     if int(snap["version"]) != event.aggregateversion:
         raise Unprocessable("appointment.version differs from aggregateversion")
+    # An event stored before organisation_version brings its own copy of the settings
     org = _organisation(change.get("organisation"), event) if change.get("organisation") else None
-    row = _appointment_row(snap, event.aggregateversion, org)
+    row = _appointment_row(snap, event.aggregateversion, org or known)
     history = _history(change, snap, event) if _is_status_event(change) else None
     return Changes(event.subject, event.aggregateversion, event.orgid, appointment=row,
                    history=history, organisation=org)
@@ -78,9 +87,7 @@ def _appointment_row(s: dict[str, Any], version: int,
     window_date = date.fromisoformat(window["date"]) if window else None
     start_at, end_at = slot_start, slot_end
     if start_at is None and window and window_date is not None:
-        start_at, end_at = timing.window_bounds(
-            window_date, window.get("part_of_day"), org.timezone if org else None,
-            org.parts_of_day if org else None)
+        start_at, end_at = place_window(window_date, window.get("part_of_day"), org)
     service, client = s.get("service") or {}, s.get("client") or {}
     resources = [dict(r) for r in s.get("resources") or []]
     requested_at = _dt(s.get("requested_at"))
@@ -106,6 +113,13 @@ def _appointment_row(s: dict[str, Any], version: int,
         confirmed_at=_dt(s.get("confirmed_at")), updated_at=_dt(s.get("updated_at")),
         unconfirmed=is_unconfirmed(status, kind), on_calendar=is_on_calendar(status, kind),
         blocks_time=holds_time(status, kind) and slot_start is not None)
+
+
+def place_window(day: date, part: str | None,
+                 org: OrganisationRow | None) -> tuple[datetime, datetime]:
+    """A preferred window's hours in the organisation's zone (defaults while it is unknown)."""
+    return timing.window_bounds(day, part, org.timezone if org else None,
+                                org.parts_of_day if org else None)
 
 
 def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent) -> HistoryEntry:
@@ -211,5 +225,5 @@ def _required_time() -> datetime:
     raise Unprocessable("event time is missing")
 
 
-_FAMILIES = {"appointment": _appointment, "organisation": _organisation_event,
+_FAMILIES = {"organisation": _organisation_event,
              "resource": _resource_event, "client": _client_event, "service": _service_event}

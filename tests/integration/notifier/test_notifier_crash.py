@@ -6,30 +6,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 from tests.fakes.events import appointment_event
-from tests.fakes.notifier_support import rows, wait_until
+from tests.fakes.notifier_support import rows, start_worker, wait_until
 from tests.fakes.providers import FakeProviders
 
-ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 20
 
 
 def start(settings, provider_env, log_path):
-    env = {**os.environ, **provider_env, "NOTIFIER_DATABASE_URL": settings.database_url,
-           "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
-    args = ["--topic", settings.topic, "--group", settings.group_id,
-            "--events-topic", settings.events_topic, "--dlq-topic", settings.dlq_topic,
-            "--poll-interval", "0.05", "--backoff-base", "0.05", "--send-timeout", "1",
-            "--lease", "2"]
-    with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "services.notifier.entrypoints.consumer",
-                                 *args], cwd=ROOT, env=env, stdout=log, stderr=log)
+    return start_worker(settings, {**os.environ, **provider_env}, log_path)
 
 
 def sent_by_key(requests):

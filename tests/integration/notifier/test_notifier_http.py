@@ -34,7 +34,7 @@ def world(infra, fresh_db, monkeypatch):
     globex = appointment_event("request", appointment_id="appt-globex", organisation=GLOBEX)
     for event in (acme, later, globex):
         consume(event)
-    transports = bootstrap.transports(settings, pool)
+    transports = bootstrap.transports(settings)
     assert {type(t) for t in transports.values()} == {DevTransport}  # no credentials
     for transport in transports.values():
         sender = Sender(ledger, transport, Backoff(), 10)

@@ -256,11 +256,27 @@ def test_cloud_events_carry_the_state_at_their_version_and_stable_ids(booking, a
     assert requested.data["appointment"]["status"] == "requested"
     assert confirmed.data["appointment"]["status"] == "scheduled"
     assert confirmed.data["change"]["from_status"] == "requested"
-    assert confirmed.data["change"]["organisation"]["id"] == "acme"
+    # The organisation is referred to by the version of its settings, never copied
+    assert confirmed.data["change"]["organisation_version"] == booking.organisation("acme").version
+    assert "organisation" not in confirmed.data["change"]
     assert confirmed.correlationid == "corr-2" and confirmed.aggregateversion == 2
     assert confirmed.position == notifications[-1].id
     directory_topics = {t for t, _, e in first if not e.type.startswith("appointment.")}
     assert directory_topics == {"directory.events"}
+
+
+def test_an_appointment_event_stays_small_however_large_the_organisations_settings(
+        booking, manager, agent, directory):
+    # An organisation with a 505 kB address (issue 8: every appointment event was ~507 kB)
+    booking.update_organisation(manager, {"address": "x" * 505_000})
+    a = request(booking, agent, directory)
+    act(booking, agent, a, "confirm")
+    messages = to_messages(booking, booking.notifications(0, 100))
+    sizes = {e.type: len(e.to_json()) for _, _, e in messages}
+    # Its own event carries the address once; each appointment event stays a few kB
+    assert sizes["organisation.settings_updated.v1"] > 505_000
+    assert sizes["appointment.requested.v1"] < 4_000
+    assert sizes["appointment.confirmed.v1"] < 4_000
 
 
 class FreshView:

@@ -81,13 +81,14 @@ def test_a_request_for_a_window_records_the_part_of_day_and_every_event_field():
     # Then it is requested, has a window and no slot
     assert (a.status, a.status_kind, a.slot) == ("requested", "start", None)
     assert a.window == {"date": "2026-11-23", "part_of_day": "morning"}
-    # And its event carries actor, correlation id, workflow and the organisation snapshot
+    # And its event carries actor, correlation id, workflow and the version of the
+    # organisation's settings it was decided with (a reference, not a copy)
     change = a.pending_events[0].change  # type: ignore[attr-defined]
     assert change["action"] == "request" and change["from_status"] is None
     assert change["actor"] == {"id": "agent-7", "role": "agent"}
     assert change["correlation_id"] == "corr"
     assert change["workflow"] == {"id": "builtin", "version": 1}
-    assert change["organisation"]["id"] == "acme" and "parts_of_day" in change["organisation"]
+    assert change["organisation_version"] == 1 and "organisation" not in change
 
 
 def test_a_window_must_name_one_of_the_organisations_parts_of_day():

@@ -5,6 +5,7 @@ import copy
 
 import pytest
 
+from services.notifier.domain.model import OrganisationUnknown
 from services.notifier.domain.planning import CLIENT_LINKS, occasion, plan
 from services.notifier.domain.rendering import TEMPLATES
 from tests.fakes.events import (
@@ -50,6 +51,21 @@ def test_a_confirmed_booking_also_reaches_the_booked_agent_and_location(action):
 @pytest.mark.parametrize("action", ["note_added", "note_edited", "details_updated"])
 def test_internal_notes_and_detail_updates_notify_nobody(action):
     assert plan(appointment_event(action, note={"text": "secret"})) == []
+
+
+def test_an_event_referring_to_its_organisation_is_planned_only_with_its_settings():
+    # Given an event as booking writes it now: the settings' version, no copy
+    event = appointment_event("confirm", organisation_version=2)
+    # Then nothing is planned without the organisation's settings
+    with pytest.raises(OrganisationUnknown):
+        plan(event)
+    # And with them, their channels and addresses are used
+    desk = {**ORGANISATION, "email": "front@acme.example", "channels": {"sms": False}}
+    messages = plan(event, desk)
+    assert {m.channel for m in messages} == {"email"}
+    assert ("organisation", "email", "front@acme.example") in who(messages)
+    # A change that notifies nobody needs no settings
+    assert plan(appointment_event("note_added", organisation_version=2)) == []
 
 
 def test_a_channel_the_organisation_switched_off_is_not_used_for_anyone():

@@ -59,6 +59,16 @@ def test_times_are_shown_in_the_organisations_time_zone():
     assert "09:00" not in tokyo["client", "email"].html
 
 
+def test_the_settings_given_are_used_for_an_event_that_refers_to_its_organisation():
+    # The event carries no copy; the settings the notifier keeps say Tokyo and a new name
+    event = appointment_event("confirm", slot=SLOT, organisation_version=3)
+    tokyo = {**ORGANISATION, "name": "Acme Tokyo", "timezone": "Asia/Tokyo"}
+    texts = {(p.message.recipient_kind, p.message.channel): p.rendered
+             for p in prepare(event, renderer, organisation=tokyo) if p.rendered}
+    assert "18:00–18:30 JST" in texts["client", "email"].text
+    assert "Acme Tokyo" in texts["client", "sms"].text
+
+
 def test_summer_time_is_respected():
     summer = {"start": "2026-07-01T09:00:00+00:00", "end": "2026-07-01T09:30:00+00:00"}
     texts = rendered(appointment_event("confirm", slot=summer))

@@ -12,6 +12,7 @@ from services.booking.application.app import Caller
 from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
 from services.notifier.application.consume import prepare
+from services.notifier.domain.planning import organisation_settings
 from services.notifier.domain.rendering import Renderer
 from shared import links
 
@@ -45,13 +46,18 @@ def test_a_whole_lifecycle_from_booking_notifies_as_planned():
                            ("cancel", {"reason": "Organisation unavailable", "message": "Sorry"})]:
         booking.act(agent, aid, action, params)
     try:
-        events = [e for _, _, e in to_messages(booking, booking.notifications(0, 100))
-                  if e.type.startswith("appointment.")]
+        published = [e for _, _, e in to_messages(booking, booking.notifications(0, 100))]
     finally:
         booking.close()
+    events = [e for e in published if e.type.startswith("appointment.")]
+    # The organisation's settings come with its own event (directory.events)
+    organisation = organisation_settings(
+        next(e for e in published if e.type.startswith("organisation.")).data["organisation"])
+    assert {e.data["change"]["organisation_version"] for e in events} == {1}
 
     renderer = Renderer()
-    planned = {e.data["change"]["action"]: prepare(e, renderer) for e in events}
+    planned = {e.data["change"]["action"]: prepare(e, renderer, organisation=organisation)
+               for e in events}
     assert [len(planned[a]) for a in ("request", "client_linked", "confirm", "note_added",
                                       "cancel")] == [4, 0, 6, 0, 4]
     confirm = {(p.message.recipient_kind, p.message.channel): p for p in planned["confirm"]}

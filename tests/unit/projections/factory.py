@@ -43,9 +43,13 @@ class Booking:
     """Keeps each appointment's snapshot and emits one event per command."""
 
     def __init__(self, organisation: dict[str, Any] | None = None, first_position: int = 1,
-                 clock: datetime = START) -> None:
+                 clock: datetime = START, stored_copies: bool = True) -> None:
+        """`stored_copies`: appointment events carry the organisation's settings in
+        change.organisation, as events stored before organisation_version do; else
+        they refer to them by version, as booking writes them now."""
         self.organisation = copy.deepcopy(organisation or ORGANISATION)
         self.org = self.organisation["id"]
+        self.stored_copies = stored_copies
         self.positions = itertools.count(first_position)
         self.now = clock
         self.snapshots: dict[str, dict[str, Any]] = {}
@@ -160,8 +164,11 @@ class Booking:
         change = {"action": action, "from_status": from_status, "to_status": to,
                   "status_kind": kind,
                   "workflow": {"id": definition.id, "version": definition.version},
-                  "actor": actor, "reason": reason, "message": message,
-                  "organisation": copy.deepcopy(self.organisation), **extra}
+                  "actor": actor, "reason": reason, "message": message, **extra}
+        if self.stored_copies:
+            change["organisation"] = copy.deepcopy(self.organisation)
+        else:
+            change["organisation_version"] = max(1, self.versions.get(self.org, 0))
         return self.emit(aid, f"appointment.{verb}.v1", {"change": change, "appointment": snap},
                          minutes)
 

@@ -33,6 +33,23 @@ def test_a_window_request_is_unconfirmed_and_placed_at_its_part_of_day_in_local_
     assert changes.organisation.timezone == "Europe/Zurich"
 
 
+def test_an_event_referring_to_its_organisation_is_placed_with_what_the_views_know_of_it():
+    # Given an event as booking writes it now: the organisation by version, no copy
+    booking = Booking(stored_copies=False)
+    event = booking.request(window=window("2026-11-23", "morning"), tentative=True)
+    assert "organisation" not in event.data["change"]
+    zurich = apply(booking.organisation_updated()).organisation
+    # Then the window is placed in the organisation's zone when the views know it
+    known = apply(event, zurich)
+    assert (known.appointment.start_at, known.appointment.end_at) == (
+        utc("2026-11-23T08:00:00+00:00"), utc("2026-11-23T11:00:00+00:00"))
+    assert known.organisation is None  # the organisation's row comes from its own events
+    # And with the default parts of day in UTC while they know nothing of it yet
+    unknown = apply(event).appointment
+    assert (unknown.start_at, unknown.end_at) == (utc("2026-11-23T09:00:00+00:00"),
+                                                  utc("2026-11-23T12:00:00+00:00"))
+
+
 def test_confirm_then_reschedule_then_cancel():
     booking = Booking()
     requested = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7")
