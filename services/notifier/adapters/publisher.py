@@ -1,5 +1,5 @@
 """Outbox -> Kafka: delivery events to `notifications.events`, dead letters to
-`notifications.dlq`.
+`notifications.events.dlq`.
 
 Rows leave the outbox only after the broker acknowledged them, so a crash or a
 broker outage delays these messages but loses none (one may be published

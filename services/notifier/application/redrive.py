@@ -1,4 +1,4 @@
-"""Re-drive dead letters: read `notifications.dlq` and put those deliveries
+"""Re-drive dead letters: read `notifications.events.dlq` and put those deliveries
 back to pending, so the senders try them again (after the cause was fixed).
 
 Reading uses its own consumer group (`notifier-redrive`), from the earliest

@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 from services.projections.entrypoints.http import create_app
+from shared import kafka
 from tests.integration.projections.support import (
     applied_count,
     publish,
@@ -40,7 +41,8 @@ def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings):
     with running(settings):
         publish(settings, [first] + poison + [confirm])
         wait_until(lambda: applied_count(settings) == 2, what="good events applied")
-        letters = read_topic(settings.bootstrap_servers, settings.dlq_topic, len(poison))
+        letters = read_topic(settings.bootstrap_servers, kafka.dlq(settings.topics[0]),
+                             len(poison))
 
     # Every poison message is in the dlq, unchanged, with why and where from
     assert sorted(r.value for r in letters) == sorted(poison)
