@@ -1,5 +1,6 @@
-"""Outbox -> Kafka: delivery events to `notifications.events`, dead letters to
-`notifications.events.dlq`.
+"""The notifier's outbox table -> Kafka: delivery events to
+`notifications.events`, dead letters to `notifications.events.dlq`, drained
+by the shared outbox drainer (shared/outbox.py).
 
 Rows leave the outbox only after the broker acknowledged them, so a crash or a
 broker outage delays these messages but loses none (one may be published
@@ -9,24 +10,20 @@ a time holds a transaction-scoped advisory lock, which keeps outbox order.
 from __future__ import annotations
 
 import json
-import logging
 
 from psycopg_pool import ConnectionPool
 
-from shared import kafka
+from shared.outbox import Drainer, Send
 
-log = logging.getLogger(__name__)
 _DRAIN_LOCK = 0x4E4F5449  # "NOTI"
 
 
-class OutboxPublisher:
-    def __init__(self, pool: ConnectionPool, bootstrap_servers: str, batch: int = 500,
-                 ack_timeout: float = 15.0) -> None:
+class OutboxTable:
+    def __init__(self, pool: ConnectionPool, batch: int = 500) -> None:
         self.pool = pool
         self.batch = batch
-        self.producer = kafka.DurableProducer(bootstrap_servers, ack_timeout)
 
-    def publish_pending(self) -> int:
+    def drain(self, send: Send) -> int:
         """Publish one batch of the outbox; the number of messages published."""
         with self.pool.connection() as conn:
             locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_DRAIN_LOCK,))
@@ -37,12 +34,14 @@ class OutboxPublisher:
             if not rows:
                 return 0
             # Outcome unknown on failure: the rows stay and are sent again.
-            self.producer.send_all(
-                (topic, key.encode(), json.dumps(envelope | {"position": id_}).encode(),
-                 [(k, str(v).encode()) for k, v in headers.items()])
-                for id_, topic, key, headers, envelope in rows)
+            send([(topic, key.encode(), json.dumps(envelope | {"position": id_}).encode(),
+                   [(k, str(v).encode()) for k, v in headers.items()])
+                  for id_, topic, key, headers, envelope in rows])
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r[0] for r in rows],))
             return len(rows)
 
-    def close(self) -> None:
-        self.producer.close()
+
+def publisher(pool: ConnectionPool, bootstrap_servers: str, poll_interval: float) -> Drainer:
+    """The drainer of the outbox table: every `poll_interval` seconds when it is empty."""
+    return Drainer(OutboxTable(pool), bootstrap_servers, name="notifier",
+                   idle_wait=poll_interval, first_backoff=poll_interval)

@@ -21,7 +21,7 @@ from typing import Any
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.notifier import bootstrap
-from services.notifier.adapters.publisher import OutboxPublisher
+from services.notifier.adapters.publisher import publisher
 from services.notifier.application.consume import ConsumeEvent
 from services.notifier.application.send import Backoff, Sender
 from services.notifier.bootstrap import Settings
@@ -41,7 +41,7 @@ class NotifierProcess:
         self.pool = bootstrap.pool(settings)
         self.ledger = bootstrap.ledger(settings, self.pool)
         self.consume = ConsumeEvent(self.ledger)
-        self.publisher = OutboxPublisher(self.pool, settings.bootstrap_servers)
+        self.publisher = publisher(self.pool, settings.bootstrap_servers, settings.poll_interval)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
                         for transport in bootstrap.transports(settings).values()]
@@ -97,13 +97,7 @@ class NotifierProcess:
             self.stopping.wait(self.settings.poll_interval)
 
     def _publish_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                if self.publisher.publish_pending():
-                    continue
-            except Exception:  # noqa: BLE001 - broker away: keep the outbox, try again
-                log.warning("publishing delivery events failed", exc_info=True)
-            self.stopping.wait(self.settings.poll_interval)
+        self.publisher.run(self.stopping)
 
 
 def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
