@@ -100,7 +100,7 @@ class Relay:
         if new_topics:
             kafka.ensure_topics(self.bootstrap_servers, new_topics)
             self._topics |= new_topics
-        send([(topic, key.encode(), event.to_json(), []) for topic, key, event in messages])
+        send([(topic, *event.to_kafka(key)) for topic, key, event in messages])
         unseen = sorted({topic for topic, _, _ in messages} - set(topic_ids))
         if unseen:
             topic_ids.update(self.topic_ids.current(unseen))

@@ -9,10 +9,11 @@ a time holds a transaction-scoped advisory lock, which keeps outbox order.
 """
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from shared.envelope import CloudEvent
 from shared.outbox import Drainer, Send
 
 _DRAIN_LOCK = 0x4E4F5449  # "NOTI"
@@ -34,11 +35,17 @@ class OutboxTable:
             if not rows:
                 return 0
             # Outcome unknown on failure: the rows stay and are sent again.
-            send([(topic, key.encode(), json.dumps(envelope | {"position": id_}).encode(),
-                   [(k, str(v).encode()) for k, v in headers.items()])
+            send([(topic, *_message(key, envelope | {"position": id_}, headers))
                   for id_, topic, key, headers, envelope in rows])
             conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r[0] for r in rows],))
             return len(rows)
+
+
+def _message(key: str, envelope: dict[str, Any], headers: dict[str, Any]
+             ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """The row's CloudEvent as a Kafka message, with the row's own headers (`reason`)."""
+    key_bytes, value, binding_headers = CloudEvent(**envelope).to_kafka(key)
+    return key_bytes, value, binding_headers + [(k, str(v).encode()) for k, v in headers.items()]
 
 
 def publisher(pool: ConnectionPool, bootstrap_servers: str, poll_interval: float) -> Drainer:

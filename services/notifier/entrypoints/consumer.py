@@ -81,7 +81,7 @@ class NotifierProcess:
     def _handle(self, record: ConsumerRecord) -> None:
         """One event into the ledger; a message that is not one of our events, or
         one that fails to plan or render, is dead-lettered by the runtime."""
-        event = CloudEvent.from_json(record.value)
+        event = CloudEvent.from_kafka(record.value, record.headers)
         outcome = self.consume(event)
         log.info("event consumed", extra={"fields": {
             "event_id": event.id, "type": event.type, "subject": event.subject,

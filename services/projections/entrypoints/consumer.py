@@ -48,7 +48,7 @@ class Consumer:
         self.runtime.run(stop)
 
     def handle(self, record: ConsumerRecord) -> None:
-        outcome = apply_event(self.pool, LIVE, decode(record.value))
+        outcome = apply_event(self.pool, LIVE, decode(record.value, record.headers))
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
 
     def _purge_when_due(self) -> None:
