@@ -49,13 +49,19 @@ def slot(hour: int, minutes: int = 30) -> dict[str, str]:
 
 
 def declared_events(aggregate: type) -> list[str]:
-    """Event classes declared in the aggregate's class body and triggered in its module
-    (`cls.Requested`, `self.Confirmed`, ...): base classes such as `Changed` are left out."""
+    """Events declared in the aggregate's class body: classes triggered in its module
+    (`cls.Requested`, ...; base classes left out) and methods decorated with
+    `@event("Confirmed")`, which declare the event they trigger."""
     source = inspect.getsource(inspect.getmodule(aggregate))  # type: ignore[arg-type]
     body = next(n for n in ast.walk(ast.parse(source))
                 if isinstance(n, ast.ClassDef) and n.name == aggregate.__name__).body
     triggered = set(re.findall(r"\b(?:self|cls)\.([A-Z]\w*)\b", source))
-    return [n.name for n in body if isinstance(n, ast.ClassDef) and n.name in triggered]
+    classes = [n.name for n in body if isinstance(n, ast.ClassDef) and n.name in triggered]
+    decorated = [d.args[0].value for n in body if isinstance(n, ast.FunctionDef)
+                 for d in n.decorator_list if isinstance(d, ast.Call)
+                 and isinstance(d.func, ast.Name) and d.func.id == "event"
+                 and d.args and isinstance(d.args[0], ast.Constant)]
+    return classes + decorated
 
 
 APPOINTMENT_TYPES = {f"appointment.{snake(n)}.v1" for n in declared_events(Appointment)}

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 from services.booking.domain.meta import Meta
 from services.booking.domain.values import HHMM, clock_time, zone
 from shared.errors import Invalid
+from shared.event_names import name_events
 
 NAMESPACE = uuid.UUID("5b0c2f4e-0d5f-4a53-9a55-4a1f0b7d2c11")
 
@@ -69,6 +70,10 @@ class Organisation(Aggregate):
 
     def snapshot(self) -> dict[str, Any]:
         return {"id": self.organisation_id, "version": self.version, **deepcopy(self.settings)}
+
+
+name_events(Organisation, "organisation",
+            formerly="services.booking.domain.organisation:Organisation")
 
 
 def check_settings(s: dict[str, Any]) -> None:
