@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import uuid
 from copy import deepcopy
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from services.booking.domain.meta import Meta
 from services.booking.domain.values import HHMM, clock_time, zone
@@ -35,19 +36,14 @@ def defaults(organisation_id: str) -> dict[str, Any]:
 
 
 class Organisation(Aggregate):
-    class Created(Aggregate.Created):
-        organisation_id: str
-        change: dict[str, Any]
-
+    @event("Created")
     def __init__(self, organisation_id: str, change: dict[str, Any]) -> None:
         self.organisation_id = organisation_id
         self.settings: dict[str, Any] = deepcopy(change["fields"])
 
-    class SettingsUpdated(Aggregate.Event):
-        change: dict[str, Any]
-
-        def apply(self, org: Organisation) -> None:
-            org.settings.update(deepcopy(self.change["fields"]))
+    @event("SettingsUpdated")
+    def _settings_updated(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.settings.update(deepcopy(change["fields"]))
 
     @classmethod
     def start(cls, organisation_id: str, meta: Meta) -> Organisation:
@@ -61,8 +57,8 @@ class Organisation(Aggregate):
         changed = {k: v for k, v in fields.items() if self.settings.get(k) != v}
         if changed:
             check_settings({**self.settings, **changed})
-            self.trigger_event(self.SettingsUpdated, timestamp=meta.now,
-                               change=meta.change("settings_updated", fields=changed))
+            self._settings_updated(change=meta.change("settings_updated", fields=changed),
+                                   timestamp=meta.now)
 
     @property
     def tz(self) -> ZoneInfo:
