@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake, to_messages
 from services.booking.application.app import BookingApplication, Caller
@@ -81,11 +82,11 @@ def drive_booking() -> list[dict[str, Any]]:
         return str(app.register(manager, entry, fields)[entry]["id"])
 
     def act(a: dict[str, Any], action: str, **params: Any) -> dict[str, Any]:
-        return app.act(agent, uuid.UUID(a["id"]), action, params)["appointment"]
+        return drive.act(app, agent, uuid.UUID(a["id"]), action, params)["appointment"]
 
     def by_link(a: dict[str, Any], action: str, **params: Any) -> dict[str, Any]:
         claims = links.verify(links.sign(a["id"], action), action)
-        return app.client_action(claims, params, correlation_id="corr-link")["appointment"]
+        return drive.by_link(app, claims, params, correlation_id="corr-link")["appointment"]
 
     try:
         # -- the directory: organisation created on first use, then every change kind

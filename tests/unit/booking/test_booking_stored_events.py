@@ -21,6 +21,7 @@ from booking_unit_support import NOW, slot
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application.app import BookingApplication
@@ -122,7 +123,7 @@ def test_after_the_classes_moved_the_old_store_still_replays(fresh, old_store, f
 def test_new_events_are_stored_under_domain_names(booking, directory, agent):
     a = booking.request(agent, {"service_id": directory.service, "client_id": directory.client,
                                 "source": "agent", "slot": slot(10)})["appointment"]
-    booking.act(agent, uuid.UUID(a["id"]), "confirm", {"agent_id": directory.agent})
+    drive.act(booking, agent, uuid.UUID(a["id"]), "confirm", {"agent_id": directory.agent})
     stored = booking.recorder.select_notifications(start=1, limit=100)
     topics = [n.topic for n in stored]
     assert all(DOMAIN_NAME.match(t) for t in topics), topics
