@@ -1,10 +1,10 @@
 """BookingApplication: every use case of booking over one event store.
 
-Each command on an appointment is a typed command (application/commands.py) handled
-by the method of its name, and takes the same steps through shared helpers: load
-(`_load`: tenancy and If-Match) -> resolve directory ids -> ask the workflow
-authority (`_allow`) -> call the aggregate -> save (`_save`: events, side tables and
-the idempotent answer in one transaction).
+Each command on an appointment is a typed command (commands.py) handled by the
+method of its name (appointment_commands.py), and takes the same steps through the
+helpers here: load (`_load`: tenancy and If-Match) -> resolve directory ids -> ask
+the workflow authority (`_allow`) -> call the aggregate -> save (`_save`: events,
+side tables and the idempotent answer in one transaction).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Recor
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
-from services.booking.application import commands as c
+from services.booking.application.appointment_commands import AppointmentCommands
 from services.booking.application.clock import Clock
 from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
 from services.booking.application.workflow_client import WorkflowPort
@@ -49,7 +49,7 @@ class Caller:
     answer: Answer | None = None   # the first answer to record under an Idempotency-Key
 
 
-class BookingApplication(Application[uuid.UUID]):
+class BookingApplication(AppointmentCommands, Application[uuid.UUID]):
     log_section_size = 1000
 
     def __init__(self, env: dict[str, str] | None = None, *, workflow: WorkflowPort, clock: Clock,
@@ -172,121 +172,6 @@ class BookingApplication(Application[uuid.UUID]):
         appointment = Appointment.create_for_client(self._context(caller, org, None), t, **params)
         return self._save(caller, "appointment", appointment)
 
-    # Each command on an existing appointment: load it (tenancy, If-Match), resolve the
-    # directory ids it names, ask the workflow (status actions), call the aggregate, save.
-
-    def confirm(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Confirm,
-                expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        agent = self._agent(caller, cmd.agent_id)
-        a.confirm(*self._allow(caller, org, a, "confirm"), slot=cmd.slot, agent=agent,
-                  message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def accept_suggestion(self, caller: Caller, appointment_id: uuid.UUID,
-                          cmd: c.AcceptSuggestion,
-                          expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.accept_suggestion(*self._allow(caller, org, a, "accept_suggestion"), message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def reschedule(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reschedule,
-                   expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.reschedule(*self._allow(caller, org, a, "reschedule"), slot=cmd.slot, message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def request_reschedule(self, caller: Caller, appointment_id: uuid.UUID,
-                           cmd: c.RequestReschedule,
-                           expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.request_reschedule(*self._allow(caller, org, a, "request_reschedule"), message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def cancel(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Cancel,
-               expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.cancel(*self._allow(caller, org, a, "cancel"), reason=cmd.reason, message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def reject(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reject,
-               expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.reject(*self._allow(caller, org, a, "reject"), reason=cmd.reason, message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def attend(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Attend,
-               expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.attend(*self._allow(caller, org, a, "attend"), time_taken_minutes=cmd.time_taken_minutes,
-                 completion_reason=cmd.completion_reason, remark=cmd.remark)
-        return self._save(caller, "appointment", a)
-
-    def no_show(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.NoShow,
-                expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.no_show(*self._allow(caller, org, a, "no_show"))
-        return self._save(caller, "appointment", a)
-
-    def reopen(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reopen,
-               expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.reopen(*self._allow(caller, org, a, "reopen"), message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def request_feedback(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.RequestFeedback,
-                         expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.request_feedback(*self._allow(caller, org, a, "request_feedback"), message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def move(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Move,
-             expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.move(*self._allow(caller, org, a, "move", cmd.status), status=cmd.status,
-               reason=cmd.reason, message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def reassign(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reassign,
-                 expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        agent = self._agent(caller, cmd.agent_id)
-        assert agent is not None
-        a.reassign(self._context(caller, org, str(a.id)), agent=agent, message=cmd.message)
-        return self._save(caller, "appointment", a)
-
-    def add_note(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.AddNote,
-                 expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.add_note(self._context(caller, org, str(a.id)), text=cmd.text)
-        return self._save(caller, "appointment", a)
-
-    def edit_note(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.EditNote,
-                  expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        a.edit_note(self._context(caller, org, str(a.id)), note_id=cmd.note_id, text=cmd.text)
-        return self._save(caller, "appointment", a)
-
-    def update_details(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.UpdateDetails,
-                       expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        org_id = caller.organisation_id
-        service = None if cmd.service_id is None else \
-            self._usable(org_id, "service", cmd.service_id, "service_id").reference()
-        resources = None if cmd.resource_ids is None else \
-            [self._usable(org_id, "resource", r, "resource_ids").reference() for r in cmd.resource_ids]
-        a.update_details(self._context(caller, org, str(a.id)), service=service,
-                         resources=resources, questionnaire=cmd.questionnaire,
-                         metadata=cmd.metadata)
-        return self._save(caller, "appointment", a)
-
-    def link_client(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.LinkClient,
-                    expected_version: int | None = None) -> dict[str, Any]:
-        a, org = self._load(caller, appointment_id, expected_version)
-        client = self._usable(caller.organisation_id, "client", cmd.client_id, "client_id")
-        a.link_client(self._context(caller, org, str(a.id)), client=client.reference())
-        return self._save(caller, "appointment", a)
-
     def save_tentative_client(self, caller: Caller, appointment_id: uuid.UUID,
                               expected_version: int | None = None) -> dict[str, Any]:
         """Save the tentative client as a new client and link it, in one transaction."""
@@ -303,29 +188,6 @@ class BookingApplication(Application[uuid.UUID]):
         appointment.link_client(self._context(caller, org, str(appointment.id)),
                                 client=client.reference())
         return self._save(caller, "appointment", appointment, client)
-
-    # -- what a client does through a signed link (single use) ---------------------------
-
-    def cancel_by_link(self, claims: links.LinkClaims, cmd: c.Cancel, correlation_id: str = "",
-                       answer: Answer | None = None) -> dict[str, Any]:
-        caller, a, org = self._by_link(claims, correlation_id, answer)
-        a.cancel(*self._allow(caller, org, a, "cancel"), reason=cmd.reason, message=cmd.message,
-                 link_id=claims.jti)
-        return self._save(caller, "appointment", a)
-
-    def propose_time(self, claims: links.LinkClaims, cmd: c.ProposeTime, correlation_id: str = "",
-                     answer: Answer | None = None) -> dict[str, Any]:
-        caller, a, org = self._by_link(claims, correlation_id, answer)
-        a.propose_time(*self._allow(caller, org, a, "propose_time"), slot=cmd.slot,
-                       message=cmd.message, link_id=claims.jti)
-        return self._save(caller, "appointment", a)
-
-    def submit_feedback(self, claims: links.LinkClaims, cmd: c.SubmitFeedback,
-                        correlation_id: str = "", answer: Answer | None = None) -> dict[str, Any]:
-        caller, a, org = self._by_link(claims, correlation_id, answer)
-        a.submit_feedback(*self._allow(caller, org, a, "submit_feedback"), rating=cmd.rating,
-                          comment=cmd.comment, link_id=claims.jti)
-        return self._save(caller, "appointment", a)
 
     def describe_link(self, claims: links.LinkClaims) -> dict[str, Any]:
         appointment = self._get(None, _uuid(claims.appointment_id), Appointment)
