@@ -329,17 +329,17 @@ class Appointment(Aggregate):
             raise Invalid("agent_id", "this agent is already assigned")
         if self.slot and not ctx.is_free(agent["id"], Slot.of(self.slot)):
             raise errors.AgentNotAvailable(agent["id"])
-        self._record(self._reassigned, ctx, None, message=message, **self._agent_fields(agent))
+        self._record(self._reassigned, ctx, "reassigned", message=message, **self._agent_fields(agent))
 
     def add_note(self, ctx: Context, t: None = None, *, text: str) -> None:
-        self._record(self._note_added, ctx, None, note=self._new_note(ctx, text))
+        self._record(self._note_added, ctx, "note_added", note=self._new_note(ctx, text))
 
     def edit_note(self, ctx: Context, t: None = None, *, note_id: str, text: str) -> None:
         if note_id not in self.notes:
             raise errors.NoteNotFound(note_id)
         note = {"id": note_id, "text": text, "previous_text": self.notes[note_id]["text"],
                 "edited_by": dict(ctx.meta.actor), "edited_at": iso(ctx.meta.now)}
-        self._record(self._note_edited, ctx, None, note=note)
+        self._record(self._note_edited, ctx, "note_edited", note=note)
 
     def update_details(self, ctx: Context, t: None = None, *, service: dict[str, Any] | None = None,
                        resources: list[dict[str, Any]] | None = None,
@@ -359,12 +359,12 @@ class Appointment(Aggregate):
         if not fields:
             raise Invalid("body", "nothing to update: give service_id, resource_ids, "
                           "questionnaire or metadata")
-        self._record(self._details_updated, ctx, None, **fields)
+        self._record(self._details_updated, ctx, "details_updated", **fields)
 
     def link_client(self, ctx: Context, t: None = None, *, client: dict[str, Any]) -> None:
         if not self.client.get("tentative"):
             raise Conflict("the client of this appointment is already linked")
-        self._record(self._client_linked, ctx, None, client=client, previous_client=self.client)
+        self._record(self._client_linked, ctx, "client_linked", client=client, previous_client=self.client)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -406,17 +406,18 @@ class Appointment(Aggregate):
         return {"id": uuid.uuid4().hex, "text": text, "author": dict(ctx.meta.actor),
                 "at": iso(ctx.meta.now)}
 
-    def _record(self, trigger: Callable[..., None], ctx: Context, t: Transition | None,
+    def _record(self, trigger: Callable[..., None], ctx: Context, t: Transition | str,
                 reason: str | None = None, message: str | None = None, **fields: Any) -> None:
-        """Trigger one of the events above with the change it makes."""
-        if t is not None and t.from_status != self.status:
+        """Trigger one of the events above with the change it makes: a status change
+        the workflow allowed (`t`), or a change that keeps the status (`t`: its action)."""
+        if isinstance(t, Transition) and t.from_status != self.status:
             raise Conflict(f"the appointment is in status '{self.status}', "
                                   f"not '{t.from_status}'")
-        status = t.change() if t else {
+        status = t.change() if isinstance(t, Transition) else {
             "from_status": self.status, "to_status": self.status,
             "status_kind": self.status_kind, "status_name": self.status_name,
             "workflow": self.workflow}
-        action = t.action if t else trigger.__name__.removeprefix("_")
+        action = t.action if isinstance(t, Transition) else t
         change = ctx.meta.change(action, **status, reason=reason, message=message,
                                  organisation_version=ctx.organisation.version, **fields)
         trigger(change=change, timestamp=ctx.meta.now)
@@ -439,7 +440,7 @@ class Appointment(Aggregate):
             "updated_at": self.updated_at})
 
 
-# The action a change that keeps the status names: its event's method without the underscore.
+# The action each change that keeps the status records (from_status == to_status).
 DETAIL_ACTION_NAMES = {"Reassigned": "reassigned", "NoteAdded": "note_added",
                        "NoteEdited": "note_edited", "DetailsUpdated": "details_updated",
                        "ClientLinked": "client_linked"}
