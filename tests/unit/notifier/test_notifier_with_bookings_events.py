@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application.app import Caller
@@ -44,7 +45,7 @@ def test_a_whole_lifecycle_from_booking_notifies_as_planned():
                            ("confirm", {"slot": slot(9), "agent_id": dr_who}),
                            ("add_note", {"text": "bring the x-rays"}),
                            ("cancel", {"reason": "Organisation unavailable", "message": "Sorry"})]:
-        booking.act(agent, aid, action, params)
+        drive.act(booking, agent, aid, action, params)
     try:
         published = [e for _, _, e in to_messages(booking, booking.notifications(0, 100))]
     finally:
