@@ -168,7 +168,7 @@ def test_directory_events_give_resources_clients_and_the_organisation():
     resource = apply(booking.resource("agent-7", hours={"mon": [["08:00", "12:00"]]})).resource
     assert (resource.kind, resource.active, resource.working_hours) == (
         "agent", True, {"mon": [["08:00", "12:00"]]})
-    gone = apply(booking.resource("agent-7", verb="deactivated")).resource
+    gone = apply(booking.resource("agent-7", active=False, verb="updated")).resource
     assert not gone.active and gone.version == 2
     assert apply(booking.client("client-1")).client.name == "Ada Lovelace"
     org = apply(booking.organisation_updated(retention_days=30)).organisation
