@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.waiting import wait_until
+
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 SENDGRID_PATH = "/v3/mail/send"
 
@@ -125,14 +127,16 @@ class FakeProviders:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Request]:
         """At least `count` accepted requests (AssertionError after `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def enough() -> list[Request] | None:
             got = self.accepted
-            if len(got) >= count:
-                return got
-            time.sleep(0.05)
-        raise AssertionError(f"{len(self.accepted)} accepted requests after {timeout}s, "
-                             f"expected {count}: {self.accepted}")
+            return got if len(got) >= count else None
+
+        try:
+            found: list[Request] = wait_until(enough, timeout, f"{count} accepted requests",
+                                              interval=0.05)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; accepted: {self.accepted}") from None
+        return found
 
     # -- answering ---------------------------------------------------------------
     def _rule_for(self, channel: str, to: str) -> Rule | None:
