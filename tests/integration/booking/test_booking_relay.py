@@ -29,7 +29,7 @@ def test_the_relay_publishes_appointment_and_directory_events(api, seed, booking
     # and the service's on directory.events, keyed by the organisation
     consumer = kafka.consumer(infra.kafka_bootstrap_servers, f"t-{uuid.uuid4().hex[:8]}",
                               kafka.APPOINTMENTS, kafka.DIRECTORY)
-    wanted = {aid: None, seed.service: None}
+    wanted: dict[str, tuple[str, str, str] | None] = {aid: None, seed.service: None}
     deadline = time.monotonic() + 30
     try:
         while None in wanted.values() and time.monotonic() < deadline:
