@@ -15,6 +15,7 @@ from shared import infra as infra_module
 from shared import kafka
 from shared.relay import Relay
 from tests.integration.relay_app import Ticket, make_app, to_messages
+from tests.waiting import first_within
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,10 +24,13 @@ def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> 
     """Every message on the topic, read with a fresh group from the earliest offset."""
     consumer = kafka.consumer(bootstrap, f"reader-{time.monotonic_ns()}", topic)
     seen: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len({m["id"] for m in seen}) < expected:
+
+    def all_read() -> bool:
         for records in consumer.poll(500).values():
-            seen += [json.loads(r.value) for r in records]
+            seen.extend(json.loads(r.value) for r in records)
+        return len({m["id"] for m in seen}) >= expected
+
+    first_within(all_read, timeout, interval=0)
     consumer.close()
     return seen
 

@@ -2,11 +2,10 @@
 the real SendGrid and Twilio SDKs talking to the local fake providers."""
 from __future__ import annotations
 
-import time
-
 from shared.envelope import CloudEvent
 from tests.fakes.events import AGENT, LOCATION, ORGANISATION, appointment_event
 from tests.fakes.notifier_support import read_topic, rows, wait_until
+from tests.waiting import first_within
 
 ADA_EMAIL, ADA_PHONE = "ada@example.com", "+441234567890"
 
@@ -159,9 +158,12 @@ def test_a_message_that_cannot_be_processed_is_dead_lettered_and_the_rest_goes_o
     dead_topic = kafka.dlq(settings.topic)
     reader.assign([TopicPartition(dead_topic, p) for p in range(kafka.PARTITIONS)])
     dead: list = []
-    deadline = time.monotonic() + 20
-    while len(dead) < 2 and time.monotonic() < deadline:
-        dead += [r for records in reader.poll(500).values() for r in records]
+
+    def both_read() -> bool:
+        dead.extend(r for records in reader.poll(500).values() for r in records)
+        return len(dead) >= 2
+
+    first_within(both_read, 20, interval=0)
     reader.close()
     by_key = {r.key: (r.value, dict(r.headers)) for r in dead}
     assert by_key[b"junk"][0] == b"not an event"

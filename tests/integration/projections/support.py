@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -19,7 +18,10 @@ from services.projections.entrypoints.consumer import Consumer
 from shared import auth, kafka
 from shared.envelope import CloudEvent
 from tests.present import present
-from tests.waiting import wait_until  # noqa: F401 - the projections tests import it from here
+from tests.waiting import (
+    first_within,
+    wait_until,  # noqa: F401 - the projections tests import it from here
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -76,10 +78,13 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20) -
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                              auto_offset_reset="earliest", enable_auto_commit=False)
     seen: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(seen) < expected:
+
+    def all_read() -> bool:
         for records in consumer.poll(500).values():
-            seen += records
+            seen.extend(records)
+        return len(seen) >= expected
+
+    first_within(all_read, timeout, interval=0)
     consumer.close()
     return seen
 
