@@ -11,11 +11,13 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+
 from shared import infra as infra_module
 from shared import kafka
 from shared.relay import Relay
 from tests.integration.relay_app import Ticket, make_app, to_messages
-from tests.waiting import first_within
+from tests.waiting import first_within, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +35,17 @@ def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> 
     first_within(all_read, timeout, interval=0)
     consumer.close()
     return seen
+
+
+def relayed(url: str) -> int:
+    """The position the relay recorded as acknowledged (0 before its first batch)."""
+    with psycopg.connect(url) as conn:
+        try:
+            row = conn.execute("SELECT position FROM relay_position WHERE name = 'tickets'"
+                               ).fetchone()
+        except psycopg.errors.UndefinedTable:  # the relay has not started yet
+            return 0
+    return int(row[0]) if row else 0
 
 
 def open_tickets(app, count: int, start: int = 0, stamps: int = 0) -> set[str]:
@@ -74,7 +87,7 @@ def test_killed_mid_stream_the_relay_loses_nothing(infra, fresh_db, unique_topic
 
     writer = threading.Thread(target=keep_writing)
     writer.start()
-    time.sleep(1.5)
+    wait_until(lambda: relayed(fresh_db) > 0, what="the relay has published a first batch")
     relay_process.send_signal(signal.SIGKILL)
     relay_process.wait()
     writer.join()
