@@ -6,7 +6,8 @@
 
 Point the SDKs at `fake.url` (SENDGRID_HOST, TWILIO_BASE_URL). Every request
 is logged in `requests`; the ones answered with success in `accepted`; every
-Twilio lookup in `lookups`. Program failures per test:
+Twilio lookup in `lookups`; `open_connections` counts the clients still connected
+(none once a killed sender's requests have all been answered). Program failures per test:
 
     fake.fail("email", 429, headers={"Retry-After": "1"})   # the next email
     fake.fail("sms", 400, to="+4412", times=None)            # every SMS to that number
@@ -67,6 +68,7 @@ class FakeProviders:
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self.lookups: list[dict[str, str]] = []
+        self.open_connections = 0   # a client's requests are all answered once it is closed
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._ids = itertools.count(1)
@@ -233,6 +235,15 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
+
+        def handle(self) -> None:
+            with fake._lock:
+                fake.open_connections += 1
+            try:
+                super().handle()
+            finally:
+                with fake._lock:
+                    fake.open_connections -= 1
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             url = urlsplit(self.path)
