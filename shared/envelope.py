@@ -7,7 +7,7 @@ log) and `correlationid`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,11 +34,9 @@ class CloudEvent:
     correlationid: str = ""
     specversion: str = SPECVERSION
     datacontenttype: str = "application/json"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        body = {k: v for k, v in self.__dict__.items() if k != "extra"}
-        return json.dumps(body, default=str, separators=(",", ":")).encode()
+        return json.dumps(self.__dict__, default=str, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> CloudEvent:
@@ -55,8 +53,8 @@ class CloudEvent:
             raise InvalidEnvelope(f"unsupported specversion {body['specversion']}")
         if not isinstance(body["data"], dict):
             raise InvalidEnvelope("data is not an object")
-        known = {k: body.pop(k) for k in list(body) if k in cls.__dataclass_fields__}
-        return cls(**known, extra=body)
+        # Attributes we do not know are left out (CloudEvents allows other extensions).
+        return cls(**{k: v for k, v in body.items() if k in cls.__dataclass_fields__})
 
 
 def now_iso() -> str:

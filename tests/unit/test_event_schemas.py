@@ -311,7 +311,7 @@ def test_other_breakages_are_refused(booking_events, breakage):
 
 
 # What events stored before `organisation_version` carried in change.organisation
-STORED_ORGANISATION = {
+STORED_ORGANISATION: dict[str, Any] = {
     "id": "acme", "name": "Acme Clinic", "timezone": "UTC", "email": None, "phone": None,
     "address": None, "channels": {"email": True, "sms": True}, "retention_days": 365,
     "parts_of_day": {"morning": ["09:00", "12:00"]}}

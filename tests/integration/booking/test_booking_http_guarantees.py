@@ -72,8 +72,8 @@ def test_a_stale_if_match_is_409_with_the_current_version(api, seed, booking):
 
 def test_the_database_refuses_a_double_booking_the_checks_missed(api, seed, booking,
                                                                  monkeypatch):
-    # Given the availability check is blind (as if two commands checked at the same moment)
-    monkeypatch.setattr(booking, "_availability", lambda org, exclude: lambda agent, at: True)
+    # Given the calendar shows every agent free (as if two commands checked at the same moment)
+    monkeypatch.setattr(booking.tables, "busy_agents", lambda org, at, exclude: set())
     first, second = (api.post("/v1/appointments", {
         "service_id": seed.service, "client_id": seed.client, "slot": slot(9, 30 + 15 * i),
         "agent_id": seed.agent}).get_json()["appointment"]["id"] for i in range(2))

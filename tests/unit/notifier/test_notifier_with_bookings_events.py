@@ -16,6 +16,7 @@ from services.notifier.application.consume import prepare
 from services.notifier.domain.planning import organisation_settings
 from services.notifier.domain.rendering import Renderer
 from shared import links
+from tests.present import present
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -63,9 +64,9 @@ def test_a_whole_lifecycle_from_booking_notifies_as_planned():
                                       "cancel")] == [4, 0, 6, 0, 4]
     confirm = {(p.message.recipient_kind, p.message.channel): p for p in planned["confirm"]}
     assert confirm["resource", "email"].message.to == "who@acme.example"
-    assert "Monday 23 November 2026, 09:00–09:30 UTC" in confirm["client", "email"].rendered.text
+    assert "Monday 23 November 2026, 09:00–09:30 UTC" in present(confirm["client", "email"].rendered).text
     cancel = {(p.message.recipient_kind, p.message.channel): p for p in planned["cancel"]}
-    assert "Organisation unavailable" in cancel["client", "email"].rendered.text
+    assert "Organisation unavailable" in present(cancel["client", "email"].rendered).text
     received = {(p.message.recipient_kind, p.message.channel): p for p in planned["request"]}
-    token = received["client", "email"].rendered.text.split("token=")[1].split()[0]
+    token = present(received["client", "email"].rendered).text.split("token=")[1].split()[0]
     assert links.verify(token, "cancel").appointment_id == str(aid)
