@@ -33,6 +33,6 @@ def act(app: BookingApplication, caller: Caller, appointment_id: uuid.UUID, acti
 
 def by_link(app: BookingApplication, claims: links.LinkClaims, params: dict[str, Any],
             correlation_id: str = "", answer: Any = None) -> dict[str, Any]:
-    handler = {"cancel": app.cancel_by_link, "propose_time": app.propose_time,
-               "submit_feedback": app.submit_feedback}[claims.action]
+    handler: Any = {"cancel": app.cancel_by_link, "propose_time": app.propose_time,
+                    "submit_feedback": app.submit_feedback}[claims.action]
     return handler(claims, command(claims.action, params), correlation_id, answer)

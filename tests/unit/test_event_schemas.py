@@ -58,7 +58,7 @@ def declared_events(aggregate: type) -> list[str]:
                 if isinstance(n, ast.ClassDef) and n.name == aggregate.__name__).body
     triggered = set(re.findall(r"\b(?:self|cls)\.([A-Z]\w*)\b", source))
     classes = [n.name for n in body if isinstance(n, ast.ClassDef) and n.name in triggered]
-    decorated = [d.args[0].value for n in body if isinstance(n, ast.FunctionDef)
+    decorated = [str(d.args[0].value) for n in body if isinstance(n, ast.FunctionDef)
                  for d in n.decorator_list if isinstance(d, ast.Call)
                  and isinstance(d.func, ast.Name) and d.func.id == "event"
                  and d.args and isinstance(d.args[0], ast.Constant)]

@@ -128,9 +128,10 @@ def run(app: Any, caller: Caller, target: str, action: str, at: dict[str, Any], 
         client: str, reason: str | None, status: str, rating: int) -> None:
     if action in ("propose_time", "submit_feedback") or (action == "cancel" and rating == 0):
         claims = links.verify(links.sign(target, action), action)
-        drive.by_link(app, claims, {"propose_time": {"slot": at},
-                                   "submit_feedback": {"rating": rating or 1},
-                                   "cancel": {"reason": reason}}[action])
+        by_link: dict[str, dict[str, Any]] = {"propose_time": {"slot": at},
+                                              "submit_feedback": {"rating": rating or 1},
+                                              "cancel": {"reason": reason}}
+        drive.by_link(app, claims, by_link[action])
         return
     bodies: dict[str, dict[str, Any]] = {
         "confirm": {"slot": at} if rating > 3 else {},
