@@ -16,7 +16,7 @@ have to carry along.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -52,7 +52,6 @@ class CloudEvent:
     correlationid: str = ""
     specversion: str = SPECVERSION
     datacontenttype: str = "application/json"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         """The structured-mode JSON document (the Kafka message value)."""
@@ -65,7 +64,7 @@ class CloudEvent:
         return message.key.encode(), message.value, list(message.headers.items())
 
     def _sdk(self) -> SdkEvent:
-        attributes = {k: v for k, v in self.__dict__.items() if k not in ("data", "extra")}
+        attributes = {k: v for k, v in self.__dict__.items() if k != "data"}
         attributes["time"] = isoparse(self.time)
         # Values JSON has no type for (a UUID, a date) are written as text.
         data = json.loads(json.dumps(self.data, default=str))
@@ -104,8 +103,9 @@ class CloudEvent:
             raise InvalidEnvelope("data is not an object")
         attributes = dict(event.get_attributes())
         attributes["time"] = attributes["time"].isoformat()
-        known = {k: attributes.pop(k) for k in list(attributes) if k in cls.__dataclass_fields__}
-        return cls(**known, data=data, extra=attributes)
+        # Attributes we do not know are left out (CloudEvents allows other extensions).
+        return cls(**{k: v for k, v in attributes.items() if k in cls.__dataclass_fields__},
+                   data=data)
 
 
 def now_iso() -> str:

@@ -20,10 +20,6 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extra = extra
 
-    def body(self) -> dict[str, Any]:
-        return {"type": "about:blank", "title": self.title, "status": self.status,
-                "detail": self.detail, **self.extra}
-
 
 class Invalid(Problem):
     """Input that breaks a rule: name the field and the reason in `errors`."""

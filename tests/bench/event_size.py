@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application.app import Caller
@@ -35,7 +36,7 @@ def sizes(address: str) -> dict[str, int]:
         a = app.request(manager, {"service_id": service, "client_id": client, "source": "agent",
                                   "window": {"date": MONDAY.date(), "part_of_day": "morning"}})
         start = MONDAY + timedelta(hours=9)
-        app.act(manager, uuid.UUID(a["appointment"]["id"]), "confirm",
+        drive.act(app, manager, uuid.UUID(a["appointment"]["id"]), "confirm",
                 {"slot": {"start": start, "end": start + timedelta(minutes=30)},
                  "agent_id": agent})
         return {e.type: len(e.to_json()) for _, _, e in to_messages(app, app.notifications(0, 100))

@@ -1,4 +1,4 @@
-"""A scripted day at a clinic (tests/e2e/clinic_day.py), played against the whole
+"""A scripted day at a clinic (tests/e2e/clinic_day/), played against the whole
 system started as `make run` starts it, then checked from every side: booking's
 statuses, the read models (consistent reads at booking's last position), the
 messages in the development mailbox, the signed client links, and a rebuild of

@@ -65,7 +65,9 @@ def test_every_service_is_healthy_ready_and_documents_its_api(stack):
     client = Client(stack)
     for service in ("booking", "workflow", "notifier", "projections"):
         assert client.get(service, "/healthz").status_code == 200
-        assert eventually(lambda s=service: client.get(s, "/readyz").status_code == 200)
+        def ready(s: str = service) -> bool:
+            return client.get(s, "/readyz").status_code == 200
+        assert eventually(ready)
         spec = client.get(service, "/openapi.json").json()
         assert spec["openapi"].startswith("3.") and spec["paths"]
         # The browsable docs load their assets from the service itself (no CDN).
@@ -162,14 +164,16 @@ def test_killing_the_relay_mid_stream_loses_and_duplicates_nothing(stack, servic
     writer.join()
     stack.start_process("booking-relay")
 
-    def all_arrived() -> bool:
+    def all_arrived() -> Counter | None:
         ids = queue_ids(agent)
-        return set(created) <= set(ids) and ids
+        return ids if set(created) <= set(ids) else None
     ids = eventually(all_arrived, timeout=60)
     assert len(created) == 40 and all(ids[a] == 1 for a in created)
     for appointment_id in created[:: 8]:
         assert len(history_of(agent, appointment_id)) == 1
-        eventually(lambda a=appointment_id: len(mailbox_for(agent, a)) == MESSAGES_PER_REQUEST)
+        def all_sent(a: str = appointment_id) -> bool:
+            return len(mailbox_for(agent, a)) == MESSAGES_PER_REQUEST
+        eventually(all_sent)
 
 
 def test_after_the_broker_restarts_empty_consumers_catch_up_without_duplicates(stack, service_id):
@@ -210,8 +214,9 @@ def test_killing_the_consumers_mid_stream_loses_and_duplicates_nothing(stack, se
                      timeout=90)
     assert all(ids[a] == 1 for a in created)
     for appointment_id in created:
-        eventually(lambda a=appointment_id: len(mailbox_for(agent, a)) >= MESSAGES_PER_REQUEST,
-                   timeout=60)
+        def all_sent(a: str = appointment_id) -> bool:
+            return len(mailbox_for(agent, a)) >= MESSAGES_PER_REQUEST
+        eventually(all_sent, timeout=60)
     # A send cut off between the provider and the ledger may repeat once (the
     # documented window); everything the ledger recorded as sent stays single.
     sent = [m for a in created for m in mailbox_for(agent, a)]

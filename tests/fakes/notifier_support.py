@@ -13,7 +13,10 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 from psycopg.rows import dict_row
 
-from tests.waiting import wait_until  # noqa: F401 - the notifier tests import it from here
+from tests.waiting import (
+    first_within,
+    wait_until,  # noqa: F401 - the notifier tests import it from here
+)
 
 
 def rows(url: str, where: str = "TRUE", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -32,12 +35,16 @@ def read_topic(bootstrap: str, topic: str, at_least: int,
                              auto_offset_reset="earliest")
     got: list[tuple[bytes, dict[str, Any], dict[str, bytes]]] = []
     deadline = time.monotonic() + timeout
+
+    def enough_read() -> bool:
+        for records in consumer.poll(timeout_ms=200).values():
+            got.extend((r.key, json.loads(r.value), dict(r.headers or [])) for r in records)
+        return len(got) >= at_least
+
     try:
         partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout)
         consumer.assign([TopicPartition(topic, p) for p in partitions])
-        while time.monotonic() < deadline and len(got) < at_least:
-            for records in consumer.poll(timeout_ms=200).values():
-                got += [(r.key, json.loads(r.value), dict(r.headers or [])) for r in records]
+        first_within(enough_read, max(0.0, deadline - time.monotonic()), interval=0)
     finally:
         consumer.close(autocommit=False)
     return got

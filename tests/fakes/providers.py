@@ -6,7 +6,8 @@
 
 Point the SDKs at `fake.url` (SENDGRID_HOST, TWILIO_BASE_URL). Every request
 is logged in `requests`; the ones answered with success in `accepted`; every
-Twilio lookup in `lookups`. Program failures per test:
+Twilio lookup in `lookups`; `open_connections` counts the clients still connected
+(none once a killed sender's requests have all been answered). Program failures per test:
 
     fake.fail("email", 429, headers={"Retry-After": "1"})   # the next email
     fake.fail("sms", 400, to="+4412", times=None)            # every SMS to that number
@@ -28,6 +29,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.waiting import wait_until
 
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 SENDGRID_PATH = "/v3/mail/send"
@@ -65,6 +68,7 @@ class FakeProviders:
         self.rules: list[Rule] = []
         self.requests: list[Request] = []
         self.lookups: list[dict[str, str]] = []
+        self.open_connections = 0   # a client's requests are all answered once it is closed
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._ids = itertools.count(1)
@@ -125,14 +129,16 @@ class FakeProviders:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Request]:
         """At least `count` accepted requests (AssertionError after `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def enough() -> list[Request] | None:
             got = self.accepted
-            if len(got) >= count:
-                return got
-            time.sleep(0.05)
-        raise AssertionError(f"{len(self.accepted)} accepted requests after {timeout}s, "
-                             f"expected {count}: {self.accepted}")
+            return got if len(got) >= count else None
+
+        try:
+            found: list[Request] = wait_until(enough, timeout, f"{count} accepted requests",
+                                              interval=0.05)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; accepted: {self.accepted}") from None
+        return found
 
     # -- answering ---------------------------------------------------------------
     def _rule_for(self, channel: str, to: str) -> Rule | None:
@@ -229,6 +235,15 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
+
+        def handle(self) -> None:
+            with fake._lock:
+                fake.open_connections += 1
+            try:
+                super().handle()
+            finally:
+                with fake._lock:
+                    fake.open_connections -= 1
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             url = urlsplit(self.path)

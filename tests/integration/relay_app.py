@@ -21,6 +21,11 @@ class Ticket(Aggregate):
     @event("Opened")
     def __init__(self, number: int) -> None:
         self.number = number
+        self.stamps = 0
+
+    @event("Stamped")
+    def stamp(self) -> None:
+        self.stamps += 1
 
 
 class Tickets(Application):
@@ -40,9 +45,9 @@ def to_messages(app: Tickets, notifications: Sequence) -> list[tuple[str, str, C
         e = app.mapper.to_domain_event(n)
         out.append((topic, str(e.originator_id), CloudEvent(
             id=str(uuid.uuid5(e.originator_id, str(e.originator_version))), source="tickets",
-            type="ticket.opened.v1", subject=str(e.originator_id), time=now_iso(), orgid="t",
-            aggregateversion=e.originator_version, position=n.id,
-            data={"number": e.number})))
+            type=f"ticket.{type(e).__name__.lower()}.v1", subject=str(e.originator_id),
+            time=now_iso(), orgid="t", aggregateversion=e.originator_version, position=n.id,
+            data={"number": e.number} if hasattr(e, "number") else {})))
     return out
 
 

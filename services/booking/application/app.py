@@ -1,7 +1,9 @@
 """BookingApplication: every use case of booking over one event store.
 
-Each appointment command takes the same path (`_act`): load -> tenancy and
-If-Match -> ask the workflow authority -> call the aggregate -> save (events,
+Each command on an appointment is a typed command (commands.py) handled by the
+method of its name (appointment_commands.py), and takes the same steps through the
+helpers here: load (`_load`: tenancy and If-Match) -> resolve directory ids -> ask
+the workflow authority (`_allow`) -> call the aggregate -> save (`_save`: events,
 side tables and the idempotent answer in one transaction).
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Recor
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
+from services.booking.application.appointment_commands import AppointmentCommands
 from services.booking.application.clock import Clock
 from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
 from services.booking.application.workflow_client import WorkflowPort
@@ -28,19 +31,13 @@ from services.booking.domain.directory import (
 )
 from services.booking.domain.meta import Meta
 from services.booking.domain.organisation import Organisation, organisation_uuid
-from services.booking.domain.transitions import (
-    DETAIL_ACTIONS,
-    STATUS_ACTIONS,
-    Transition,
-    intended_status,
-)
+from services.booking.domain.transitions import Transition, intended_status
 from services.booking.domain.values import Slot
 from shared import lifecycle, links
 from shared.errors import Conflict, Invalid, NotFound, Unavailable
 from shared.lifecycle import Definition, allowed_actions
 
 A = TypeVar("A", bound=Aggregate)
-ACTIONS = tuple(a for a in STATUS_ACTIONS if a not in ("request", "create")) + DETAIL_ACTIONS
 SYSTEM = {"id": "booking", "role": "system"}
 
 
@@ -52,7 +49,7 @@ class Caller:
     answer: Answer | None = None   # the first answer to record under an Idempotency-Key
 
 
-class BookingApplication(Application[uuid.UUID]):
+class BookingApplication(AppointmentCommands, Application[uuid.UUID]):
     log_section_size = 1000
 
     def __init__(self, env: dict[str, str] | None = None, *, workflow: WorkflowPort, clock: Clock,
@@ -162,7 +159,7 @@ class BookingApplication(Application[uuid.UUID]):
         at_once = bool(service.automatic and slot and agent
                        and ctx.is_free(agent["id"], Slot.of(slot)))
         t = self._transition(caller, d, None, "request",
-                             intended_status(d, "request", params, confirm_at_once=at_once))
+                             intended_status(d, "request", None, confirm_at_once=at_once))
         return self._save(caller, "appointment", Appointment.request(ctx, t, **params))
 
     def create_for_client(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
@@ -170,14 +167,10 @@ class BookingApplication(Application[uuid.UUID]):
         org = self._organisation_for(caller)
         params, service = self._resolve(caller.organisation_id, params)
         d = self.workflow.definition(caller.organisation_id, service.workflow_id, None)
-        t = self._transition(caller, d, None, "create", intended_status(d, "create", params))
+        t = self._transition(caller, d, None, "create",
+                             intended_status(d, "create", params.get("status")))
         appointment = Appointment.create_for_client(self._context(caller, org, None), t, **params)
         return self._save(caller, "appointment", appointment)
-
-    def act(self, caller: Caller, appointment_id: uuid.UUID, action: str,
-            params: dict[str, Any], expected_version: int | None = None) -> dict[str, Any]:
-        appointment = self.appointment(caller.organisation_id, appointment_id)
-        return self._act(caller, appointment, action, params, expected_version)
 
     def save_tentative_client(self, caller: Caller, appointment_id: uuid.UUID,
                               expected_version: int | None = None) -> dict[str, Any]:
@@ -190,17 +183,11 @@ class BookingApplication(Application[uuid.UUID]):
         client = Client.register(caller.organisation_id, fields,
                                  self._meta(caller.actor, caller.correlation_id))
         assert isinstance(client, Client)
-        return self._act(caller, appointment, "link_client", {"client": client.reference()},
-                         expected_version, also=(client,))
-
-    def client_action(self, claims: links.LinkClaims, params: dict[str, Any],
-                      correlation_id: str = "", answer: Answer | None = None) -> dict[str, Any]:
-        """An action a client takes through a signed link (single use)."""
-        appointment = self._get(None, _uuid(claims.appointment_id), Appointment)
-        appointment.ensure_link_unused(claims.jti)
-        actor = {"id": appointment.client.get("id") or "tentative-client", "role": "client"}
-        caller = Caller(appointment.organisation_id, actor, correlation_id, answer)
-        return self._act(caller, appointment, claims.action, {**params, "link_id": claims.jti})
+        _check_version(appointment, expected_version)
+        org = self._organisation_for(caller)
+        appointment.link_client(self._context(caller, org, str(appointment.id)),
+                                client=client.reference())
+        return self._save(caller, "appointment", appointment, client)
 
     def describe_link(self, claims: links.LinkClaims) -> dict[str, Any]:
         appointment = self._get(None, _uuid(claims.appointment_id), Appointment)
@@ -225,24 +212,41 @@ class BookingApplication(Application[uuid.UUID]):
             "reason_required": org.settings["cancel_reason_required"],
         }
 
-    # -- the one path every appointment command takes -----------------------------------
+    # -- the path every appointment command shares ---------------------------------------
 
-    def _act(self, caller: Caller, appointment: Appointment, action: str, params: dict[str, Any],
-             expected_version: int | None = None, also: tuple[Aggregate, ...] = ()) -> dict[str, Any]:
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action}")
+    def _load(self, caller: Caller, appointment_id: uuid.UUID,
+              expected_version: int | None) -> tuple[Appointment, Organisation]:
+        """The caller's appointment at the version it expects (If-Match), and its organisation."""
+        appointment = self.appointment(caller.organisation_id, appointment_id)
         _check_version(appointment, expected_version)
-        org = self._organisation_for(caller)
-        params, _ = self._resolve(caller.organisation_id, params)
-        t = None
-        if action in STATUS_ACTIONS:
-            wf = appointment.workflow
-            d = self.workflow.definition(caller.organisation_id, wf["id"], wf["version"])
-            to = intended_status(d, action, params,
-                                 reconfirm_reschedules=org.settings["reschedule_needs_reconfirmation"])
-            t = self._transition(caller, d, appointment.status, action, to)
-        getattr(appointment, action)(self._context(caller, org, str(appointment.id)), t, **params)
-        return self._save(caller, "appointment", appointment, *also)
+        return appointment, self._organisation_for(caller)
+
+    def _by_link(self, claims: links.LinkClaims, correlation_id: str,
+                 answer: Answer | None) -> tuple[Caller, Appointment, Organisation]:
+        """The appointment of an unused link, and the client acting on it."""
+        appointment = self._get(None, _uuid(claims.appointment_id), Appointment)
+        appointment.ensure_link_unused(claims.jti)
+        actor = {"id": appointment.client.get("id") or "tentative-client", "role": "client"}
+        caller = Caller(appointment.organisation_id, actor, correlation_id, answer)
+        return caller, appointment, self._organisation_for(caller)
+
+    def _allow(self, caller: Caller, org: Organisation, appointment: Appointment, action: str,
+               status: str | None = None) -> tuple[Context, Transition]:
+        """The command's context and the status change the workflow allows for `action`."""
+        wf = appointment.workflow
+        d = self.workflow.definition(caller.organisation_id, wf["id"], wf["version"])
+        to = intended_status(d, action, status,
+                             reconfirm_reschedules=org.settings["reschedule_needs_reconfirmation"])
+        return (self._context(caller, org, str(appointment.id)),
+                self._transition(caller, d, appointment.status, action, to))
+
+    def _agent(self, caller: Caller, agent_id: uuid.UUID | None) -> dict[str, Any] | None:
+        if agent_id is None:
+            return None
+        agent = self._usable(caller.organisation_id, "resource", agent_id, "agent_id")
+        if agent.fields["kind"] != "agent":
+            raise Invalid("agent_id", "this resource is not an agent")
+        return dict(agent.reference())
 
     def _transition(self, caller: Caller, d: Definition, from_status: str | None, action: str,
                     to_status: str) -> Transition:

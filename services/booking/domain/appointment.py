@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from services.booking.domain import errors
 from services.booking.domain.meta import Meta
@@ -25,6 +25,7 @@ from services.booking.domain.organisation import Organisation
 from services.booking.domain.transitions import Transition
 from services.booking.domain.values import Slot, iso, local_day, window
 from shared.errors import Conflict, Invalid
+from shared.event_names import name_events
 
 # Keys of `change` that carry the new value of a field of the appointment.
 STATE_KEYS = ("slot", "window", "proposal", "client", "service", "agent_id", "resources",
@@ -48,49 +49,6 @@ class Appointment(Aggregate):
 
     class CreatedForClient(Requested):
         """create for client: an agent picks the initial status"""
-
-    class Changed(Aggregate.Event):
-        change: dict[str, Any]
-
-        def apply(self, appointment: Appointment) -> None:
-            appointment.follow(self.change, self.timestamp)
-
-    class Confirmed(Changed):
-        """confirm / approve: an exact slot and a linked client"""
-    class SuggestionAccepted(Changed):
-        """the client's proposed time becomes the slot"""
-    class Rescheduled(Changed):
-        """a new slot; stays confirmed or goes back to the start (org setting)"""
-    class RescheduleRequested(Changed):
-        """the client is asked to propose a new time"""
-    class TimeProposed(Changed):
-        """the client proposed a time through a link"""
-    class Reassigned(Changed):
-        """another agent, available at the slot"""
-    class NoteAdded(Changed):
-        """internal note (never shown to the client)"""
-    class NoteEdited(Changed):
-        """internal note changed"""
-    class DetailsUpdated(Changed):
-        """service, resources, questionnaire answers or metadata"""
-    class ClientLinked(Changed):
-        """a tentative client linked to a client of the directory"""
-    class Cancelled(Changed):
-        """by the organisation or by the client through a link"""
-    class Rejected(Changed):
-        """a request declined, with its reason"""
-    class Attended(Changed):
-        """the client came (once due), with an optional outcome"""
-    class NoShow(Changed):
-        """the client did not come (once due)"""
-    class Reopened(Changed):
-        """a completed appointment opened again"""
-    class FeedbackRequested(Changed):
-        """a survey sent (at most once a day in the org's time zone)"""
-    class FeedbackSubmitted(Changed):
-        """the client answered the survey"""
-    class MovedToStatus(Changed):
-        """a status of a custom workflow"""
 
     def __init__(self, organisation_id: str, initial: dict[str, Any], change: dict[str, Any],
                  timestamp: datetime) -> None:
@@ -138,6 +96,80 @@ class Appointment(Aggregate):
         if self.status_kind == "confirmation" and self.confirmed_at is None:
             self.confirmed_at = iso(timestamp)
         self.updated_at = iso(timestamp)
+
+    # -- the events: each stores the change it makes (docs/contracts.md) -------------------
+
+    @event("Confirmed")  # confirm / approve: an exact slot and a linked client
+    def _confirmed(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("SuggestionAccepted")  # the client's proposed time becomes the slot
+    def _suggestion_accepted(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("Rescheduled")  # a new slot; stays confirmed or goes back to the start (org setting)
+    def _rescheduled(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("RescheduleRequested")  # the client is asked to propose a new time
+    def _reschedule_requested(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("TimeProposed")  # the client proposed a time through a link
+    def _time_proposed(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("Reassigned")  # another agent, available at the slot
+    def _reassigned(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("NoteAdded")  # internal note (never shown to the client)
+    def _note_added(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("NoteEdited")  # internal note changed
+    def _note_edited(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("DetailsUpdated")  # service, resources, questionnaire answers or metadata
+    def _details_updated(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("ClientLinked")  # a tentative client linked to a client of the directory
+    def _client_linked(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("Cancelled")  # by the organisation or by the client through a link
+    def _cancelled(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("Rejected")  # a request declined, with its reason
+    def _rejected(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("Attended")  # the client came (once due), with an optional outcome
+    def _attended(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("NoShow")  # the client did not come (once due)
+    def _no_show(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("Reopened")  # a completed appointment opened again
+    def _reopened(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("FeedbackRequested")  # a survey sent (at most once a day in the org's time zone)
+    def _feedback_requested(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("FeedbackSubmitted")  # the client answered the survey
+    def _feedback_submitted(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
+    @event("MovedToStatus")  # a status of a custom workflow
+    def _moved_to_status(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -210,13 +242,13 @@ class Appointment(Aggregate):
         if agent:
             fields.update(self._agent_fields(agent))
         self._ensure_confirmable(ctx, "confirm", new_slot, fields.get("agent_id", self.agent_id))
-        self._record(self.Confirmed, ctx, t, message=message, **fields)
+        self._record(self._confirmed, ctx, t, message=message, **fields)
 
     def accept_suggestion(self, ctx: Context, t: Transition, *, message: str | None = None) -> None:
         if not self.proposal:
             raise Conflict("there is no time proposed by the client to accept")
         self._ensure_confirmable(ctx, "accept_suggestion", self.proposal, self.agent_id)
-        self._record(self.SuggestionAccepted, ctx, t, message=message, slot=self.proposal,
+        self._record(self._suggestion_accepted, ctx, t, message=message, slot=self.proposal,
                      previous_slot=self.slot, proposal=None)
 
     def reschedule(self, ctx: Context, t: Transition, *, slot: dict[str, Any],
@@ -224,15 +256,15 @@ class Appointment(Aggregate):
         new_slot = Slot.of(slot).as_dict()
         if t.status_kind == "confirmation":
             self._ensure_bookable(ctx, "reschedule", new_slot, self.agent_id)
-        self._record(self.Rescheduled, ctx, t, message=message, slot=new_slot,
+        self._record(self._rescheduled, ctx, t, message=message, slot=new_slot,
                      previous_slot=self.slot, proposal=None)
 
     def request_reschedule(self, ctx: Context, t: Transition, *, message: str | None = None) -> None:
-        self._record(self.RescheduleRequested, ctx, t, message=message)
+        self._record(self._reschedule_requested, ctx, t, message=message)
 
     def propose_time(self, ctx: Context, t: Transition, *, slot: dict[str, Any],
                      message: str | None = None, link_id: str | None = None) -> None:
-        self._record(self.TimeProposed, ctx, t, message=message, link_id=link_id,
+        self._record(self._time_proposed, ctx, t, message=message, link_id=link_id,
                      proposal=Slot.of(slot).as_dict())
 
     def cancel(self, ctx: Context, t: Transition, *, reason: str | None = None,
@@ -240,13 +272,13 @@ class Appointment(Aggregate):
         settings = ctx.organisation.settings
         errors.reason_problem("reason", reason, settings["cancellation_reasons"],
                               settings["cancel_reason_required"] or self._custom(t))
-        self._record(self.Cancelled, ctx, t, reason=reason, message=message, link_id=link_id)
+        self._record(self._cancelled, ctx, t, reason=reason, message=message, link_id=link_id)
 
     def reject(self, ctx: Context, t: Transition, *, reason: str | None = None,
                message: str | None = None) -> None:
         errors.reason_problem("reason", reason, ctx.organisation.settings["rejection_reasons"],
                               True)
-        self._record(self.Rejected, ctx, t, reason=reason, message=message)
+        self._record(self._rejected, ctx, t, reason=reason, message=message)
 
     def attend(self, ctx: Context, t: Transition, *, time_taken_minutes: int | None = None,
                completion_reason: str | None = None, remark: str | None = None) -> None:
@@ -255,27 +287,27 @@ class Appointment(Aggregate):
             raise Invalid("time_taken_minutes", "must not be negative")
         outcome = {"time_taken_minutes": time_taken_minutes,
                    "completion_reason": completion_reason, "remark": remark}
-        self._record(self.Attended, ctx, t, outcome=outcome)
+        self._record(self._attended, ctx, t, outcome=outcome)
 
     def no_show(self, ctx: Context, t: Transition) -> None:
         self._ensure_due(ctx, "no_show")
-        self._record(self.NoShow, ctx, t)
+        self._record(self._no_show, ctx, t)
 
     def reopen(self, ctx: Context, t: Transition, *, message: str | None = None) -> None:
-        self._record(self.Reopened, ctx, t, message=message, outcome=None)
+        self._record(self._reopened, ctx, t, message=message, outcome=None)
 
     def request_feedback(self, ctx: Context, t: Transition, *, message: str | None = None) -> None:
         today = local_day(ctx.meta.now, ctx.organisation.tz).isoformat()
         if self.feedback_requested_on == today:
             raise errors.FeedbackAlreadyRequested(today)
-        self._record(self.FeedbackRequested, ctx, t, message=message,
+        self._record(self._feedback_requested, ctx, t, message=message,
                      feedback_requested_on=today)
 
     def submit_feedback(self, ctx: Context, t: Transition, *, rating: int,
                         comment: str | None = None, link_id: str | None = None) -> None:
         if not 1 <= rating <= 5:
             raise Invalid("rating", "must be between 1 and 5")
-        self._record(self.FeedbackSubmitted, ctx, t, link_id=link_id,
+        self._record(self._feedback_submitted, ctx, t, link_id=link_id,
                      feedback={"rating": rating, "comment": comment})
 
     def move(self, ctx: Context, t: Transition, *, status: str, reason: str | None = None,
@@ -285,7 +317,7 @@ class Appointment(Aggregate):
                                   ctx.organisation.settings["cancellation_reasons"], True)
         if t.status_kind == "confirmation":
             self._ensure_confirmable(ctx, "move", self.slot, self.agent_id)
-        self._record(self.MovedToStatus, ctx, t, reason=reason, message=message)
+        self._record(self._moved_to_status, ctx, t, reason=reason, message=message)
 
     # -- changes that keep the status ----------------------------------------------------
 
@@ -297,17 +329,17 @@ class Appointment(Aggregate):
             raise Invalid("agent_id", "this agent is already assigned")
         if self.slot and not ctx.is_free(agent["id"], Slot.of(self.slot)):
             raise errors.AgentNotAvailable(agent["id"])
-        self._record(self.Reassigned, ctx, None, message=message, **self._agent_fields(agent))
+        self._record(self._reassigned, ctx, "reassigned", message=message, **self._agent_fields(agent))
 
     def add_note(self, ctx: Context, t: None = None, *, text: str) -> None:
-        self._record(self.NoteAdded, ctx, None, note=self._new_note(ctx, text))
+        self._record(self._note_added, ctx, "note_added", note=self._new_note(ctx, text))
 
     def edit_note(self, ctx: Context, t: None = None, *, note_id: str, text: str) -> None:
         if note_id not in self.notes:
             raise errors.NoteNotFound(note_id)
         note = {"id": note_id, "text": text, "previous_text": self.notes[note_id]["text"],
                 "edited_by": dict(ctx.meta.actor), "edited_at": iso(ctx.meta.now)}
-        self._record(self.NoteEdited, ctx, None, note=note)
+        self._record(self._note_edited, ctx, "note_edited", note=note)
 
     def update_details(self, ctx: Context, t: None = None, *, service: dict[str, Any] | None = None,
                        resources: list[dict[str, Any]] | None = None,
@@ -327,12 +359,12 @@ class Appointment(Aggregate):
         if not fields:
             raise Invalid("body", "nothing to update: give service_id, resource_ids, "
                           "questionnaire or metadata")
-        self._record(self.DetailsUpdated, ctx, None, **fields)
+        self._record(self._details_updated, ctx, "details_updated", **fields)
 
     def link_client(self, ctx: Context, t: None = None, *, client: dict[str, Any]) -> None:
         if not self.client.get("tentative"):
             raise Conflict("the client of this appointment is already linked")
-        self._record(self.ClientLinked, ctx, None, client=client, previous_client=self.client)
+        self._record(self._client_linked, ctx, "client_linked", client=client, previous_client=self.client)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -374,19 +406,21 @@ class Appointment(Aggregate):
         return {"id": uuid.uuid4().hex, "text": text, "author": dict(ctx.meta.actor),
                 "at": iso(ctx.meta.now)}
 
-    def _record(self, event: type[Changed], ctx: Context, t: Transition | None,
+    def _record(self, trigger: Callable[..., None], ctx: Context, t: Transition | str,
                 reason: str | None = None, message: str | None = None, **fields: Any) -> None:
-        if t is not None and t.from_status != self.status:
+        """Trigger one of the events above with the change it makes: a status change
+        the workflow allowed (`t`), or a change that keeps the status (`t`: its action)."""
+        if isinstance(t, Transition) and t.from_status != self.status:
             raise Conflict(f"the appointment is in status '{self.status}', "
                                   f"not '{t.from_status}'")
-        status = t.change() if t else {
+        status = t.change() if isinstance(t, Transition) else {
             "from_status": self.status, "to_status": self.status,
             "status_kind": self.status_kind, "status_name": self.status_name,
             "workflow": self.workflow}
-        action = t.action if t else DETAIL_ACTION_NAMES[event.__name__]
+        action = t.action if isinstance(t, Transition) else t
         change = ctx.meta.change(action, **status, reason=reason, message=message,
                                  organisation_version=ctx.organisation.version, **fields)
-        self.trigger_event(event, change=change, timestamp=ctx.meta.now)
+        trigger(change=change, timestamp=ctx.meta.now)
 
     # -- representation ------------------------------------------------------------------
 
@@ -406,6 +440,9 @@ class Appointment(Aggregate):
             "updated_at": self.updated_at})
 
 
+# The action each change that keeps the status records (from_status == to_status).
 DETAIL_ACTION_NAMES = {"Reassigned": "reassigned", "NoteAdded": "note_added",
                        "NoteEdited": "note_edited", "DetailsUpdated": "details_updated",
                        "ClientLinked": "client_linked"}
+
+name_events(Appointment, "appointment", formerly="services.booking.domain.appointment:Appointment")

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 from services.booking.domain.meta import Meta
 from services.booking.domain.values import HHMM, WEEKDAYS, Slot, clock_time
 from shared.errors import Invalid
+from shared.event_names import name_events
 
 OFFICE_HOURS = {day: [["09:00", "17:00"]] for day in WEEKDAYS[:5]}
 
@@ -124,6 +125,8 @@ class Client(DirectoryEntry):
 
 KINDS: dict[str, type[DirectoryEntry]] = {"service": Service, "resource": Resource,
                                           "client": Client}
+for _kind, _entry in KINDS.items():
+    name_events(_entry, _kind, formerly=f"services.booking.domain.directory:{_entry.__name__}")
 
 
 def within_working_hours(working_hours: dict[str, list[list[str]]], tz: ZoneInfo,

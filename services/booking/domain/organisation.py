@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import uuid
 from copy import deepcopy
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from services.booking.domain.meta import Meta
 from services.booking.domain.values import HHMM, clock_time, zone
 from shared.errors import Invalid
+from shared.event_names import name_events
 
 NAMESPACE = uuid.UUID("5b0c2f4e-0d5f-4a53-9a55-4a1f0b7d2c11")
 
@@ -34,19 +36,14 @@ def defaults(organisation_id: str) -> dict[str, Any]:
 
 
 class Organisation(Aggregate):
-    class Created(Aggregate.Created):
-        organisation_id: str
-        change: dict[str, Any]
-
+    @event("Created")
     def __init__(self, organisation_id: str, change: dict[str, Any]) -> None:
         self.organisation_id = organisation_id
         self.settings: dict[str, Any] = deepcopy(change["fields"])
 
-    class SettingsUpdated(Aggregate.Event):
-        change: dict[str, Any]
-
-        def apply(self, org: Organisation) -> None:
-            org.settings.update(deepcopy(self.change["fields"]))
+    @event("SettingsUpdated")
+    def _settings_updated(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.settings.update(deepcopy(change["fields"]))
 
     @classmethod
     def start(cls, organisation_id: str, meta: Meta) -> Organisation:
@@ -60,8 +57,8 @@ class Organisation(Aggregate):
         changed = {k: v for k, v in fields.items() if self.settings.get(k) != v}
         if changed:
             check_settings({**self.settings, **changed})
-            self.trigger_event(self.SettingsUpdated, timestamp=meta.now,
-                               change=meta.change("settings_updated", fields=changed))
+            self._settings_updated(change=meta.change("settings_updated", fields=changed),
+                                   timestamp=meta.now)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -69,6 +66,10 @@ class Organisation(Aggregate):
 
     def snapshot(self) -> dict[str, Any]:
         return {"id": self.organisation_id, "version": self.version, **deepcopy(self.settings)}
+
+
+name_events(Organisation, "organisation",
+            formerly="services.booking.domain.organisation:Organisation")
 
 
 def check_settings(s: dict[str, Any]) -> None:

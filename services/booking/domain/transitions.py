@@ -34,15 +34,15 @@ class Transition:
                 "workflow": dict(self.workflow)}
 
 
-def intended_status(d: Definition, action: str, params: dict[str, Any],
+def intended_status(d: Definition, action: str, status: str | None = None,
                     reconfirm_reschedules: bool = False, confirm_at_once: bool = False) -> str:
-    """The status `action` aims for in workflow `d` (the workflow then says yes or no)."""
+    """The status `action` aims for in workflow `d` (the workflow then says yes or no);
+    `status` is the one a `create` or `move` names."""
     if action in FIXED:
         return FIXED[action]
     if action == "request":
         return d.confirmation.key if confirm_at_once else d.start.key
     if action in ("create", "move"):
-        status = params.get("status")
         if not status or d.status(status) is None:
             keys = [s.key for s in d.statuses]
             raise Invalid("status", f"not a status of workflow {d.id} v{d.version}: "

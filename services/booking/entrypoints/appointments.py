@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
+from services.booking.application import commands as c
+from services.booking.application.app import BookingApplication
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import (
     READERS,
@@ -23,27 +26,41 @@ from shared.auth import roles_allowed
 bp = Blueprint("appointments", __name__, url_prefix="/v1/appointments",
                description="Appointments: request, confirm, reschedule, cancel, attend, ...")
 
-# path -> (aggregate action, body schema, summary)
-ACTIONS: dict[str, tuple[str, type[Schema], str]] = {
-    "confirm": ("confirm", s.ConfirmSchema, "Confirm / approve (exact slot and linked client)"),
-    "accept-suggestion": ("accept_suggestion", s.MessageSchema, "Accept the client's proposed time"),
-    "reschedule": ("reschedule", s.RescheduleSchema, "Move to a new slot"),
-    "request-reschedule": ("request_reschedule", s.MessageSchema,
-                           "Ask the client to propose a new time"),
-    "reassign": ("reassign", s.ReassignSchema, "Reassign to an agent available at the slot"),
-    "notes": ("add_note", s.NoteSchema, "Add an internal note (never shown to the client)"),
-    "details": ("update_details", s.DetailsSchema,
-                "Update service, resources, questionnaire answers or metadata"),
-    "link-client": ("link_client", s.LinkClientSchema,
-                    "Link the tentative client to an existing client"),
-    "cancel": ("cancel", s.CancelSchema, "Cancel (reason from the organisation's list)"),
-    "reject": ("reject", s.RejectSchema, "Reject a request (reason mandatory)"),
-    "attend": ("attend", s.AttendSchema, "Mark attended, with an optional outcome (once due)"),
-    "no-show": ("no_show", s.EmptySchema, "Mark as no-show (once due)"),
-    "reopen": ("reopen", s.MessageSchema, "Reopen a completed appointment"),
-    "request-feedback": ("request_feedback", s.MessageSchema,
-                         "Send a feedback request (at most once a day)"),
-    "move": ("move", s.MoveSchema, "Move to a status of the custom workflow"),
+class Action(NamedTuple):
+    schema: type[Schema]     # validates the body
+    command: type[Any]       # what the body is loaded into
+    handler: Callable[..., dict[str, Any]]   # the BookingApplication method that handles it
+    summary: str
+
+
+A = BookingApplication
+# path -> how a POST there is handled
+ACTIONS: dict[str, Action] = {
+    "confirm": Action(s.ConfirmSchema, c.Confirm, A.confirm,
+                      "Confirm / approve (exact slot and linked client)"),
+    "accept-suggestion": Action(s.MessageSchema, c.AcceptSuggestion, A.accept_suggestion,
+                                "Accept the client's proposed time"),
+    "reschedule": Action(s.RescheduleSchema, c.Reschedule, A.reschedule, "Move to a new slot"),
+    "request-reschedule": Action(s.MessageSchema, c.RequestReschedule, A.request_reschedule,
+                                 "Ask the client to propose a new time"),
+    "reassign": Action(s.ReassignSchema, c.Reassign, A.reassign,
+                       "Reassign to an agent available at the slot"),
+    "notes": Action(s.NoteSchema, c.AddNote, A.add_note,
+                    "Add an internal note (never shown to the client)"),
+    "details": Action(s.DetailsSchema, c.UpdateDetails, A.update_details,
+                      "Update service, resources, questionnaire answers or metadata"),
+    "link-client": Action(s.LinkClientSchema, c.LinkClient, A.link_client,
+                          "Link the tentative client to an existing client"),
+    "cancel": Action(s.CancelSchema, c.Cancel, A.cancel,
+                     "Cancel (reason from the organisation's list)"),
+    "reject": Action(s.RejectSchema, c.Reject, A.reject, "Reject a request (reason mandatory)"),
+    "attend": Action(s.AttendSchema, c.Attend, A.attend,
+                     "Mark attended, with an optional outcome (once due)"),
+    "no-show": Action(s.EmptySchema, c.NoShow, A.no_show, "Mark as no-show (once due)"),
+    "reopen": Action(s.MessageSchema, c.Reopen, A.reopen, "Reopen a completed appointment"),
+    "request-feedback": Action(s.MessageSchema, c.RequestFeedback, A.request_feedback,
+                               "Send a feedback request (at most once a day)"),
+    "move": Action(s.MoveSchema, c.Move, A.move, "Move to a status of the custom workflow"),
 }
 
 
@@ -93,8 +110,8 @@ def list_notes(appointment_id: uuid.UUID) -> Any:
 @command()
 def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> dict[str, Any]:
     """Edit an internal note"""
-    return booking().act(caller(), appointment_id, "edit_note", {**args, "note_id": note_id},
-                         if_match())
+    return booking().edit_note(caller(), appointment_id, c.EditNote(note_id=note_id, **args),
+                               if_match())
 
 
 @bp.route("/<uuid:appointment_id>/save-tentative-client", methods=["POST"])
@@ -125,18 +142,19 @@ def client_matches(appointment_id: uuid.UUID) -> Any:
     return respond({"clients": booking().client_matches(caller().organisation_id, appointment_id)})
 
 
-def _register(path: str, action: str, schema: type[Schema], summary: str) -> None:
+def _register(path: str, action: Action) -> None:
     def view(args: dict[str, Any], appointment_id: uuid.UUID) -> dict[str, Any]:
-        return booking().act(caller(), appointment_id, action, args, if_match())
+        return action.handler(booking(), caller(), appointment_id, action.command(**args),
+                              if_match())
 
-    view.__name__ = action
-    view.__doc__ = summary
+    view.__name__ = action.handler.__name__
+    view.__doc__ = action.summary
     wrapped = command()(view)
     wrapped = roles_allowed(*WRITERS)(wrapped)
     wrapped = bp.response(200, s.AppointmentResult)(wrapped)
-    wrapped = bp.arguments(schema)(wrapped)
-    bp.route(f"/<uuid:appointment_id>/{path}", methods=["POST"], endpoint=action)(wrapped)
+    wrapped = bp.arguments(action.schema)(wrapped)
+    bp.route(f"/<uuid:appointment_id>/{path}", methods=["POST"], endpoint=view.__name__)(wrapped)
 
 
-for _path, (_action, _schema, _summary) in ACTIONS.items():
-    _register(_path, _action, _schema, _summary)
+for _path, _action in ACTIONS.items():
+    _register(_path, _action)

@@ -5,12 +5,15 @@ Tampered or expired links are 403; a used single-use link is 409.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import g, request
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError
 
+from services.booking.application import commands as c
+from services.booking.application.app import BookingApplication
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, command, respond
 from shared import auth, links, logs
@@ -19,8 +22,12 @@ from shared.errors import NotFound
 PREFIX = "/v1/client-actions"
 bp = Blueprint("client_actions", __name__, url_prefix=PREFIX,
                description="Client self-service through signed links (no bearer token)")
-BODIES: dict[str, type[Schema]] = {"cancel": s.CancelSchema, "propose_time": s.ProposeTimeSchema,
-                                   "submit_feedback": s.FeedbackSchema}
+# link action -> (body schema, the command it loads, the BookingApplication method handling it)
+BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]]]] = {
+    "cancel": (s.CancelSchema, c.Cancel, BookingApplication.cancel_by_link),
+    "propose_time": (s.ProposeTimeSchema, c.ProposeTime, BookingApplication.propose_time),
+    "submit_feedback": (s.FeedbackSchema, c.SubmitFeedback, BookingApplication.submit_feedback),
+}
 
 
 def _claims(action: str, token: str) -> links.LinkClaims:
@@ -56,8 +63,9 @@ def act(action: str, token: str) -> dict[str, Any]:
     submit_feedback {rating 1-5, comment}.
     """
     claims = _claims(action, token)
+    schema, command_type, handler = BODIES[action]
     try:
-        params = BODIES[action]().load(request.get_json(silent=True) or {})
+        cmd = command_type(**schema().load(request.get_json(silent=True) or {}))
     except ValidationError as e:
         abort(422, messages={"json": e.messages})
-    return booking().client_action(claims, params, logs.correlation_id.get(), g.get("answer"))
+    return handler(booking(), claims, cmd, logs.correlation_id.get(), g.get("answer"))

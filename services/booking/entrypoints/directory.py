@@ -34,7 +34,7 @@ def update_organisation(args: dict[str, Any]) -> dict[str, Any]:
     return booking().update_organisation(caller(), args, if_match())
 
 
-# kind -> (path, schema, roles that may write, plural)
+# kind -> (path, schema, roles that may write)
 KINDS: dict[str, tuple[str, type[Schema], tuple[str, ...]]] = {
     "service": ("services", s.ServiceSchema, ("manager",)),
     "resource": ("resources", s.ResourceSchema, ("manager",)),

@@ -409,11 +409,6 @@ class Ledger:
                 {"org": organisation_id, "appt": appointment_id, "to": recipient,
                  "limit": limit}).fetchall()
 
-    def counts(self) -> dict[str, int]:
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall()
-            return {state: n for state, n in rows}
-
     # -- the outbox ------------------------------------------------------------------
     def _emit(self, cur: Cursor[Any], row: dict[str, Any], topic: str | None = None,
               kind: str | None = None, reason: str | None = None) -> None:

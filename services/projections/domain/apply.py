@@ -29,7 +29,6 @@ from shared.envelope import CloudEvent
 from shared.lifecycle import ACTIONS, holds_time
 
 TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
-REMOVALS = ("deleted", "removed", "deactivated", "archived")
 
 
 def apply(event: CloudEvent, organisation: OrganisationRow | None = None) -> Changes:
@@ -166,7 +165,7 @@ def _resource_event(event: CloudEvent) -> Changes:
             timing.parse_hhmm(begin), timing.parse_hhmm(end)
     row = ResourceRow(id=r["id"], organisation_id=r["organisation_id"],
                       version=event.aggregateversion, kind=_str(r.get("kind") or "agent"),
-                      name=r.get("name"), active=_active(r, event), working_hours=hours)
+                      name=r.get("name"), active=bool(r.get("active", True)), working_hours=hours)
     return Changes(event.subject, event.aggregateversion, event.orgid, resource=row)
 
 
@@ -175,13 +174,13 @@ def _client_event(event: CloudEvent) -> Changes:
     _owned(c, event)
     row = ClientRow(id=c["id"], organisation_id=c["organisation_id"],
                     version=event.aggregateversion, name=c.get("name"), email=c.get("email"),
-                    phone=c.get("phone"), active=_active(c, event))
+                    phone=c.get("phone"), active=bool(c.get("active", True)))
     return Changes(event.subject, event.aggregateversion, event.orgid, client=row)
 
 
 def _service_event(event: CloudEvent) -> Changes:
     _obj(event.data, "service")  # no view shows services on their own (names come in snapshots)
-    return Changes(event.subject, event.aggregateversion, event.orgid, notes=["no view"])
+    return Changes(event.subject, event.aggregateversion, event.orgid)
 
 
 def _owned(snap: dict[str, Any], event: CloudEvent) -> None:
@@ -189,10 +188,6 @@ def _owned(snap: dict[str, Any], event: CloudEvent) -> None:
         raise Unprocessable("snapshot id differs from the event subject")
     if snap["organisation_id"] != event.orgid:
         raise Unprocessable("snapshot organisation_id differs from orgid")
-
-
-def _active(snap: dict[str, Any], event: CloudEvent) -> bool:
-    return bool(snap.get("active", True)) and event.type.split(".")[1] not in REMOVALS
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ append keyed by (appointment, version), so writing it twice changes nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -136,4 +136,3 @@ class Changes:
     organisation: OrganisationRow | None = None
     resource: ResourceRow | None = None
     client: ClientRow | None = None
-    notes: list[str] = field(default_factory=list)

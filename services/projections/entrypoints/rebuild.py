@@ -9,7 +9,8 @@
 --from store   booking's event feed: GET {BOOKING_PUBLIC_URL}/v1/events?after=&limit=
                with a bearer token of role platform (every organisation's events)
 --check-drift  rebuild, compare with the live tables, print the differences and
-               exit 1 when there are any (the live tables are left as they are)
+               exit 1 when there are any (nothing is switched; the live tables
+               only get the retention purge, so both sides compare the same day)
 
 The tables are built into a fresh set (`*_rebuild`) while the consumer keeps
 running, then switched over in one transaction that holds the consumer's lock

@@ -29,9 +29,9 @@ def event_type(event: Workflow.Event) -> str:
 
 def change(event: Workflow.Event, workflow: Workflow) -> dict[str, Any]:
     body: dict[str, Any] = {"actor": {"id": getattr(event, "actor", None)}}
-    if isinstance(event, Workflow.Published):
-        body.update(version=event.version,
-                    definition=workflow.definition(event.version).as_dict())
+    version = getattr(event, "version", None)  # Published: the version it froze
+    if version is not None:
+        body.update(version=version, definition=workflow.definition(version).as_dict())
     else:  # Created, DraftReplaced: the draft as it now is
         body.update(name=getattr(event, "name", None), statuses=getattr(event, "statuses", []))
     return body

@@ -7,6 +7,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from shared.event_names import name_events
+
 
 class Catalogue(Aggregate):
     @staticmethod
@@ -20,3 +22,6 @@ class Catalogue(Aggregate):
     @event("WorkflowAdded")
     def add(self, workflow_id: str) -> None:
         self.workflow_ids.append(workflow_id)
+
+
+name_events(Catalogue, "workflow_catalogue", formerly="services.workflow.domain.catalogue:Catalogue")

@@ -7,6 +7,7 @@ shared.lifecycle's; this aggregate only keeps definitions and their versions.
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from shared import lifecycle
 from shared.errors import NotFound, Problem
+from shared.event_names import name_events
 
 StatusData = dict[str, Any]
 STATUS_FIELDS = ("key", "name", "description", "position", "kind", "colour")
@@ -63,9 +65,9 @@ class Workflow(Aggregate):
         latest = self.versions[-1] if self.versions else None
         if latest and latest["name"] == self.name and latest["statuses"] == self.draft:
             return latest["version"], False
-        self.trigger_event(self.Published, version=len(self.versions) + 1, name=self.name,
-                           statuses=copy.deepcopy(self.draft), actor=actor,
-                           correlation_id=correlation_id)
+        self._published(version=len(self.versions) + 1, name=self.name,
+                        statuses=copy.deepcopy(self.draft), actor=actor,
+                        correlation_id=correlation_id, timestamp=Workflow.Event.create_timestamp())
         return self.versions[-1]["version"], True
 
     # -- events ---------------------------------------------------------------
@@ -75,18 +77,12 @@ class Workflow(Aggregate):
         self.name = name
         self.draft = copy.deepcopy(statuses)
 
-    class Published(Aggregate.Event):
-        version: int
-        name: str
-        statuses: list[StatusData]
-        actor: str
-        correlation_id: str
-
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, Workflow)
-            aggregate.versions.append(dict(
-                version=self.version, name=self.name, statuses=copy.deepcopy(self.statuses),
-                published_at=self.timestamp.isoformat(), published_by=self.actor))
+    @event("Published")
+    def _published(self, version: int, name: str, statuses: list[StatusData], actor: str,
+                   correlation_id: str, timestamp: datetime) -> None:
+        self.versions.append(dict(
+            version=version, name=name, statuses=copy.deepcopy(statuses),
+            published_at=timestamp.isoformat(), published_by=actor))
 
     # -- queries --------------------------------------------------------------
     @property
@@ -118,6 +114,9 @@ class Workflow(Aggregate):
                               published_at=v["published_at"], published_by=v["published_by"])
                          for v in self.versions],
         }
+
+
+name_events(Workflow, "workflow", formerly="services.workflow.domain.workflow:Workflow")
 
 
 class NotPublishable(Problem):

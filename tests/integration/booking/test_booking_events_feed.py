@@ -65,7 +65,8 @@ def test_the_feed_is_the_callers_organisations_selected_in_the_query(api, seed, 
     acme = [ce.position for _, _, ce in stored if ce.orgid == "acme"]
     theirs = [ce.position for _, _, ce in stored if ce.orgid == "globex"]
     # A service token of acme pages through acme's events only, two at a time
-    service, seen, after = api.as_(roles=("service",)), [], 0
+    service, after = api.as_(roles=("service",)), 0
+    seen: list[int] = []
     while page := service.get(f"/v1/events?after={after}&limit=2").get_json()["events"]:
         assert len(page) == 2 or len(seen) + len(page) == len(acme)
         seen += [e["event"]["position"] for e in page]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 from booking_http_support import slot
@@ -10,6 +9,7 @@ from booking_http_support import slot
 from services.booking.adapters.cloudevents import to_messages
 from shared import kafka
 from shared.relay import Relay
+from tests.waiting import first_within
 
 
 def test_the_relay_publishes_appointment_and_directory_events(api, seed, booking, infra):
@@ -29,16 +29,20 @@ def test_the_relay_publishes_appointment_and_directory_events(api, seed, booking
     # and the service's on directory.events, keyed by the organisation
     consumer = kafka.consumer(infra.kafka_bootstrap_servers, f"t-{uuid.uuid4().hex[:8]}",
                               kafka.APPOINTMENTS, kafka.DIRECTORY)
-    wanted = {aid: None, seed.service: None}
-    deadline = time.monotonic() + 30
+    wanted: dict[str, tuple[str, str, str, bytes | None] | None] = {aid: None,
+                                                                    seed.service: None}
+
+    def both_found() -> bool:
+        for records in consumer.poll(1000).values():
+            for r in records:
+                event = json.loads(r.value)
+                if event["subject"] in wanted:
+                    wanted[event["subject"]] = (r.topic, r.key.decode(), event["type"],
+                                                dict(r.headers).get("content-type"))
+        return None not in wanted.values()
+
     try:
-        while None in wanted.values() and time.monotonic() < deadline:
-            for records in consumer.poll(1000).values():
-                for r in records:
-                    event = json.loads(r.value)
-                    if event["subject"] in wanted:
-                        wanted[event["subject"]] = (r.topic, r.key.decode(), event["type"],
-                                                    dict(r.headers).get("content-type"))
+        first_within(both_found, 30, interval=0)
     finally:
         consumer.close()
     # ... in CloudEvents' structured mode, as the Kafka binding names it in a header

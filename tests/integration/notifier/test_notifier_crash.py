@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections import Counter
 
 from tests.fakes.events import appointment_event
@@ -39,7 +38,8 @@ def test_kill_mid_burst_and_restart_loses_nothing_and_repeats_nothing_recorded(
         wait_until(lambda: len(fake.accepted) >= 15, 30, "the burst has begun")
         process.send_signal(signal.SIGKILL)
         process.wait(10)
-        time.sleep(0.3)  # requests the fake was still answering land now
+        # Requests the fake was still answering land once the dead process's connections close.
+        wait_until(lambda: fake.open_connections == 0, 10, "the killed sender's connections")
         at_kill = sent_by_key(fake.accepted)
         ledger = rows(settings.database_url)
         recorded_sent = {(r["channel"], r["address"], r["body_text"])

@@ -2,13 +2,31 @@
 the real SendGrid and Twilio SDKs talking to the local fake providers."""
 from __future__ import annotations
 
-import time
 import uuid
 
+from shared.envelope import CloudEvent
 from tests.fakes.events import AGENT, LOCATION, ORGANISATION, appointment_event
 from tests.fakes.notifier_support import read_topic, rows, wait_until
+from tests.waiting import first_within
 
 ADA_EMAIL, ADA_PHONE = "ada@example.com", "+441234567890"
+
+
+def sent_of(settings, event) -> list[dict]:
+    return rows(settings.database_url, "event_id = %s AND state = 'sent'", (event.id,))
+
+
+def then_nothing_else(settings, publish, fake, appointment_id: str, version: int,
+                      sent_before: int) -> CloudEvent:
+    """A later event of the same appointment (same key and partition, so consumed after,
+    and sent after on each channel): once its four messages are sent, nothing but
+    them may have arrived since `sent_before`."""
+    marker = appointment_event("request_feedback", appointment_id=appointment_id,
+                               version=version)
+    publish(settings.topic, [marker])
+    wait_until(lambda: len(sent_of(settings, marker)) == 4, what="the marker's four messages")
+    assert len(fake.accepted) == sent_before + 4
+    return marker
 
 
 def test_one_status_change_sends_exactly_four_messages(settings, start_notifier, publish, fake):
@@ -18,7 +36,6 @@ def test_one_status_change_sends_exactly_four_messages(settings, start_notifier,
     publish(settings.topic, [event])
 
     got = fake.wait_for(4)
-    time.sleep(0.5)  # nothing else follows
     assert len(fake.accepted) == 4
     by = {(r.channel, r.to): r for r in got}
     assert set(by) == {("email", ADA_EMAIL), ("sms", ADA_PHONE),
@@ -47,12 +64,14 @@ def test_one_status_change_sends_exactly_four_messages(settings, start_notifier,
     assert states == sorted((r["id"], f"notification.{s}.v1") for r in ledger
                             for s in ("pending", "sending", "sent"))
     assert all(v["source"] == "notifier" and v["orgid"] == "acme" for _, v, _ in published)
+    then_nothing_else(settings, publish, fake, event.subject, 2, sent_before=4)
 
 
 def test_a_confirmation_also_reaches_the_booked_agent_and_branch(settings, start_notifier,
                                                                   publish, fake):
     start_notifier(settings)
-    publish(settings.topic, [appointment_event("confirm", resources=[AGENT, LOCATION])])
+    confirm = appointment_event("confirm", resources=[AGENT, LOCATION])
+    publish(settings.topic, [confirm])
 
     fake.wait_for(7)
     assert len(fake.accepted_for("email", AGENT["email"])) == 1
@@ -64,8 +83,7 @@ def test_a_confirmation_also_reaches_the_booked_agent_and_branch(settings, start
     skipped = wait_until(lambda: rows(settings.database_url, "state = 'skipped'"))
     assert [(r["recipient_kind"], r["channel"], r["address"]) for r in skipped] == \
         [("resource", "sms", None)]
-    time.sleep(0.3)
-    assert len(fake.accepted) == 7
+    then_nothing_else(settings, publish, fake, confirm.subject, 2, sent_before=7)
 
 
 def test_an_internal_note_notifies_nobody(settings, start_notifier, publish, fake):
@@ -76,10 +94,9 @@ def test_an_internal_note_notifies_nobody(settings, start_notifier, publish, fak
     publish(settings.topic, [note, after])
 
     fake.wait_for(4)  # the attendance after it, same partition: the note was consumed first
-    time.sleep(0.3)
-    assert len(fake.accepted) == 4
+    marker = then_nothing_else(settings, publish, fake, "appt-n", 4, sent_before=4)
     assert all("nervous" not in r.text for r in fake.accepted)
-    assert {r["event_id"] for r in rows(settings.database_url)} == {after.id}
+    assert {r["event_id"] for r in rows(settings.database_url)} == {after.id, marker.id}
 
 
 def test_a_slow_channel_holds_back_neither_the_other_channel_nor_loses_order(
@@ -115,7 +132,7 @@ def test_replaying_the_topic_with_a_new_group_sends_nothing_again(settings, star
     publish(settings.topic, [barrier])
     wait_until(lambda: len(rows(settings.database_url, "event_id = %s AND state = 'sent'",
                                 (barrier.id,))) == 4, what="the barrier's four messages")
-    time.sleep(0.3)
+    # Sent after everything before it on each channel: any repeat would be counted by now.
     assert len(fake.accepted) == 15 + 4
     assert len({(r.channel, r.to, r.text) for r in fake.accepted}) == 19
 
@@ -125,7 +142,6 @@ def test_a_message_that_cannot_be_processed_is_dead_lettered_and_the_rest_goes_o
     from kafka import KafkaConsumer, TopicPartition
 
     from shared import kafka
-    from shared.envelope import CloudEvent
 
     start_notifier(settings)
     producer = kafka.producer(infra.kafka_bootstrap_servers)
@@ -147,9 +163,12 @@ def test_a_message_that_cannot_be_processed_is_dead_lettered_and_the_rest_goes_o
     dead_topic = kafka.dlq(settings.topic)
     reader.assign([TopicPartition(dead_topic, p) for p in range(kafka.PARTITIONS)])
     dead: list = []
-    deadline = time.monotonic() + 20
-    while len(dead) < 2 and time.monotonic() < deadline:
-        dead += [r for records in reader.poll(500).values() for r in records]
+
+    def both_read() -> bool:
+        dead.extend(r for records in reader.poll(500).values() for r in records)
+        return len(dead) >= 2
+
+    first_within(both_read, 20, interval=0)
     reader.close()
     by_key = {r.key: (r.value, dict(r.headers)) for r in dead}
     assert by_key[b"junk"][0] == b"not an event"

@@ -12,6 +12,7 @@ import psycopg
 from services.notifier import bootstrap
 from tests.fakes.events import appointment_event
 from tests.fakes.notifier_support import rows, start_worker, wait_until
+from tests.present import present
 
 HOLD = 0x484F4C44  # "HOLD"
 HOLD_SENT = f"""
@@ -24,10 +25,10 @@ CREATE TRIGGER hold_sent BEFORE UPDATE ON deliveries FOR EACH ROW
 
 def held(conn: psycopg.Connection) -> int:
     """Senders waiting between their mailbox write and their 'sent'."""
-    return conn.execute(
+    return present(conn.execute(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s"
         " AND NOT granted AND database = (SELECT oid FROM pg_database"
-        " WHERE datname = current_database())", (HOLD,)).fetchone()[0]
+        " WHERE datname = current_database())", (HOLD,)).fetchone())[0]
 
 
 def test_a_sender_killed_between_mailbox_and_ledger_leaves_each_message_once(
@@ -54,7 +55,7 @@ def test_a_sender_killed_between_mailbox_and_ledger_leaves_each_message_once(
         finally:
             worker.kill()
             worker.wait(10)
-        mailbox = dict(admin.execute(
+        mailbox: dict[int, int] = dict(admin.execute(
             "SELECT delivery_id, count(*) FROM mailbox GROUP BY delivery_id").fetchall())
     deliveries = {r["id"] for r in rows(settings.database_url)}
     assert in_flight and in_flight <= deliveries

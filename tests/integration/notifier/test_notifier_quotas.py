@@ -17,6 +17,7 @@ from services.notifier.entrypoints.http import create_app
 from shared import auth
 from tests.fakes.events import ORGANISATION, appointment_event
 from tests.fakes.notifier_support import read_topic, rows, wait_until
+from tests.present import present
 
 ADA = {"id": "c-ada", "name": "Ada Lovelace", "email": "ada@example.com", "phone": "+441234567890",
        "tentative": False}
@@ -57,7 +58,7 @@ def test_the_message_past_the_hourly_quota_is_suppressed_visible_and_never_sent(
     api = create_app(database_url=settings.database_url,
                      bootstrap_servers=settings.bootstrap_servers).test_client()
     token = {"Authorization": f"Bearer {auth.issue('acme', ['auditor'])}"}
-    listed = api.get(f"/v1/deliveries?recipient={ADA['email']}", headers=token).json
+    listed = present(api.get(f"/v1/deliveries?recipient={ADA['email']}", headers=token).json)
     assert [d["state"] for d in listed] == ["sent", "sent", "suppressed"]
     assert "NOTIFIER_QUOTA_PER_HOUR=2" in listed[-1]["last_error"]
     assert "last hour" in listed[-1]["last_error"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +17,11 @@ from services.projections.bootstrap import Settings
 from services.projections.entrypoints.consumer import Consumer
 from shared import auth, kafka
 from shared.envelope import CloudEvent
-from tests.waiting import wait_until  # noqa: F401 - the projections tests import it from here
+from tests.present import present
+from tests.waiting import (
+    first_within,
+    wait_until,  # noqa: F401 - the projections tests import it from here
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -38,7 +41,7 @@ def running(settings: Settings) -> Iterator[Consumer]:
         assert not thread.is_alive(), "the consumer did not stop"
 
 
-def publish(settings: Settings, events: list[CloudEvent | bytes], topic: str | None = None
+def publish(settings: Settings, events: Sequence[CloudEvent | bytes], topic: str | None = None
             ) -> None:
     """Send to the appointment topic (directory events to the directory topic), keyed
     by subject (appointments) or organisation (directory), as booking's relay does."""
@@ -61,7 +64,7 @@ def publish(settings: Settings, events: list[CloudEvent | bytes], topic: str | N
 
 def applied_count(settings: Settings) -> int:
     with psycopg.connect(settings.database_url) as conn:
-        return conn.execute("SELECT count(*) FROM applied_events").fetchone()[0]
+        return present(conn.execute("SELECT count(*) FROM applied_events").fetchone())[0]
 
 
 def dump(settings: Settings, tables: tuple[str, ...] = (
@@ -75,10 +78,13 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20) -
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                              auto_offset_reset="earliest", enable_auto_commit=False)
     seen: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and len(seen) < expected:
+
+    def all_read() -> bool:
         for records in consumer.poll(500).values():
-            seen += records
+            seen.extend(records)
+        return len(seen) >= expected
+
+    first_within(all_read, timeout, interval=0)
     consumer.close()
     return seen
 

@@ -18,6 +18,7 @@ from services.projections.application.drift import compare
 from services.projections.bootstrap import database
 from shared import lifecycle
 from shared.lifecycle import BUILTIN
+from tests.present import present
 from tests.unit.projections.factory import CUSTOM, Booking, slot, window
 
 DAYS = ["2026-11-23", "2026-11-24", "2026-11-25"]
@@ -125,7 +126,7 @@ def test_streamed_views_equal_views_rebuilt_from_scratch(settings):
             assert report.differences == []
             assert report.compared["appointments"] == len(
                 {e.subject for e in events if e.type.startswith("appointment.")})
-            counts = conn.execute("SELECT count(*) FROM applied_events").fetchone()[0]
+            counts = present(conn.execute("SELECT count(*) FROM applied_events").fetchone())[0]
             assert counts == len(events)  # every event recorded once, duplicates not again
 
     check()

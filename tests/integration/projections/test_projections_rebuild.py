@@ -32,6 +32,7 @@ from tests.integration.projections.support import (
     token,
     wait_until,
 )
+from tests.present import present
 
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
 
@@ -48,9 +49,10 @@ def test_rebuild_from_kafka_has_no_drift_and_switches_over_while_the_consumer_ru
         wait_until(lambda: applied_count(settings) == len(booking.events), what="applied")
 
         # A drift check from the earliest offset: nothing differs
-        console = Console(file=io.StringIO(), width=200)
+        printed = io.StringIO()
+        console = Console(file=printed, width=200)
         assert command.run(settings, "all", kafka_source(settings), True, console) == 0
-        assert "no drift" in console.file.getvalue()
+        assert "no drift" in printed.getvalue()
 
         # Rebuild and switch over while booking goes on writing
         late = [booking.act(ids["window"], "confirm", slot={"start": "2026-11-24T08:00:00+00:00",
@@ -81,8 +83,8 @@ def test_rebuild_from_kafka_has_no_drift_and_switches_over_while_the_consumer_ru
 
         # and a fresh check still finds nothing
         with closing(kafka_source(settings)) as source:
-            assert rebuild(pool, source, VIEW_TABLES, NOW,
-                           check_drift=True).drift.differences == []
+            assert present(rebuild(pool, source, VIEW_TABLES, NOW,
+                                   check_drift=True).drift).differences == []
 
 
 def test_drift_check_reports_a_broken_row_and_a_rebuild_repairs_it(settings):
@@ -96,9 +98,10 @@ def test_drift_check_reports_a_broken_row_and_a_rebuild_repairs_it(settings):
         conn.execute("DELETE FROM status_history WHERE appointment_id = %s AND version = 1",
                      (ids["attended"],))
 
-    console = Console(file=io.StringIO(), width=250)
+    printed = io.StringIO()
+    console = Console(file=printed, width=250)
     assert command.run(settings, "all", ListSource(booking.events), True, console) == 1
-    out = console.file.getvalue()
+    out = printed.getvalue()
     assert ids["confirmed"] in out and "'cancelled'" in out and "'scheduled'" in out
     assert ids["attended"] in out and "missing_in_live" in out
     assert "2 difference(s)" in out

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from booking_unit_support import MONDAY, slot
 
+import tests.booking_commands as drive
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
@@ -35,7 +36,7 @@ def request(booking: BookingApplication, caller: Caller, d: Any, **overrides: An
 
 def act(booking: BookingApplication, caller: Caller, appointment: dict[str, Any], action: str,
         **params: Any) -> dict[str, Any]:
-    return booking.act(caller, uuid.UUID(appointment["id"]), action, params)["appointment"]
+    return drive.act(booking, caller, uuid.UUID(appointment["id"]), action, params)["appointment"]
 
 
 def test_a_widget_request_goes_through_the_whole_lifecycle(booking, agent, directory, clock):
@@ -57,7 +58,7 @@ def test_a_widget_request_goes_through_the_whole_lifecycle(booking, agent, direc
     # It asks the client for another time; the client proposes 14:00 through the link
     act(booking, agent, a, "request_reschedule", message="Dr Who is ill")
     claims = links.verify(links.sign(a["id"], "propose_time"), "propose_time")
-    proposed = booking.client_action(claims, {"slot": slot(14)})["appointment"]
+    proposed = drive.by_link(booking, claims, {"slot": slot(14)})["appointment"]
     assert (proposed["status"], proposed["proposal"]["start"]) == (
         "requested", "2026-11-23T14:00:00+00:00")
     # The agent accepts the suggestion, then reassigns to the other agent
@@ -78,7 +79,7 @@ def test_a_widget_request_goes_through_the_whole_lifecycle(booking, agent, direc
     a = act(booking, agent, a, "attend", time_taken_minutes=25)
     a = act(booking, agent, a, "request_feedback")
     claims = links.verify(links.sign(a["id"], "submit_feedback"), "submit_feedback")
-    a = booking.client_action(claims, {"rating": 4, "comment": "kind"})["appointment"]
+    a = drive.by_link(booking, claims, {"rating": 4, "comment": "kind"})["appointment"]
     assert (a["status"], a["feedback"]) == ("feedback_received", {"rating": 4, "comment": "kind"})
     assert a["version"] == 13
 
@@ -97,7 +98,7 @@ def test_a_stale_expected_version_is_refused_with_the_current_one(booking, agent
     a = request(booking, agent, directory)
     act(booking, agent, a, "add_note", text="first")
     with pytest.raises(errors.StaleVersion) as refused:
-        booking.act(agent, uuid.UUID(a["id"]), "confirm", {}, expected_version=1)
+        drive.act(booking, agent, uuid.UUID(a["id"]), "confirm", {}, expected_version=1)
     assert refused.value.extra["current_version"] == 2
     assert refused.value.headers["ETag"] == '"2"'
     assert booking.appointment("acme", uuid.UUID(a["id"])).status == "requested"
@@ -146,7 +147,7 @@ def test_another_organisation_sees_nothing(booking, agent, directory):
     stranger = Caller("globex", {"id": "x", "role": "manager"}, "c")
     aid = uuid.UUID(a["id"])
     for attempt in (lambda: booking.appointment("globex", aid),
-                    lambda: booking.act(stranger, aid, "confirm", {}),
+                    lambda: drive.act(booking, stranger, aid, "confirm", {}),
                     lambda: booking.entry("globex", "service", uuid.UUID(directory.service)),
                     lambda: booking.available_agents("globex", aid)):
         with pytest.raises(NotFound):
@@ -206,10 +207,10 @@ def test_a_client_link_is_single_use_and_bound_to_its_action(booking, agent, dir
     a = request(booking, agent, directory)
     token = links.sign(a["id"], "cancel")
     claims = links.verify(token, "cancel")
-    assert booking.client_action(claims, {"reason": "Client request"})["appointment"][
+    assert drive.by_link(booking, claims, {"reason": "Client request"})["appointment"][
         "status"] == "cancelled"
     with pytest.raises(errors.LinkAlreadyUsed):
-        booking.client_action(claims, {})
+        drive.by_link(booking, claims, {})
     with pytest.raises(links.LinkRefused):
         links.verify(token, "submit_feedback")
     assert booking.appointment("acme", uuid.UUID(a["id"])).used_links == [claims.jti]

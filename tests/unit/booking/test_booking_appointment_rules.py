@@ -52,7 +52,7 @@ def allowed(d: lifecycle.Definition, from_status: str | None, action: str, to: s
 def step(appointment: Appointment, action: str, ctx: Context, **params: Any) -> None:
     """Do `action` the way the application does, on the built-in workflow."""
     d = lifecycle.BUILTIN
-    to = intended_status(d, action, params, reconfirm_reschedules=ctx.organisation.settings[
+    to = intended_status(d, action, params.get("status"), reconfirm_reschedules=ctx.organisation.settings[
         "reschedule_needs_reconfirmation"])
     getattr(appointment, action)(ctx, allowed(d, appointment.status, action, to), **params)
 

@@ -14,6 +14,7 @@ from booking_unit_support import NOW, slot
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.application.app import Caller
 from services.booking.application.clock import FixedClock
@@ -127,9 +128,10 @@ def run(app: Any, caller: Caller, target: str, action: str, at: dict[str, Any], 
         client: str, reason: str | None, status: str, rating: int) -> None:
     if action in ("propose_time", "submit_feedback") or (action == "cancel" and rating == 0):
         claims = links.verify(links.sign(target, action), action)
-        app.client_action(claims, {"propose_time": {"slot": at},
-                                   "submit_feedback": {"rating": rating or 1},
-                                   "cancel": {"reason": reason}}[action])
+        by_link: dict[str, dict[str, Any]] = {"propose_time": {"slot": at},
+                                              "submit_feedback": {"rating": rating or 1},
+                                              "cancel": {"reason": reason}}
+        drive.by_link(app, claims, by_link[action])
         return
     bodies: dict[str, dict[str, Any]] = {
         "confirm": {"slot": at} if rating > 3 else {},
@@ -139,4 +141,4 @@ def run(app: Any, caller: Caller, target: str, action: str, at: dict[str, Any], 
         "edit_note": {"note_id": "missing", "text": "x"}, "link_client": {"client_id": client},
         "update_details": {"metadata": {"n": rating}},
     }
-    app.act(caller, uuid.UUID(target), action, bodies.get(action, {}))
+    drive.act(app, caller, uuid.UUID(target), action, bodies.get(action, {}))

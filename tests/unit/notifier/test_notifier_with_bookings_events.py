@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application.app import Caller
@@ -15,6 +16,7 @@ from services.notifier.application.consume import prepare
 from services.notifier.domain.planning import organisation_settings
 from services.notifier.domain.rendering import Renderer
 from shared import links
+from tests.present import present
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -44,7 +46,7 @@ def test_a_whole_lifecycle_from_booking_notifies_as_planned():
                            ("confirm", {"slot": slot(9), "agent_id": dr_who}),
                            ("add_note", {"text": "bring the x-rays"}),
                            ("cancel", {"reason": "Organisation unavailable", "message": "Sorry"})]:
-        booking.act(agent, aid, action, params)
+        drive.act(booking, agent, aid, action, params)
     try:
         published = [e for _, _, e in to_messages(booking, booking.notifications(0, 100))]
     finally:
@@ -62,9 +64,9 @@ def test_a_whole_lifecycle_from_booking_notifies_as_planned():
                                       "cancel")] == [4, 0, 6, 0, 4]
     confirm = {(p.message.recipient_kind, p.message.channel): p for p in planned["confirm"]}
     assert confirm["resource", "email"].message.to == "who@acme.example"
-    assert "Monday 23 November 2026, 09:00–09:30 UTC" in confirm["client", "email"].rendered.text
+    assert "Monday 23 November 2026, 09:00–09:30 UTC" in present(confirm["client", "email"].rendered).text
     cancel = {(p.message.recipient_kind, p.message.channel): p for p in planned["cancel"]}
-    assert "Organisation unavailable" in cancel["client", "email"].rendered.text
+    assert "Organisation unavailable" in present(cancel["client", "email"].rendered).text
     received = {(p.message.recipient_kind, p.message.channel): p for p in planned["request"]}
-    token = received["client", "email"].rendered.text.split("token=")[1].split()[0]
+    token = present(received["client", "email"].rendered).text.split("token=")[1].split()[0]
     assert links.verify(token, "cancel").appointment_id == str(aid)

@@ -14,8 +14,9 @@ from typing import Any
 from shared import lifecycle
 from shared.envelope import CloudEvent
 from shared.lifecycle import BUILTIN, Definition, Status
+from tests.present import present
 
-ORGANISATION = {
+ORGANISATION: dict[str, Any] = {
     "id": "acme", "name": "Acme Clinic", "timezone": "Europe/Zurich",
     "email": "desk@acme.example", "phone": "+41440000000", "address": "Bahnhofstrasse 1",
     "channels": {"email": True, "sms": True}, "retention_days": 365,
@@ -84,7 +85,7 @@ class Booking:
         assert lifecycle.is_allowed(workflow, None, action, to), (action, to)
         snap = {
             "id": aid, "organisation_id": self.org, "version": 0, "status": to,
-            "status_kind": workflow.status(to).kind,
+            "status_kind": present(workflow.status(to)).kind,
             "workflow": {"id": workflow.id, "version": workflow.version},
             "service": dict(SERVICE),
             "client": {"id": None if tentative else client_id, "name": "Ada Lovelace",
@@ -154,7 +155,7 @@ class Booking:
                **extra: Any) -> CloudEvent:
         snap, definition = self.snapshots[aid], self.definitions[aid]
         at = (self.now + timedelta(minutes=minutes)).isoformat()
-        kind = definition.status(to).kind
+        kind = present(definition.status(to)).kind
         snap.update(status=to, status_kind=kind, version=self.versions.get(aid, 0) + 1,
                     updated_at=at)
         if requested:

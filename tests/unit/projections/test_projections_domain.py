@@ -8,8 +8,50 @@ from datetime import date, datetime, timezone
 import pytest
 
 from services.projections.domain.apply import apply
-from services.projections.domain.model import Unprocessable
+from services.projections.domain.model import (
+    AppointmentRow,
+    Changes,
+    ClientRow,
+    HistoryEntry,
+    OrganisationRow,
+    ResourceRow,
+    Unprocessable,
+)
+from shared.envelope import CloudEvent
+from tests.present import present
 from tests.unit.projections.factory import CUSTOM, Booking, slot, window
+
+
+class Views:
+    """What one event gives each view; reading a view's row asserts it was given one
+    (`changes` holds the rows as they are, for asserting that none was)."""
+
+    def __init__(self, changes: Changes) -> None:
+        self.changes = changes
+
+    @property
+    def appointment(self) -> AppointmentRow:
+        return present(self.changes.appointment, "the appointment row")
+
+    @property
+    def history(self) -> HistoryEntry:
+        return present(self.changes.history, "the history entry")
+
+    @property
+    def organisation(self) -> OrganisationRow:
+        return present(self.changes.organisation, "the organisation row")
+
+    @property
+    def resource(self) -> ResourceRow:
+        return present(self.changes.resource, "the resource row")
+
+    @property
+    def client(self) -> ClientRow:
+        return present(self.changes.client, "the client row")
+
+
+def views(event: CloudEvent, organisation: OrganisationRow | None = None) -> Views:
+    return Views(apply(event, organisation))
 
 
 def utc(text: str) -> datetime:
@@ -19,7 +61,7 @@ def utc(text: str) -> datetime:
 def test_a_window_request_is_unconfirmed_and_placed_at_its_part_of_day_in_local_time():
     booking = Booking()
     # Given a request for the morning of 23 Nov in Zurich (UTC+1 in winter)
-    changes = apply(booking.request(window=window("2026-11-23", "morning"), tentative=True))
+    changes = views(booking.request(window=window("2026-11-23", "morning"), tentative=True))
     row = changes.appointment
     # Then it is in the queue, on the calendar, flagged tentative, from 09:00 to 12:00 local
     assert (row.status, row.status_kind, row.unconfirmed, row.on_calendar) == (
@@ -38,14 +80,14 @@ def test_an_event_referring_to_its_organisation_is_placed_with_what_the_views_kn
     booking = Booking(stored_copies=False)
     event = booking.request(window=window("2026-11-23", "morning"), tentative=True)
     assert "organisation" not in event.data["change"]
-    zurich = apply(booking.organisation_updated()).organisation
+    zurich = views(booking.organisation_updated()).organisation
     # Then the window is placed in the organisation's zone when the views know it
-    known = apply(event, zurich)
+    known = views(event, zurich)
     assert (known.appointment.start_at, known.appointment.end_at) == (
         utc("2026-11-23T08:00:00+00:00"), utc("2026-11-23T11:00:00+00:00"))
-    assert known.organisation is None  # the organisation's row comes from its own events
+    assert known.changes.organisation is None  # the organisation's row comes from its own events
     # And with the default parts of day in UTC while they know nothing of it yet
-    unknown = apply(event).appointment
+    unknown = views(event).appointment
     assert (unknown.start_at, unknown.end_at) == (utc("2026-11-23T09:00:00+00:00"),
                                                   utc("2026-11-23T12:00:00+00:00"))
 
@@ -55,20 +97,20 @@ def test_confirm_then_reschedule_then_cancel():
     requested = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7")
     aid = requested.subject
     # Like booking (shared.lifecycle.holds_time): a request does not hold the agent yet.
-    assert not apply(requested).appointment.blocks_time
-    confirmed = apply(booking.act(aid, "confirm")).appointment
+    assert not views(requested).appointment.blocks_time
+    confirmed = views(booking.act(aid, "confirm")).appointment
     assert (confirmed.status, confirmed.unconfirmed, confirmed.blocks_time) == (
         "scheduled", False, True)
     assert confirmed.confirmed_at is not None and confirmed.resource_ids == ["agent-7"]
 
-    moved = apply(booking.act(aid, "reschedule", slot=slot("2026-11-24", "10:00"),
+    moved = views(booking.act(aid, "reschedule", slot=slot("2026-11-24", "10:00"),
                               message="Doctor ill"))
     # A reschedule keeps the status but is a status action: it is in the history
     assert moved.history.from_status == moved.history.to_status == "scheduled"
     assert moved.history.message == "Doctor ill"
     assert moved.appointment.slot_start == utc("2026-11-24T10:00:00+00:00")
 
-    cancelled = apply(booking.act(aid, "cancel", reason="client moved away",
+    cancelled = views(booking.act(aid, "cancel", reason="client moved away",
                                   actor={"id": "client", "role": "client"}))
     assert (cancelled.appointment.on_calendar, cancelled.appointment.blocks_time) == (False, False)
     assert (cancelled.history.reason, cancelled.history.actor_role) == ("client moved away",
@@ -78,7 +120,7 @@ def test_confirm_then_reschedule_then_cancel():
 def test_reschedule_back_to_request_needs_confirmation_again():
     booking = Booking()
     aid = booking.request(slot_=slot("2026-11-23", "09:00"), status="scheduled").subject
-    row = apply(booking.act(aid, "reschedule", "requested", slot=slot("2026-11-25", "09:00")))
+    row = views(booking.act(aid, "reschedule", "requested", slot=slot("2026-11-25", "09:00")))
     assert (row.appointment.status, row.appointment.unconfirmed) == ("requested", True)
 
 
@@ -86,15 +128,15 @@ def test_request_reschedule_propose_time_accept_suggestion():
     booking = Booking()
     aid = booking.request(slot_=slot("2026-11-23", "09:00"), action="create",
                           status="scheduled").subject
-    asked = apply(booking.act(aid, "request_reschedule", message="please pick a new time"))
+    asked = views(booking.act(aid, "request_reschedule", message="please pick a new time"))
     assert (asked.appointment.status, asked.appointment.status_kind) == (
         "reschedule_requested", "step")
     assert asked.appointment.unconfirmed  # back in the request queue
-    proposed = apply(booking.act(aid, "propose_time", proposal=slot("2026-11-26", "14:00"),
+    proposed = views(booking.act(aid, "propose_time", proposal=slot("2026-11-26", "14:00"),
                                  actor={"id": "client", "role": "client"}))
     assert proposed.appointment.status == "requested"
     assert proposed.appointment.proposal == slot("2026-11-26", "14:00")
-    accepted = apply(booking.act(aid, "accept_suggestion"))
+    accepted = views(booking.act(aid, "accept_suggestion"))
     assert accepted.appointment.slot_start == utc("2026-11-26T14:00:00+00:00")
     assert (accepted.appointment.status, accepted.appointment.proposal) == ("scheduled", None)
 
@@ -102,24 +144,24 @@ def test_request_reschedule_propose_time_accept_suggestion():
 def test_changes_without_a_status_change_update_the_row_but_not_the_history():
     booking = Booking()
     aid = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7").subject
-    reassigned = apply(booking.act(aid, "reassigned", agent_id="agent-9", message="cover"))
-    assert reassigned.history is None
+    reassigned = views(booking.act(aid, "reassigned", agent_id="agent-9", message="cover"))
+    assert reassigned.changes.history is None
     assert reassigned.appointment.agent_id == "agent-9"
     assert "agent-7" not in reassigned.appointment.resource_ids
-    note = apply(booking.act(aid, "note_added", text="internal: prefers mornings"))
-    assert note.history is None and note.appointment.version == 3
-    details = apply(booking.act(aid, "details_updated", metadata={"crm": "42"},
+    note = views(booking.act(aid, "note_added", text="internal: prefers mornings"))
+    assert note.changes.history is None and note.appointment.version == 3
+    details = views(booking.act(aid, "details_updated", metadata={"crm": "42"},
                                 service={"id": "svc-2", "name": "Check-up",
                                          "duration_minutes": 15}))
-    assert details.history is None and details.appointment.service_name == "Check-up"
-    linked = apply(booking.act(aid, "client_linked", client_id="client-9"))
-    assert linked.history is None and linked.appointment.client_id == "client-9"
+    assert details.changes.history is None and details.appointment.service_name == "Check-up"
+    linked = views(booking.act(aid, "client_linked", client_id="client-9"))
+    assert linked.changes.history is None and linked.appointment.client_id == "client-9"
 
 
 def test_reject_takes_it_off_calendar_and_queue():
     booking = Booking()
     aid = booking.request(window=window("2026-11-23")).subject
-    changes = apply(booking.act(aid, "reject", reason="fully booked"))
+    changes = views(booking.act(aid, "reject", reason="fully booked"))
     row = changes.appointment
     assert (row.status, row.on_calendar, row.unconfirmed) == ("rejected", False, False)
     assert changes.history.reason == "fully booked"
@@ -128,22 +170,22 @@ def test_reject_takes_it_off_calendar_and_queue():
 def test_completion_tail_attend_no_show_reopen_feedback():
     booking = Booking()
     aid = booking.request(slot_=slot("2026-11-23", "09:00"), status="scheduled").subject
-    attended = apply(booking.act(aid, "attend", outcome={
+    attended = views(booking.act(aid, "attend", outcome={
         "time_taken_minutes": 25, "completion_reason": "treated", "remark": "fine"}))
     assert attended.appointment.completion_reason == "treated"
     assert attended.appointment.on_calendar and not attended.appointment.unconfirmed
-    reopened = apply(booking.act(aid, "reopen"))
+    reopened = views(booking.act(aid, "reopen"))
     assert (reopened.appointment.status, reopened.appointment.unconfirmed) == ("reopened", False)
-    no_show = apply(booking.act(aid, "no_show"))
+    no_show = views(booking.act(aid, "no_show"))
     assert (no_show.appointment.on_calendar, no_show.appointment.blocks_time) == (False, False)
-    apply(booking.act(aid, "reopen"))
-    apply(booking.act(aid, "attend"))
-    asked = apply(booking.act(aid, "request_feedback"))
+    views(booking.act(aid, "reopen"))
+    views(booking.act(aid, "attend"))
+    asked = views(booking.act(aid, "request_feedback"))
     assert asked.appointment.status == "feedback_pending" and not asked.appointment.unconfirmed
     assert asked.appointment.feedback_requested_on == date(2026, 11, 20)
-    again = apply(booking.act(aid, "request_feedback", minutes=60 * 24))
+    again = views(booking.act(aid, "request_feedback", minutes=60 * 24))
     assert again.history.from_status == again.history.to_status == "feedback_pending"
-    answered = apply(booking.act(aid, "submit_feedback", feedback={"rating": 5, "comment": "ok"},
+    answered = views(booking.act(aid, "submit_feedback", feedback={"rating": 5, "comment": "ok"},
                                  actor={"id": "client", "role": "client"}))
     assert answered.appointment.status_kind == "final"
     assert answered.appointment.feedback == {"rating": 5, "comment": "ok"}
@@ -152,29 +194,30 @@ def test_completion_tail_attend_no_show_reopen_feedback():
 def test_custom_workflow_move_through_steps_to_confirmation_or_cancellation():
     booking = Booking()
     aid = booking.request(window=window("2026-11-23"), workflow=CUSTOM).subject
-    step = apply(booking.act(aid, "move", "consultation"))
+    step = views(booking.act(aid, "move", "consultation"))
     assert (step.appointment.status_kind, step.appointment.unconfirmed) == ("step", True)
     assert (step.history.workflow_id, step.history.workflow_version) == ("wf-approval", 2)
-    apply(booking.act(aid, "move", "approved"))
-    confirmed = apply(booking.act(aid, "confirm", "confirmed")).appointment
+    views(booking.act(aid, "move", "approved"))
+    confirmed = views(booking.act(aid, "confirm", "confirmed")).appointment
     assert (confirmed.status_kind, confirmed.unconfirmed) == ("confirmation", False)
     other = booking.request(window=window("2026-11-24"), workflow=CUSTOM).subject
-    declined = apply(booking.act(other, "move", "declined", reason="no budget")).appointment
+    declined = views(booking.act(other, "move", "declined", reason="no budget")).appointment
     assert (declined.status_kind, declined.on_calendar) == ("cancellation", False)
 
 
 def test_directory_events_give_resources_clients_and_the_organisation():
     booking = Booking()
-    resource = apply(booking.resource("agent-7", hours={"mon": [["08:00", "12:00"]]})).resource
+    resource = views(booking.resource("agent-7", hours={"mon": [["08:00", "12:00"]]})).resource
     assert (resource.kind, resource.active, resource.working_hours) == (
         "agent", True, {"mon": [["08:00", "12:00"]]})
-    gone = apply(booking.resource("agent-7", verb="deactivated")).resource
+    gone = views(booking.resource("agent-7", active=False, verb="updated")).resource
     assert not gone.active and gone.version == 2
-    assert apply(booking.client("client-1")).client.name == "Ada Lovelace"
-    org = apply(booking.organisation_updated(retention_days=30)).organisation
+    assert views(booking.client("client-1")).client.name == "Ada Lovelace"
+    org = views(booking.organisation_updated(retention_days=30)).organisation
     assert org.retention_days == 30
-    service = apply(booking.service())
-    assert (service.appointment, service.resource, service.organisation) == (None, None, None)
+    service = views(booking.service())
+    assert (service.changes.appointment, service.changes.resource,
+            service.changes.organisation) == (None, None, None)
 
 
 def _broken(**changes):
@@ -194,7 +237,7 @@ def _broken(**changes):
 ], ids=["v2", "family", "no-change", "version", "version-type", "org", "subject"])
 def test_unusable_events_are_refused_with_a_reason(event, reason):
     with pytest.raises(Unprocessable, match=reason):
-        apply(event)
+        views(event)
 
 
 def test_a_snapshot_with_a_bad_time_is_refused():
@@ -203,4 +246,4 @@ def test_a_snapshot_with_a_bad_time_is_refused():
     event.data["appointment"]["requested_at"] = "yesterday"
     event.data["appointment"]["window"] = None
     with pytest.raises(Unprocessable, match="bad data"):
-        apply(event)
+        views(event)

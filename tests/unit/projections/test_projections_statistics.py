@@ -10,7 +10,7 @@ from services.projections.domain.timing import period_key, within_working_hours
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
 
-def row(status: str, kind: str = "completion", agent: str = "a1", wait_minutes: int | None = None,
+def row(status: str, kind: str = "completion", agent: str | None = "a1", wait_minutes: int | None = None,
         day: date = date(2026, 11, 23), reason: str | None = None) -> StatRow:
     confirmed = T0 + timedelta(minutes=wait_minutes) if wait_minutes is not None else None
     return StatRow(status, kind, reason, agent, T0, confirmed, day)

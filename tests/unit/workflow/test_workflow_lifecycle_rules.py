@@ -58,7 +58,7 @@ def test_representative_moves_outside_the_table_are_refused(action, from_status)
 
 def test_nothing_outside_the_table_is_allowed():
     extra = [(a, f, targets(BUILTIN, f, a))
-             for a, f in itertools.product(lifecycle.ACTIONS, [None] + BUILTIN_KEYS)
+             for a, f in itertools.product(lifecycle.ACTIONS, [None, *BUILTIN_KEYS])
              if (a, f) not in BUILTIN_TABLE and targets(BUILTIN, f, a)]
     assert extra == []
 
