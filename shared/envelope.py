@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as binding
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
@@ -29,9 +30,25 @@ from dateutil.parser import isoparse
 SPECVERSION = "1.0"
 REQUIRED = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "data",
             "orgid", "aggregateversion", "position")
-FORMAT = JSONFormat()
-CONTENT_TYPE = FORMAT.get_content_type()  # application/cloudevents+json
 Headers = list[tuple[str, bytes]]
+
+
+class CompactJSON(JSONFormat):
+    """The SDK's JSON event format, written as our events always were: compact,
+    and `time` with its offset as Python writes it (`+00:00`; the SDK would
+    write `Z`), so what consumers and stored copies hold does not change."""
+
+    def write(self, event: BaseCloudEvent) -> bytes:
+        body = dict(event.get_attributes())
+        time = body.get("time")
+        if isinstance(time, datetime):
+            body["time"] = time.isoformat()
+        body["data"] = event.get_data()
+        return json.dumps(body, default=str, separators=(",", ":")).encode()
+
+
+FORMAT = CompactJSON()
+CONTENT_TYPE = FORMAT.get_content_type()  # application/cloudevents+json
 
 
 class InvalidEnvelope(ValueError):
@@ -66,9 +83,7 @@ class CloudEvent:
     def _sdk(self) -> SdkEvent:
         attributes = {k: v for k, v in self.__dict__.items() if k != "data"}
         attributes["time"] = isoparse(self.time)
-        # Values JSON has no type for (a UUID, a date) are written as text.
-        data = json.loads(json.dumps(self.data, default=str))
-        return SdkEvent(attributes, data)
+        return SdkEvent(attributes, self.data)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> CloudEvent:
