@@ -30,7 +30,10 @@ def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | N
 
 def create_app(service: str, blueprints: Iterable[Blueprint],
                ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0",
-               public_prefixes: tuple[str, ...] = ()) -> Flask:
+               public_prefixes: tuple[str, ...] = (),
+               informative_checks: dict[str, Callable[[], bool]] | None = None) -> Flask:
+    """`ready_checks`: what the API cannot answer without (/readyz 503 when one fails);
+    `informative_checks`: what /readyz reports ("degraded") but the API does without."""
     logs.setup(service)
     app = Flask(f"services.{service}")  # a real package: the bare name may be shadowed
     app.config.update(
@@ -92,9 +95,13 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        checks = {name: check() for name, check in ready_checks.items()}
-        ok = all(checks.values())
-        return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+        required = {name: check() for name, check in ready_checks.items()}
+        checks = {**required, **{name: check() for name, check in (informative_checks or {}).items()}}
+        missing = [name for name, ok in checks.items() if not ok]
+        ready = all(required.values())
+        status = "not ready" if not ready else "degraded" if missing else "ready"
+        return jsonify(status=status, checks=checks, required=list(required),
+                       missing=missing), 200 if ready else 503
 
     return app
 

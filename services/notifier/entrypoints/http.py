@@ -112,8 +112,9 @@ def create_app(database_url: str | None = None, bootstrap_servers: str | None = 
     show_mailbox = bootstrap.uses_dev_mailbox() if dev_mailbox is None else dev_mailbox
     app = create_service_app(
         "notifier", [api],
-        ready_checks={"database": lambda: db.is_reachable(settings.database_url),
-                      "kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)},
+        # Deliveries and the mailbox are read from the ledger; the consumer needs Kafka.
+        ready_checks={"database": lambda: db.is_reachable(settings.database_url)},
+        informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)},
         public_prefixes=("/mailbox",) if show_mailbox else ())
     app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
     if show_mailbox:

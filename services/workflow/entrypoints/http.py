@@ -14,10 +14,11 @@ from shared import http as shared_http
 def create_app(database_url: str | None = None) -> Flask:
     url = bootstrap.database_url(database_url)
     servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    # The API needs only its event store; the relay (its own process) needs Kafka.
     app = shared_http.create_app(
         "workflow", [workflows.blp, transitions.blp],
-        ready_checks={"database": lambda: db.is_reachable(url),
-                      "kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
+        ready_checks={"database": lambda: db.is_reachable(url)},
+        informative_checks={"kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
     app.config[DATABASE_URL] = url
 
     @app.errorhandler(OperationalError)
