@@ -10,8 +10,8 @@ from flask import Flask, Response, g, jsonify, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
-from shared import auth, logs
-from shared.errors import Problem
+from shared import auth, logs, outage
+from shared.errors import Problem, Unavailable
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs")
 log = logging.getLogger(__name__)
@@ -70,6 +70,15 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
     @app.errorhandler(Problem)
     def _problem(e: Problem) -> Response:
         return problem(e.status, e.title, e.detail, headers=e.headers, **e.extra)
+
+    def _database_unavailable(e: Exception) -> Response:
+        if not isinstance(e, outage.DatabaseUnreachable):  # that one the gate logged once
+            log.warning("database unavailable", extra={"fields": {"error": f"{type(e).__name__}: {e}"}})
+        return _problem(Unavailable("the database cannot answer right now; retry shortly",
+                                    headers={"Retry-After": outage.RETRY_AFTER}))
+
+    for error in outage.UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:

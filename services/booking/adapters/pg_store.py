@@ -17,10 +17,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor, errors
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from services.booking.application.ports import Answer, SideWrites
 from services.booking.domain.values import Slot
+from shared.outage import Pool
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
 
@@ -98,9 +98,8 @@ class PgTables:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True,
-                                   check=ConnectionPool.check_connection)
-        self.locks = ConnectionPool(url, min_size=0, max_size=16, open=True)
+        self.pool = Pool(url, min_size=1, max_size=8, open=True)
+        self.locks = Pool(url, min_size=0, max_size=16, open=True)
 
     def close(self) -> None:
         self.pool.close()

@@ -1,8 +1,7 @@
 """The workflow API process: `gunicorn 'services.workflow.entrypoints.http:create_app()'`."""
 from __future__ import annotations
 
-from eventsourcing.persistence import InterfaceError, OperationalError
-from flask import Flask, Response
+from flask import Flask
 
 from services.workflow import bootstrap
 from services.workflow.entrypoints import transitions, workflows
@@ -20,11 +19,4 @@ def create_app(database_url: str | None = None) -> Flask:
         ready_checks={"database": lambda: db.is_reachable(url)},
         informative_checks={"kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
     app.config[DATABASE_URL] = url
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    def _database_down(e: Exception) -> Response:
-        return shared_http.problem(503, "Service unavailable", "the workflow store cannot be "
-                                   "reached; retry shortly", headers={"Retry-After": "5"})
-
     return app
