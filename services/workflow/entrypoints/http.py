@@ -1,8 +1,7 @@
 """The workflow API process: `gunicorn 'services.workflow.entrypoints.http:create_app()'`."""
 from __future__ import annotations
 
-from eventsourcing.persistence import InterfaceError, OperationalError
-from flask import Flask, Response
+from flask import Flask
 
 from services.workflow import bootstrap
 from services.workflow.entrypoints import transitions, workflows
@@ -14,19 +13,13 @@ from shared import http as shared_http
 def create_app(database_url: str | None = None) -> Flask:
     url = bootstrap.database_url(database_url)
     servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    # The API needs only its event store; the relay (its own process) needs Kafka.
     app = shared_http.create_app(
         "workflow", [workflows.blp, transitions.blp],
-        ready_checks={"database": lambda: db.is_reachable(url),
-                      "kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
+        ready_checks={"database": lambda: db.is_reachable(url)},
+        informative_checks={"kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
     app.config[DATABASE_URL] = url
     # Booking asks this before each status change it has already counted: not limited here.
     ratelimit.install(app, lambda: ratelimit.store_pool(bootstrap.application(url)),
                       exempt={"/v1/transitions/validate"})
-
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    def _database_down(e: Exception) -> Response:
-        return shared_http.problem(503, "Service unavailable", "the workflow store cannot be "
-                                   "reached; retry shortly", headers={"Retry-After": "5"})
-
     return app
