@@ -1,6 +1,7 @@
 """Dead letters: a message a consumer cannot process goes, unchanged, to the
-`.dlq` twin of its topic with the reason and its origin in headers (the
-projections and the notifier both use it; `consumer-group` tells them apart).
+`<topic>.dlq` twin of its topic (`kafka.dlq`) with the reason and its origin in
+headers (every consumer uses it through shared/consumer.py; `consumer-group`
+tells them apart).
 
 Headers: `reason` (as docs/asyncapi.yaml names it), `original-topic`,
 `original-partition`, `original-offset`, `consumer-group`, `failed-at`. The key is the
@@ -24,9 +25,9 @@ class DeadLetterFailed(RuntimeError):
 
 
 class DeadLetters:
-    def __init__(self, bootstrap_servers: str, topic: str, group: str,
-                 timeout: float = 10.0, attempts: int = 3) -> None:
-        self.topic, self.group, self.attempts = topic, group, attempts
+    def __init__(self, bootstrap_servers: str, group: str, timeout: float = 10.0,
+                 attempts: int = 3) -> None:
+        self.group, self.attempts = group, attempts
         self.producer = kafka.DurableProducer(bootstrap_servers, timeout)
 
     def publish(self, key: bytes | None, value: bytes | None, reason: str, topic: str,
@@ -36,15 +37,16 @@ class DeadLetters:
                    ("original-offset", str(offset).encode()),
                    ("consumer-group", self.group.encode()),
                    ("failed-at", now_iso().encode())]
+        twin = kafka.dlq(topic)
         for attempt in range(1, self.attempts + 1):
             try:
-                self.producer.send_all([(self.topic, key, value or b"", headers)])
+                self.producer.send_all([(twin, key, value or b"", headers)])
                 log.warning("dead-lettered a message", extra={"fields": {
                     "reason": reason, "topic": topic, "partition": partition, "offset": offset}})
                 return
             except KafkaError as e:
                 log.warning("dead letter not acknowledged (attempt %s): %s", attempt, e)
-        raise DeadLetterFailed(f"could not publish to {self.topic}")
+        raise DeadLetterFailed(f"could not publish to {twin}")
 
     def close(self) -> None:
         self.producer.close()

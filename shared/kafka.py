@@ -22,12 +22,13 @@ PARTITIONS = 4
 
 
 def dlq(topic: str) -> str:
+    """The dead-letter twin of a topic: the one naming of every dead-letter topic."""
     return f"{topic}.dlq"
 
 
-TOPICS = (
-    APPOINTMENTS, dlq(APPOINTMENTS), DIRECTORY, WORKFLOWS, NOTIFICATIONS, dlq("notifications"),
-)
+# Topics with dead letters: the consumed ones, and the notifier's deliveries.
+DEAD_LETTERED = (APPOINTMENTS, DIRECTORY, NOTIFICATIONS)
+TOPICS = (APPOINTMENTS, DIRECTORY, WORKFLOWS, NOTIFICATIONS, *(dlq(t) for t in DEAD_LETTERED))
 
 
 def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:

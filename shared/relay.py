@@ -1,11 +1,9 @@
 """The relay: follows an application's notification log (the outbox) and
 publishes each stored event to Kafka as a CloudEvent.
 
-- acks=all and idempotence on; the position is recorded only after the
-  broker acknowledged every message of a batch, so a crash republishes (never
-  skips). Consumers deduplicate by event id.
-- After any failed send the producer is re-created: a kafka-python producer
-  with idempotence is dead for good after its broker restarts empty.
+- The loop is the shared outbox drainer (shared/outbox.py): the position is
+  recorded only after the broker acknowledged every message of a batch, so a
+  crash republishes (never skips). Consumers deduplicate by event id.
 - A broker that lost its topics (Tansu keeps them in memory) is detected by
   topic id: a re-created topic has a new id. Then everything is republished
   from the start, so consumers can rebuild what they lack. (End offsets are
@@ -19,12 +17,12 @@ import json
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared import config, db, kafka
 from shared.envelope import CloudEvent
+from shared.outbox import Drainer, Send
 
 log = logging.getLogger("relay")
 Message = tuple[str, str, CloudEvent]
@@ -54,10 +52,10 @@ class Relay:
         self.name = name
         self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
-        self.idle_sleep = idle_sleep
-        self.reset_check_every = reset_check_every
         self.stopping = threading.Event()
-        self.producer = kafka.DurableProducer(bootstrap_servers)
+        self.drainer = Drainer(self, bootstrap_servers, name=name, idle_wait=idle_sleep,
+                               watch=self._recover_if_broker_lost_topics,
+                               watch_every=reset_check_every)
         self.topic_ids = kafka.TopicIds(bootstrap_servers)
         self._topics: set[str] = set(kafka.TOPICS)
         db.run_schema(database_url, SCHEMA)
@@ -80,19 +78,14 @@ class Relay:
                 "WHERE name=%s", (position, json.dumps(topic_ids), self.name))
 
     # -- kafka --------------------------------------------------------------
-    def publish(self, messages: list[Message]) -> None:
-        """Send and wait until the broker acknowledged every message."""
-        self.producer.send_all((topic, key.encode(), event.to_json(), [])
-                               for topic, key, event in messages)
-
     def broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
         """True when a topic we published to is gone or was re-created since."""
         if not topic_ids:
             return False
         return self.topic_ids.current(topic_ids) != topic_ids
 
-    def _recover_if_broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
-        if not self.broker_lost_topics(topic_ids):
+    def _recover_if_broker_lost_topics(self) -> bool:
+        if not self.broker_lost_topics(self.position()[1]):
             return False
         log.warning("broker lost or re-created topics; republishing from the start",
                     extra={"fields": {"relay": self.name}})
@@ -100,9 +93,9 @@ class Relay:
         self._record(0, {})
         return True
 
-    # -- loop ---------------------------------------------------------------
-    def step(self) -> int:
-        """Publish one batch; return how many events went out."""
+    # -- the outbox ---------------------------------------------------------
+    def drain(self, send: Send) -> int:
+        """Publish the events after our position; record it once acknowledged."""
         position, topic_ids = self.position()
         notifications = self.application.recorder.select_notifications(
             start=position + 1, limit=self.batch_size)
@@ -118,11 +111,11 @@ class Relay:
         sent_to = {t: topic_ids[t] for t in topics if t in topic_ids}
         if unseen := topics - set(sent_to):
             sent_to.update(self._ids_before_sending(unseen))
-        self.publish(messages)
+        send([(topic, *event.to_kafka(key)) for topic, key, event in messages])
         # An acknowledgement counts only if the broker that gave it still has those topics:
         # a memory-only broker that restarted right after acking has lost the messages.
         if self.topic_ids.current(topics) != sent_to:
-            self.producer.reset()  # an idempotent producer does not survive its broker's restart
+            self.drainer.producer.reset()  # an idempotent producer does not survive that
             raise BrokerReplaced("the topics changed while the batch was sent; not recording it")
         self._record(notifications[-1].id, {**topic_ids, **sent_to})
         return len(notifications)
@@ -134,36 +127,20 @@ class Relay:
             ids = self.topic_ids.current(topics)
         return ids
 
+    def step(self) -> int:
+        """Publish one batch; return how many events went out."""
+        return self.drainer.step()
+
     def run(self) -> None:
         kafka.ensure_topics(self.bootstrap_servers, self._topics)
-        last_check = 0.0
-        backoff = 0.5
-        while not self.stopping.is_set():
-            try:
-                sent = self.step()
-                backoff = 0.5
-                if time.monotonic() - last_check > self.reset_check_every:
-                    last_check = time.monotonic()
-                    if self._recover_if_broker_lost_topics(self.position()[1]):
-                        continue
-                if not sent:
-                    self.stopping.wait(self.idle_sleep)
-            except Exception as e:  # noqa: BLE001 - the relay must outlive any broker trouble
-                log.warning("publish failed; will retry with a new producer",
-                            extra={"fields": {"relay": self.name, "error": repr(e)}})
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                try:
-                    self._recover_if_broker_lost_topics(self.position()[1])
-                except Exception:  # noqa: BLE001 - broker still down: try again next round
-                    pass
+        self.drainer.run(self.stopping)
         self.close()
 
     def stop(self) -> None:
         self.stopping.set()
 
     def close(self) -> None:
-        self.producer.close()
+        self.drainer.close()
         self.topic_ids.close()
 
 

@@ -28,7 +28,6 @@ class Settings:
     directory_topic: str = kafka.DIRECTORY   # organisation settings
     group_id: str = "notifier"
     events_topic: str = kafka.NOTIFICATIONS
-    dlq_topic: str = kafka.dlq("notifications")
     poll_interval: float = 0.5        # idle wait of the consumer and the senders
     backoff_base: float = 2.0         # first retry after ~this many seconds
     backoff_cap: float = 900.0
@@ -49,6 +48,11 @@ class Settings:
         url = given.pop("database_url", None) or config.database_url("notifier")
         servers = given.pop("bootstrap_servers", None) or config.require("KAFKA_BOOTSTRAP_SERVERS")
         return replace(cls(url, servers), **given)
+
+    @property
+    def dlq_topic(self) -> str:
+        """Deliveries refused for good: the dead-letter twin of the events topic."""
+        return kafka.dlq(self.events_topic)
 
     @property
     def lease_seconds(self) -> float:

@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from services.projections.adapters.schema import LIVE
 from shared import config, db
-from shared.kafka import APPOINTMENTS, DIRECTORY, dlq
+from shared.kafka import APPOINTMENTS, DIRECTORY
 
 GROUP_ID = "projections"
 
@@ -30,7 +30,6 @@ class Settings:
     bootstrap_servers: str = ""
     topics: tuple[str, ...] = (APPOINTMENTS, DIRECTORY)
     group_id: str = GROUP_ID
-    dlq_topic: str = dlq(APPOINTMENTS)
     booking_url: str = "http://127.0.0.1:8001"
     read_your_writes_timeout: float = 5.0       # seconds a query waits for min_position
     purge_interval: float = 3600.0               # seconds between retention purges

@@ -161,18 +161,18 @@ def test_an_ack_from_a_broker_that_restarts_empty_right_after_does_not_count(fre
     relay = Relay(app, to_messages, fresh_db, "tickets", broker.bootstrap_servers,
                   reset_check_every=0.5)
     relay._topics = {topic}
-    acknowledged = relay.publish
+    acknowledged = relay.drainer.producer.send_all  # what the relay sends each batch with
     restarted = threading.Event()
 
-    def acked_then_the_broker_restarts(messages):
-        acknowledged(messages)
+    def acked_then_the_broker_restarts(records):
+        acknowledged(records)
         broker.stop()  # memory only: what it acknowledged is gone
         broker.start()
         kafka.ensure_topics(broker.bootstrap_servers, [topic])  # as make run does at once
-        relay.publish = acknowledged  # type: ignore[method-assign]  # once
+        relay.drainer.producer.send_all = acknowledged  # type: ignore[method-assign]  # once
         restarted.set()
 
-    relay.publish = acked_then_the_broker_restarts  # type: ignore[method-assign]
+    relay.drainer.producer.send_all = acked_then_the_broker_restarts  # type: ignore[method-assign]
     subjects = open_tickets(app, 10)
     thread = threading.Thread(target=relay.run, daemon=True)
     thread.start()

@@ -89,6 +89,9 @@ def test_the_envelope_round_trips_and_rejects_what_is_not_ours():
                        time="2026-11-21T10:00:00+00:00", orgid="acme", aggregateversion=1,
                        position=7, data={"x": 1}, correlationid="c1")
     assert CloudEvent.from_json(event.to_json()) == event
+    key, value, headers = event.to_kafka("a1")
+    assert (key, headers) == (b"a1", [("content-type", b"application/cloudevents+json")])
+    assert CloudEvent.from_kafka(value, headers) == event
     for raw in (b"not json", b"[]", b'{"id": "x"}'):
         with pytest.raises(InvalidEnvelope):
             CloudEvent.from_json(raw)

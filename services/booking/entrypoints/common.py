@@ -10,7 +10,7 @@ from flask import Response, current_app, g, jsonify, request
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
 from shared import auth, logs
-from shared.errors import Invalid
+from shared.preconditions import if_match as if_match  # the views' one import
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROLE_ORDER = ("manager", "agent", "service", "widget", "auditor")  # the role an event records
@@ -29,17 +29,6 @@ def caller() -> Caller:
     role = next(r for r in ROLE_ORDER if r in principal.roles)
     return Caller(principal.org, {"id": principal.subject, "role": role},
                   logs.correlation_id.get(), g.get("answer"))
-
-
-def if_match() -> int | None:
-    """The version a client expects (If-Match: "4"); None when it did not say."""
-    raw = request.headers.get("If-Match", "").strip()
-    if not raw or raw == "*":
-        return None
-    value = raw.removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Invalid("If-Match", 'expected an ETag like "4" (the version)')
-    return int(value)
 
 
 def respond(body: dict[str, Any], status: int = 200, replayed: bool = False) -> Response:

@@ -1,4 +1,4 @@
-"""Re-drive dead letters: read `notifications.dlq` and put those deliveries
+"""Re-drive dead letters: read `notifications.events.dlq` and put those deliveries
 back to pending, so the senders try them again (after the cause was fixed).
 
 Reading uses its own consumer group (`notifier-redrive`), from the earliest
@@ -8,7 +8,6 @@ longer 'failed' is left alone, so nothing already sent goes out again.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaConsumer
 
 from services.notifier.adapters.ledger import Ledger
+from shared.envelope import CloudEvent, InvalidEnvelope
 
 
 @dataclass
@@ -32,7 +32,7 @@ def redrive(consumer: KafkaConsumer, ledger: Ledger, say: Callable[[str], None] 
     while time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
             for record in records:
-                _one(record.value, ledger, report, say)
+                _one(record.value, record.headers, ledger, report, say)
         assigned = consumer.assignment()
         if assigned:
             consumer.commit()
@@ -45,11 +45,12 @@ def redrive(consumer: KafkaConsumer, ledger: Ledger, say: Callable[[str], None] 
     return report
 
 
-def _one(raw: bytes, ledger: Ledger, report: RedriveReport, say: Callable[[str], None]) -> None:
+def _one(raw: bytes, headers: list[tuple[str, bytes]], ledger: Ledger, report: RedriveReport,
+         say: Callable[[str], None]) -> None:
     try:
-        data = json.loads(raw)["data"]
+        data = CloudEvent.from_kafka(raw, headers).data
         delivery_id = int(data["id"])
-    except (ValueError, KeyError, TypeError):
+    except (InvalidEnvelope, KeyError, TypeError, ValueError):
         report.ignored.append("unreadable dead letter")
         say("ignored an unreadable dead letter")
         return

@@ -11,7 +11,7 @@ How one row goes out:
 3. The result is recorded: 'sent' (with the provider's message id);
    back to 'pending' with exponential back-off and jitter, or the provider's
    Retry-After if longer, for 429 / 5xx / time-outs / unreachable; 'failed'
-   plus a dead letter on `notifications.dlq` for any other 4xx, or once a
+   plus a dead letter on `notifications.events.dlq` for any other 4xx, or once a
    retryable failure outlives `give_up_after`.
 
 The development mailbox has no window: its message is written in the

@@ -18,17 +18,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import psycopg
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from services.notifier import bootstrap
-from services.notifier.adapters.publisher import OutboxPublisher
+from services.notifier.adapters.publisher import publisher
 from services.notifier.application.consume import ConsumeEvent
 from services.notifier.application.send import Backoff, Sender
 from services.notifier.bootstrap import Settings
-from shared import db, kafka, logs
-from shared.deadletters import DeadLetters
+from shared import db, logs
+from shared.consumer import ConsumerRuntime
 from shared.envelope import CloudEvent
 
 log = logging.getLogger("notifier")
@@ -40,22 +38,18 @@ class NotifierProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stopping = threading.Event()
-        # Read, or written to: re-created if the broker lost them.
-        topics = [settings.topic, settings.directory_topic, kafka.dlq(settings.topic),
-                  settings.events_topic, settings.dlq_topic]
-        kafka.ensure_topics(settings.bootstrap_servers, topics)
         self.pool = bootstrap.pool(settings)
         self.ledger = bootstrap.ledger(settings, self.pool)
         self.consume = ConsumeEvent(self.ledger)
-        self.publisher = OutboxPublisher(self.pool, settings.bootstrap_servers)
+        self.publisher = publisher(self.pool, settings.bootstrap_servers, settings.poll_interval)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
                         for transport in bootstrap.transports(settings).values()]
-        self.consumer = kafka.consumer(settings.bootstrap_servers, settings.group_id,
-                                       settings.topic, settings.directory_topic)
-        self.dead = DeadLetters(settings.bootstrap_servers, kafka.dlq(settings.topic),
-                                settings.group_id)
-        self.topics = kafka.TopicWatch(self.consumer, settings.bootstrap_servers, topics)
+        self.consumer = ConsumerRuntime(
+            settings.bootstrap_servers, settings.group_id,
+            (settings.topic, settings.directory_topic), self._handle,
+            also_ensure=(settings.events_topic, settings.dlq_topic),
+            poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base))
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:
@@ -77,72 +71,21 @@ class NotifierProcess:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout)
-        self.consumer.close(autocommit=False)
-        self.publisher.close()
-        self.dead.close()
-        self.topics.close()
+        self.publisher.close()  # the consumer thread closed its own consumer
         log.info("notifier stopped")
 
     # -- the loops ------------------------------------------------------------
     def _consume_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self._consume_batch()
-            except Exception:  # noqa: BLE001 - never lose the consumer thread
-                log.exception("could not consume; trying again")
-                self.stopping.wait(max(1.0, self.settings.backoff_base))
+        self.consumer.run(self.stopping)
 
-    def _consume_batch(self) -> None:
-        """Apply a polled batch event by event, then commit what was applied.
-
-        A message that cannot be processed (not one of our events, or one
-        that fails to plan or render) goes to the topic's dead-letter twin and
-        the consumer goes on. Any other error (the database or the broker
-        away) seeks the partitions back to the first event not applied, so it
-        is read again (the ledger deduplicates by event id).
-        """
-        self.topics.check()
-        batch = self.consumer.poll(timeout_ms=int(self.settings.poll_interval * 1000))
-        done: dict[TopicPartition, int] = {}
-        try:
-            for tp, records in batch.items():
-                for record in records:
-                    if self.stopping.is_set():
-                        return
-                    self._handle_or_dead_letter(record)
-                    done[tp] = record.offset + 1
-        except Exception:
-            for tp, records in batch.items():
-                self.consumer.seek(tp, done.get(tp, records[0].offset))
-            raise
-        finally:
-            self._commit(done)
-
-    def _handle_or_dead_letter(self, record: Any) -> None:
-        try:
-            self._handle(record.value)
-        except (psycopg.OperationalError, KafkaError):
-            raise  # not the message's fault: read it again
-        except Exception as e:  # noqa: BLE001 - anything else is the message's
-            log.exception("could not process a message; dead-lettering it")
-            self.dead.publish(record.key, record.value, f"{type(e).__name__}: {e}",
-                              record.topic, record.partition, record.offset)
-
-    def _handle(self, raw: bytes) -> None:
-        event = CloudEvent.from_json(raw)
+    def _handle(self, record: ConsumerRecord) -> None:
+        """One event into the ledger; a message that is not one of our events, or
+        one that fails to plan or render, is dead-lettered by the runtime."""
+        event = CloudEvent.from_kafka(record.value, record.headers)
         outcome = self.consume(event)
         log.info("event consumed", extra={"fields": {
             "event_id": event.id, "type": event.type, "subject": event.subject,
             "outcome": outcome}})
-
-    def _commit(self, done: dict[TopicPartition, int]) -> None:
-        if not done:
-            return
-        try:
-            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
-                                  for tp, offset in done.items()})
-        except Exception:  # noqa: BLE001 - the ledger deduplicates the re-delivery
-            log.warning("offset commit failed; events will be seen again", exc_info=True)
 
     def _send_loop(self, sender: Sender) -> None:
         while not self.stopping.is_set():
@@ -154,13 +97,7 @@ class NotifierProcess:
             self.stopping.wait(self.settings.poll_interval)
 
     def _publish_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                if self.publisher.publish_pending():
-                    continue
-            except Exception:  # noqa: BLE001 - broker away: keep the outbox, try again
-                log.warning("publishing delivery events failed", exc_info=True)
-            self.stopping.wait(self.settings.poll_interval)
+        self.publisher.run(self.stopping)
 
 
 def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
@@ -171,7 +108,6 @@ def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--group", dest="group_id", help="consumer group id (notifier)")
     p.add_argument("--database-url", help="the ledger's PostgreSQL (NOTIFIER_DATABASE_URL)")
     p.add_argument("--events-topic", help="delivery events topic (notifications.events)")
-    p.add_argument("--dlq-topic", help="dead letters topic (notifications.dlq)")
     p.add_argument("--poll-interval", type=float)
     p.add_argument("--backoff-base", type=float)
     p.add_argument("--send-timeout", type=float)

@@ -2,7 +2,7 @@
 
     python -m services.notifier.entrypoints.redrive [--group notifier-redrive]
 
-Reads `notifications.dlq` with its own consumer group (from the earliest
+Reads `notifications.events.dlq` with its own consumer group (from the earliest
 offset the first time), puts each failed delivery back to pending, prints what
 it re-drove and exits. The running notifier process sends them.
 """
@@ -28,13 +28,14 @@ def run(settings: Settings, group_id: str = "notifier-redrive",
 
 def main(argv: list[str] | None = None) -> None:
     logs.setup("notifier-redrive")
-    p = argparse.ArgumentParser(description="Re-drive notifications.dlq")
+    p = argparse.ArgumentParser(description="Re-drive notifications.events.dlq")
     p.add_argument("--group", default="notifier-redrive", help="consumer group id")
-    p.add_argument("--dlq-topic", help="dead letters topic (notifications.dlq)")
+    p.add_argument("--events-topic",
+                   help="delivery events topic whose .dlq twin to read (notifications.events)")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="give up reading after this many seconds")
     args = p.parse_args(argv)
-    run(Settings.from_env(dlq_topic=args.dlq_topic), args.group, args.timeout)
+    run(Settings.from_env(events_topic=args.events_topic), args.group, args.timeout)
 
 
 if __name__ == "__main__":

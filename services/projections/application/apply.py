@@ -28,12 +28,14 @@ from shared.envelope import CloudEvent, InvalidEnvelope
 APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
 
 
-def decode(payload: bytes | str | None) -> CloudEvent:
+def decode(payload: bytes | str | None, headers: list[tuple[str, bytes]] | None = None
+           ) -> CloudEvent:
     """The CloudEvent in a message, or Unprocessable saying what is wrong."""
     if payload is None:
         raise Unprocessable("empty message (tombstone)")
     try:
-        event = CloudEvent.from_json(payload)
+        raw = payload.encode() if isinstance(payload, str) else payload
+        event = CloudEvent.from_kafka(raw, headers)
     except InvalidEnvelope as e:
         raise Unprocessable(f"invalid envelope: {e}") from e
     for name in ("id", "source", "type", "subject", "orgid"):

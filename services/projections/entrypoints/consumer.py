@@ -2,15 +2,12 @@
 directory.events -> every view, one event per transaction.
 
     python -m services.projections.entrypoints.consumer [--topic T ...] [--group G]
-                                                        [--dlq-topic D]
 
-Offsets are committed only after the events are applied (or dead-lettered);
-deduplication is by event id and aggregateversion in PostgreSQL, never by
-offset, so a broker that restarts empty (offsets back at 0, read again from
-the earliest) only causes harmless duplicates. A message that cannot be
-processed goes to `appointments.events.dlq` and the consumer goes on; a
-database outage is not the message's fault: the consumer seeks back and
-retries it. SIGTERM / SIGINT: finish the current batch, commit, close.
+The loop is shared/consumer.py (commit after apply, dead letters to each
+topic's `.dlq` twin, re-created topics read again); deduplication is by event
+id and aggregateversion in PostgreSQL (application/apply.py). A database
+outage is not the message's fault: the batch is read again. SIGTERM / SIGINT:
+finish the event in hand, commit, close.
 """
 from __future__ import annotations
 
@@ -19,107 +16,45 @@ import logging
 import signal
 import threading
 import time
-from typing import Any
 
 import psycopg
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from services.projections.adapters.schema import LIVE
 from services.projections.application.apply import apply_event, decode
 from services.projections.application.purge import purge
 from services.projections.bootstrap import Settings, database
 from services.projections.domain.model import Unprocessable
-from shared import db, kafka, logs
-from shared.deadletters import DeadLetterFailed, DeadLetters
+from shared import db, logs
+from shared.consumer import ConsumerRuntime
 
 log = logging.getLogger(__name__)
 
 
 class Consumer:
+    """Applies each record to the views; purges beyond retention every `purge_interval`."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        kafka.ensure_topics(settings.bootstrap_servers, settings.topics + (settings.dlq_topic,))
         self.pool = database(settings)
-        self.dead = DeadLetters(settings.bootstrap_servers, settings.dlq_topic, settings.group_id)
-        self.kafka = kafka.consumer(settings.bootstrap_servers, settings.group_id,
-                                    *settings.topics)
-        self.counts: dict[str, int] = {}
-        self.topics = kafka.TopicWatch(self.kafka, settings.bootstrap_servers,
-                                       settings.topics + (settings.dlq_topic,),
-                                       settings.topic_check_interval)
+        self.counts: dict[str, int] = {}  # outcome -> events seen (the tests read it)
+        self._next_purge = time.monotonic()
+        self.runtime = ConsumerRuntime(
+            settings.bootstrap_servers, settings.group_id, settings.topics, self.handle,
+            expected=(Unprocessable,), topic_check_interval=settings.topic_check_interval,
+            before_poll=self._purge_when_due)
 
     def run(self, stop: threading.Event) -> None:
-        next_purge = time.monotonic()
-        try:
-            while not stop.is_set():
-                now = time.monotonic()
-                if now >= next_purge:
-                    self._purge()
-                    next_purge = now + self.settings.purge_interval
-                self.topics.check()
-                self.step(stop)
-        finally:
-            self.kafka.close(autocommit=False)
-            self.dead.close()
-            self.topics.close()
+        self.runtime.run(stop)
 
-    def step(self, stop: threading.Event) -> None:
-        """Poll once, handle every record, commit what was handled."""
-        try:
-            batches = self.kafka.poll(timeout_ms=500)
-        except KafkaError as e:
-            log.warning("poll failed: %s", e)
-            stop.wait(1.0)
+    def handle(self, record: ConsumerRecord) -> None:
+        outcome = apply_event(self.pool, LIVE, decode(record.value, record.headers))
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def _purge_when_due(self) -> None:
+        if time.monotonic() < self._next_purge:
             return
-        if not batches:
-            return
-        retry = False
-        handled: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, records in batches.items():
-            for record in records:
-                if not self.handle(record):
-                    self.kafka.seek(tp, record.offset)  # not handled: read it again
-                    retry = True
-                    break
-                handled[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-        self._commit(handled)
-        if retry:
-            stop.wait(1.0)
-
-    def handle(self, record: Any) -> bool:
-        """Apply or dead-letter one record; False: a transient failure, retry it."""
-        try:
-            outcome = apply_event(self.pool, LIVE, decode(record.value))
-            self.counts[outcome] = self.counts.get(outcome, 0) + 1
-            return True
-        except Unprocessable as e:
-            reason = str(e)
-        except psycopg.OperationalError as e:
-            log.warning("database unavailable, will retry: %s", e)
-            return False
-        except Exception as e:  # noqa: BLE001 - any other failure is the message's
-            log.exception("could not apply a message")
-            reason = f"{type(e).__name__}: {e}"
-        try:
-            self.dead.publish(record.key, record.value, reason, record.topic, record.partition,
-                              record.offset)
-        except DeadLetterFailed:
-            return False
-        self.counts["dead_lettered"] = self.counts.get("dead_lettered", 0) + 1
-        return True
-
-    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        """Commit exactly what was handled: never positions left over from a
-        topic that has since been re-created."""
-        if not offsets:
-            return
-        try:
-            self.kafka.commit(offsets)
-        except KafkaError as e:  # rebalance or broker gone: the events are deduplicated anyway
-            log.warning("offset commit failed: %s", e)
-
-    def _purge(self) -> None:
+        self._next_purge = time.monotonic() + self.settings.purge_interval
         try:
             gone = purge(self.pool, self.settings.clock())
             if gone:
@@ -139,8 +74,6 @@ def main(argv: list[str] | None = None) -> None:
                         help="topic to follow (repeatable); default: "
                              "appointments.events and directory.events")
     parser.add_argument("--group", dest="group_id", help="consumer group; default: projections")
-    parser.add_argument("--dlq-topic", dest="dlq_topic",
-                        help="dead-letter topic; default: appointments.events.dlq")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v}
     if "topics" in overrides:

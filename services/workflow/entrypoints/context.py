@@ -23,17 +23,6 @@ def actor() -> Actor:
     return Actor(principal.org, principal.subject, logs.correlation_id.get())
 
 
-def expected_revision() -> int | None:
-    """`If-Match: "3"` (or W/"3") -> 3; absent -> None (no check)."""
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Invalid("If-Match", "must be the ETag of the workflow, e.g. \"3\"")
-    return int(value)
-
-
 def request_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 200:

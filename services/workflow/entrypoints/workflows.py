@@ -16,11 +16,11 @@ from services.workflow.entrypoints.context import (
     actor,
     application,
     etag,
-    expected_revision,
     request_key,
 )
 from shared import lifecycle
 from shared.auth import current, roles_allowed
+from shared.preconditions import if_match
 
 blp = Blueprint("workflows", __name__, url_prefix="/v1", description="Status workflows")
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
@@ -75,7 +75,7 @@ class Draft(MethodView):
     def put(self, data: dict[str, Any], workflow_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Replace the draft (published versions stay as they are; If-Match honoured)."""
         workflow = application().replace_draft(actor(), workflow_id, data.get("name"),
-                                               data["statuses"], expected_revision())
+                                               data["statuses"], if_match())
         return workflow.snapshot(), etag(workflow.version)
 
 
@@ -87,7 +87,7 @@ class Publish(MethodView):
     def post(self, workflow_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Freeze the draft as the next immutable version (422 naming each problem)."""
         workflow, version, created = application().publish(actor(), workflow_id,
-                                                           expected_revision())
+                                                           if_match())
         body = {"workflow_id": str(workflow.id), "version": version, "created": created}
         return body, 201 if created else 200, etag(workflow.version)
 

@@ -35,13 +35,13 @@ def provider_env(fake: FakeProviders, monkeypatch: pytest.MonkeyPatch) -> dict[s
 @pytest.fixture
 def settings(infra, fresh_db: str, unique_topic: str) -> Settings:
     """Small back-off, short time-outs and leases: failures resolve in seconds."""
-    topics = [f"{unique_topic}.notifications", f"{unique_topic}.dlq",
+    topics = [f"{unique_topic}.notifications", f"{unique_topic}.notifications.dlq",
               f"{unique_topic}.directory"]
     kafka.ensure_topics(infra.kafka_bootstrap_servers, topics)
     return Settings(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers,
                     topic=unique_topic, directory_topic=topics[2],
                     group_id=f"notifier-{uuid.uuid4().hex[:8]}",
-                    events_topic=topics[0], dlq_topic=topics[1], poll_interval=0.05,
+                    events_topic=topics[0], poll_interval=0.05,
                     backoff_base=0.05, backoff_cap=1.0, send_timeout=1.0, lease=3.0)
 
 

@@ -2,6 +2,8 @@
 the real SendGrid and Twilio SDKs talking to the local fake providers."""
 from __future__ import annotations
 
+import uuid
+
 from shared.envelope import CloudEvent
 from tests.fakes.events import AGENT, LOCATION, ORGANISATION, appointment_event
 from tests.fakes.notifier_support import read_topic, rows, wait_until
@@ -145,7 +147,10 @@ def test_a_message_that_cannot_be_processed_is_dead_lettered_and_the_rest_goes_o
     producer = kafka.producer(infra.kafka_bootstrap_servers)
     producer.send(settings.topic, key=b"junk", value=b"not an event").get(10)
     good = appointment_event("cancel", reason="Doctor ill")
-    broken = CloudEvent(**{**good.__dict__, "id": "broken-1", "data": {"change": "no object"}})
+    # Another appointment: were it good's, it would be stale (not planned, so
+    # not failing) whenever good's partition happened to be read first.
+    broken = CloudEvent(**{**good.__dict__, "id": "broken-1", "subject": str(uuid.uuid4()),
+                           "data": {"change": "no object"}})
     producer.send(settings.topic, key=b"broken", value=broken.to_json()).get(10)
     producer.close()
     publish(settings.topic, [good])

@@ -36,6 +36,7 @@ def test_a_refusal_fails_at_once_and_is_dead_lettered(settings, start_notifier, 
     assert letter["type"] == "notification.dead_lettered.v1"
     assert letter["data"]["id"] == row["id"] and letter["data"]["event_id"] == event.id
     assert str(status) in letter["data"]["reason"] and str(status) in headers["reason"].decode()
+    assert headers["content-type"] == b"application/cloudevents+json"  # the Kafka binding's
 
 
 @pytest.mark.parametrize("status,channel", [(500, "sms"), (503, "email")])

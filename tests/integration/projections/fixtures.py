@@ -14,11 +14,11 @@ from tests.integration.projections.support import NOW
 def settings(infra, fresh_db, unique_topic) -> Settings:
     """Settings of a consumer with its own topics, group, database and clock."""
     directory = unique_topic + ".directory"
-    dead = kafka.dlq(unique_topic)
-    kafka.ensure_topics(infra.kafka_bootstrap_servers, [directory, dead])
+    kafka.ensure_topics(infra.kafka_bootstrap_servers,
+                        [directory, kafka.dlq(unique_topic), kafka.dlq(directory)])
     s = Settings(database_url=fresh_db, bootstrap_servers=infra.kafka_bootstrap_servers,
                  topics=(unique_topic, directory), group_id=f"projections-{unique_topic}",
-                 dlq_topic=dead, read_your_writes_timeout=5.0, purge_interval=3600,
+                 read_your_writes_timeout=5.0, purge_interval=3600,
                  clock=lambda: NOW)
     database(s)
     return s

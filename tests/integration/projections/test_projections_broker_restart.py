@@ -41,7 +41,8 @@ def test_the_consumer_survives_a_broker_that_comes_back_empty(settings, tmp_path
             # The broker restarts empty (same address)
             broker.stop()
             broker.start()
-            kafka.ensure_topics(broker.bootstrap_servers, own.topics + (own.dlq_topic,))
+            kafka.ensure_topics(broker.bootstrap_servers,
+                                own.topics + tuple(kafka.dlq(t) for t in own.topics))
             # The relay publishes again from where it was sure: the old event and a new one
             confirm = booking.act(aid, "confirm")
             publish(own, [booking.events[0], confirm])

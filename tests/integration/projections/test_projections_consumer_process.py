@@ -38,7 +38,7 @@ def test_the_consumer_process_applies_commits_and_stops_on_sigterm(settings, tmp
     process = subprocess.Popen(
         [sys.executable, "-m", "services.projections.entrypoints.consumer",
          "--topic", settings.topics[0], "--topic", settings.topics[1],
-         "--group", settings.group_id, "--dlq-topic", settings.dlq_topic],
+         "--group", settings.group_id],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: applied_count(settings) == 3, what="the process applied the events")

@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 from services.projections.entrypoints.http import create_app
+from shared import kafka
 from tests.integration.projections.support import (
     applied_count,
     publish,
@@ -40,7 +41,8 @@ def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings):
     with running(settings):
         publish(settings, [first] + poison + [confirm])
         wait_until(lambda: applied_count(settings) == 2, what="good events applied")
-        letters = read_topic(settings.bootstrap_servers, settings.dlq_topic, len(poison))
+        letters = read_topic(settings.bootstrap_servers, kafka.dlq(settings.topics[0]),
+                             len(poison))
 
     # Every poison message is in the dlq, unchanged, with why and where from
     assert sorted(r.value for r in letters) == sorted(poison)
@@ -57,3 +59,15 @@ def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings):
     api = create_app(settings).test_client()
     items = api.get("/v1/appointments", headers=token()).get_json()["items"]
     assert [(i["id"], i["status"]) for i in items] == [(aid, "scheduled")]
+
+
+def test_a_poison_message_goes_to_the_dead_letter_twin_of_the_topic_it_came_from(settings):
+    booking = Booking()
+    good = booking.request(slot_=slot("2026-11-23", "09:00"))
+    with running(settings):
+        publish(settings, [b"{not json"], topic=settings.topics[1])  # the directory topic
+        publish(settings, [good])
+        wait_until(lambda: applied_count(settings) == 1, what="the good event applied")
+        letters = read_topic(settings.bootstrap_servers, kafka.dlq(settings.topics[1]), 1)
+    assert [r.value for r in letters] == [b"{not json"]
+    assert dict(letters[0].headers)["original-topic"].decode() == settings.topics[1]

@@ -1,0 +1,146 @@
+"""The one Kafka consumer runtime: poll, handle each record, dead-letter what
+cannot be processed, commit what was handled, stop cleanly.
+
+A service gives it a handler that applies one record in one database
+transaction together with the record's identity (its CloudEvent id), so a
+record read twice changes nothing twice: deduplication is by event id, never
+by offset, and a broker that came back empty (offsets back at 0, read again
+from the earliest) only causes harmless duplicates.
+
+- Offsets are committed only after their records were applied or
+  dead-lettered. Records of one partition are handled in order (one
+  appointment's events share a partition, keyed by appointment id).
+- A record whose handler raises a *transient* error (the database or the
+  broker away, a dead letter not acknowledged) is not the record's fault:
+  every partition is sought back to its first record not handled, and the
+  batch is read again after `retry_wait`.
+- Any other error is the record's: it goes, unchanged, to its topic's `.dlq`
+  twin with the reason (shared/deadletters.py) and the consumer goes on.
+- Topics are created before subscribing, and a topic re-created under the
+  consumer is read again from its start (`kafka.TopicWatch`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from shared import kafka
+from shared.deadletters import DeadLetterFailed, DeadLetters
+
+log = logging.getLogger(__name__)
+Handler = Callable[[ConsumerRecord], object]
+TRANSIENT: tuple[type[Exception], ...] = (psycopg.OperationalError, KafkaError, DeadLetterFailed)
+
+
+class ConsumerRuntime:
+    """Runs `handle` over `topics` as a member of `group_id`.
+
+    `expected`: errors that are known message faults (dead-lettered with their
+    message as the reason, no stack trace in the log). `also_ensure`: other
+    topics this process writes to, re-created with the consumed ones.
+    `before_poll`: called before every poll (periodic chores of the service).
+    """
+
+    def __init__(self, bootstrap_servers: str, group_id: str, topics: Iterable[str],
+                 handle: Handler, *, expected: tuple[type[Exception], ...] = (),
+                 also_ensure: Iterable[str] = (), poll_interval: float = 0.5,
+                 retry_wait: float = 1.0, topic_check_interval: float = 3.0,
+                 before_poll: Callable[[], None] | None = None) -> None:
+        self.topics = tuple(topics)
+        self.handle, self.expected = handle, expected
+        self.poll_ms = int(poll_interval * 1000)
+        self.retry_wait = retry_wait
+        self.before_poll = before_poll
+        owned = (*self.topics, *(kafka.dlq(t) for t in self.topics), *also_ensure)
+        # Before subscribing: a group joining while its topics are missing may be
+        # left with an empty assignment by the development broker.
+        kafka.ensure_topics(bootstrap_servers, owned)
+        self.dead = DeadLetters(bootstrap_servers, group_id)
+        self.consumer = kafka.consumer(bootstrap_servers, group_id, *self.topics)
+        self.watch = kafka.TopicWatch(self.consumer, bootstrap_servers, owned,
+                                      topic_check_interval)
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll and handle until `stop` is set, then commit and close."""
+        try:
+            while not stop.is_set():
+                try:
+                    if self.before_poll:
+                        self.before_poll()
+                    self.watch.check()
+                    if not self.step(stop):
+                        stop.wait(self.retry_wait)
+                except Exception:  # noqa: BLE001 - never lose the consumer
+                    log.exception("could not consume; trying again")
+                    stop.wait(self.retry_wait)
+        finally:
+            self.close()
+
+    def step(self, stop: threading.Event) -> bool:
+        """Poll once, handle the batch in order, commit what was handled.
+        False: something transient failed; what was not handled is read again."""
+        try:
+            batch = self.consumer.poll(timeout_ms=self.poll_ms)
+        except KafkaError as e:
+            log.warning("poll failed: %s", e)
+            return False
+        done: dict[TopicPartition, int] = {}
+        try:
+            for tp, records in batch.items():
+                for record in records:
+                    if stop.is_set():
+                        self._rewind(batch, done)
+                        return True
+                    self._handle_or_dead_letter(record)
+                    done[tp] = record.offset + 1
+        except Exception as e:
+            self._rewind(batch, done)  # not handled: read it again
+            if not isinstance(e, TRANSIENT):
+                raise
+            log.warning("not the message's fault, reading it again: %r", e)
+            return False
+        finally:
+            self._commit(done)
+        return True
+
+    def _handle_or_dead_letter(self, record: ConsumerRecord) -> None:
+        try:
+            self.handle(record)
+            return
+        except TRANSIENT:
+            raise
+        except self.expected as e:
+            reason = str(e)
+        except Exception as e:  # noqa: BLE001 - any other failure is the message's
+            log.exception("could not process a message; dead-lettering it")
+            reason = f"{type(e).__name__}: {e}"
+        self.dead.publish(record.key, record.value, reason, record.topic, record.partition,
+                          record.offset)
+
+    def _rewind(self, batch: dict[TopicPartition, Any], done: dict[TopicPartition, int]) -> None:
+        """Seek each partition back to its first record not handled."""
+        for tp, records in batch.items():
+            self.consumer.seek(tp, done.get(tp, records[0].offset))
+
+    def _commit(self, done: dict[TopicPartition, int]) -> None:
+        """Commit exactly what was handled: never positions left over from a
+        topic that has since been re-created."""
+        if not done:
+            return
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)
+                                  for tp, offset in done.items()})
+        except KafkaError as e:  # rebalance or broker gone: the events are deduplicated
+            log.warning("offset commit failed; events will be seen again: %s", e)
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+        self.dead.close()
+        self.watch.close()
