@@ -17,6 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Recor
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
+from services.booking.application import commands as c
 from services.booking.application.appointment_commands import AppointmentCommands
 from services.booking.application.clock import Clock
 from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
@@ -27,6 +28,7 @@ from services.booking.domain.directory import (
     KINDS,
     Client,
     DirectoryEntry,
+    Service,
     within_working_hours,
 )
 from services.booking.domain.meta import Meta
@@ -39,6 +41,15 @@ from shared.lifecycle import Definition, allowed_actions
 
 A = TypeVar("A", bound=Aggregate)
 SYSTEM = {"id": "booking", "role": "system"}
+
+
+@dataclass(frozen=True)
+class References:
+    """The directory entries a new appointment names, as the references it keeps."""
+    service: Service
+    client: dict[str, Any]
+    agent: dict[str, Any] | None
+    resources: list[dict[str, Any]] | None
 
 
 @dataclass(frozen=True)
@@ -149,27 +160,35 @@ class BookingApplication(AppointmentCommands, Application[uuid.UUID]):
 
     # -- appointments --------------------------------------------------------------------
 
-    def request(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def request(self, caller: Caller, cmd: c.Request) -> dict[str, Any]:
         """request: window or slot; known or tentative client; may confirm at once."""
         org = self._organisation_for(caller)
-        params, service = self._resolve(caller.organisation_id, params)
+        refs = self._resolve(caller, cmd.service_id, cmd.client_id, cmd.tentative_client,
+                             cmd.agent_id, cmd.resource_ids)
         ctx = self._context(caller, org, None)
-        d = self.workflow.definition(caller.organisation_id, service.workflow_id, None)
-        slot, agent = params.get("slot"), params.get("agent")
-        at_once = bool(service.automatic and slot and agent
-                       and ctx.is_free(agent["id"], Slot.of(slot)))
+        d = self.workflow.definition(caller.organisation_id, refs.service.workflow_id, None)
+        at_once = bool(refs.service.automatic and cmd.slot and refs.agent
+                       and ctx.is_free(refs.agent["id"], Slot.of(cmd.slot)))
         t = self._transition(caller, d, None, "request",
                              intended_status(d, "request", None, confirm_at_once=at_once))
-        return self._save(caller, "appointment", Appointment.request(ctx, t, **params))
+        appointment = Appointment.request(
+            ctx, t, service=refs.service.reference(), client=refs.client, source=cmd.source,
+            slot=cmd.slot, window=cmd.window, agent=refs.agent, resources=refs.resources,
+            questionnaire=cmd.questionnaire, metadata=cmd.metadata, message=cmd.message)
+        return self._save(caller, "appointment", appointment)
 
-    def create_for_client(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def create_for_client(self, caller: Caller, cmd: c.CreateForClient) -> dict[str, Any]:
         """create for client: the agent chooses the initial status."""
         org = self._organisation_for(caller)
-        params, service = self._resolve(caller.organisation_id, params)
-        d = self.workflow.definition(caller.organisation_id, service.workflow_id, None)
-        t = self._transition(caller, d, None, "create",
-                             intended_status(d, "create", params.get("status")))
-        appointment = Appointment.create_for_client(self._context(caller, org, None), t, **params)
+        refs = self._resolve(caller, cmd.service_id, cmd.client_id, None, cmd.agent_id,
+                             cmd.resource_ids)
+        d = self.workflow.definition(caller.organisation_id, refs.service.workflow_id, None)
+        t = self._transition(caller, d, None, "create", intended_status(d, "create", cmd.status))
+        appointment = Appointment.create_for_client(
+            self._context(caller, org, None), t, service=refs.service.reference(),
+            client=refs.client, slot=cmd.slot, agent=refs.agent, resources=refs.resources,
+            questionnaire=cmd.questionnaire, metadata=cmd.metadata, note=cmd.note,
+            message=cmd.message, source=cmd.source)
         return self._save(caller, "appointment", appointment)
 
     def save_tentative_client(self, caller: Caller, appointment_id: uuid.UUID,
@@ -313,30 +332,22 @@ class BookingApplication(AppointmentCommands, Application[uuid.UUID]):
                 return self._get(caller.organisation_id, org.id, Organisation)
             return org
 
-    def _resolve(self, organisation_id: str, params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        """Directory ids in a command -> the references the appointment keeps."""
-        out = dict(params)
-        service = None
-        if "service_id" in out:
-            service = self._usable(organisation_id, "service", out.pop("service_id"), "service_id")
-            out["service"] = service.reference()
-        if "client_id" in out:
-            client = self._usable(organisation_id, "client", out.pop("client_id"), "client_id")
-            out["client"] = client.reference()
-        if "tentative_client" in out:
-            tentative = out.pop("tentative_client")
-            out["client"] = {"id": None, "name": tentative["name"], "email": tentative.get("email"),
-                             "phone": tentative.get("phone"), "tentative": True}
-        if out.get("agent_id") is not None:
-            agent = self._usable(organisation_id, "resource", out.pop("agent_id"), "agent_id")
-            if agent.fields["kind"] != "agent":
-                raise Invalid("agent_id", "this resource is not an agent")
-            out["agent"] = agent.reference()
-        out.pop("agent_id", None)
-        if "resource_ids" in out:
-            out["resources"] = [self._usable(organisation_id, "resource", r, "resource_ids")
-                                .reference() for r in out.pop("resource_ids")]
-        return out, service
+    def _resolve(self, caller: Caller, service_id: uuid.UUID, client_id: uuid.UUID | None,
+                 tentative: c.TentativeClient | None, agent_id: uuid.UUID | None,
+                 resource_ids: list[uuid.UUID] | None) -> References:
+        """The directory entries a new appointment names -> the references it keeps."""
+        org_id = caller.organisation_id
+        service = self._usable(org_id, "service", service_id, "service_id")
+        client: dict[str, Any] = {}
+        if client_id is not None:
+            client = self._usable(org_id, "client", client_id, "client_id").reference()
+        if tentative is not None:
+            client = {"id": None, "name": tentative.name, "email": tentative.email,
+                      "phone": tentative.phone, "tentative": True}
+        agent = self._agent(caller, agent_id)
+        resources = None if resource_ids is None else \
+            [self._usable(org_id, "resource", r, "resource_ids").reference() for r in resource_ids]
+        return References(service, client, agent, resources)
 
     def _usable(self, organisation_id: str, kind: str, entry_id: Any, field: str) -> Any:
         try:

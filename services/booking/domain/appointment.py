@@ -194,8 +194,7 @@ class Appointment(Aggregate):
                           resources: list[dict[str, Any]] | None = None,
                           questionnaire: dict[str, Any] | None = None,
                           metadata: dict[str, Any] | None = None, note: str | None = None,
-                          message: str | None = None, status: str | None = None,
-                          source: str = "agent") -> Appointment:
+                          message: str | None = None, source: str = "agent") -> Appointment:
         if client.get("tentative"):
             raise errors.ClientNotLinked()
         initial = cls._initial(ctx, service, client, source, slot, None, agent, resources,
