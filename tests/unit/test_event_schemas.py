@@ -30,6 +30,7 @@ from services.booking.domain.appointment import DETAIL_ACTION_NAMES, Appointment
 from services.booking.domain.directory import KINDS, DirectoryEntry
 from services.booking.domain.organisation import Organisation
 from services.workflow.adapters.cloudevents import to_messages as workflow_messages
+from services.workflow.application import commands as wc
 from services.workflow.application.app import Actor, WorkflowApplication
 from shared import lifecycle, links, schemas
 from shared.schemas import SchemaError, validate
@@ -180,10 +181,10 @@ def drive_workflow() -> list[dict[str, Any]]:
     app = WorkflowApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         actor = Actor("acme", "mia", "corr-wf")
-        w = app.create(actor, "Approval", CUSTOM)
-        app.replace_draft(actor, str(w.id), "Approval 2", CUSTOM[:1] + CUSTOM[3:])
+        w = app.create(actor, wc.Create("Approval", CUSTOM))
+        app.replace_draft(actor, str(w.id), wc.ReplaceDraft(CUSTOM[:1] + CUSTOM[3:], "Approval 2"))
         app.publish(actor, str(w.id))
-        app.replace_draft(actor, str(w.id), None, CUSTOM)
+        app.replace_draft(actor, str(w.id), wc.ReplaceDraft(CUSTOM))
         app.publish(actor, str(w.id))
         notifications = app.recorder.select_notifications(start=1, limit=10000)
         return [json.loads(ce.to_json()) for _, _, ce in workflow_messages(app, notifications)]
