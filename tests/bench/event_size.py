@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
+from services.booking.application import commands as c
 from services.booking.application.app import Caller
 from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
@@ -27,14 +28,14 @@ def sizes(address: str) -> dict[str, int]:
         app.update_organisation(manager, {"name": "Acme Clinic", "email": "desk@acme.example",
                                           "phone": "+41440000000", "address": address})
 
-        def add(entry: str, **fields: str | int) -> str:
-            return str(app.register(manager, entry, fields)[entry]["id"])
+        def add(entry: str, **fields: str | int) -> uuid.UUID:
+            return uuid.UUID(app.register(manager, entry, fields)[entry]["id"])
 
         service = add("service", name="Consultation", duration_minutes=30)
         agent = add("resource", name="Dr Who", kind="agent")
         client = add("client", name="Ada Lovelace", email="ada@example.com")
-        a = app.request(manager, {"service_id": service, "client_id": client, "source": "agent",
-                                  "window": {"date": MONDAY.date(), "part_of_day": "morning"}})
+        a = app.request(manager, c.Request(service_id=service, client_id=client, source="agent",
+                                           window={"date": MONDAY.date(), "part_of_day": "morning"}))
         start = MONDAY + timedelta(hours=9)
         drive.act(app, manager, uuid.UUID(a["appointment"]["id"]), "confirm",
                 {"slot": {"start": start, "end": start + timedelta(minutes=30)},

@@ -22,6 +22,7 @@ import pytest
 import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake, to_messages
+from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication, Caller
 from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
@@ -29,6 +30,7 @@ from services.booking.domain.appointment import DETAIL_ACTION_NAMES, Appointment
 from services.booking.domain.directory import KINDS, DirectoryEntry
 from services.booking.domain.organisation import Organisation
 from services.workflow.adapters.cloudevents import to_messages as workflow_messages
+from services.workflow.application import commands as wc
 from services.workflow.application.app import Actor, WorkflowApplication
 from shared import lifecycle, links, schemas
 from shared.schemas import SchemaError, validate
@@ -44,9 +46,9 @@ CUSTOM = [
 ]
 
 
-def slot(hour: int, minutes: int = 30) -> dict[str, str]:
+def slot(hour: int, minutes: int = 30) -> dict[str, datetime]:
     start = MONDAY + timedelta(hours=hour)
-    return {"start": start.isoformat(), "end": (start + timedelta(minutes=minutes)).isoformat()}
+    return {"start": start, "end": start + timedelta(minutes=minutes)}
 
 
 def declared_events(aggregate: type) -> list[str]:
@@ -78,8 +80,8 @@ def drive_booking() -> list[dict[str, Any]]:
     manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "corr-manager")
     agent = Caller("acme", {"id": "agent-7", "role": "agent"}, "corr-agent")
 
-    def add(entry: str, **fields: Any) -> str:
-        return str(app.register(manager, entry, fields)[entry]["id"])
+    def add(entry: str, **fields: Any) -> uuid.UUID:
+        return uuid.UUID(app.register(manager, entry, fields)[entry]["id"])
 
     def act(a: dict[str, Any], action: str, **params: Any) -> dict[str, Any]:
         return drive.act(app, agent, uuid.UUID(a["id"]), action, params)["appointment"]
@@ -102,21 +104,21 @@ def drive_booking() -> list[dict[str, Any]]:
         location = add("resource", name="Main branch", kind="location", address="1 High St")
         add("resource", name="X-ray", kind="equipment")
         ada = add("client", name="Ada Lovelace", email="ada@example.com", phone="+441234567890")
-        app.update_entry(manager, "service", uuid.UUID(service), {"duration_minutes": 30,
-                                                                   "name": "Consultation (30)"})
-        app.update_entry(manager, "resource", uuid.UUID(watson),
+        app.update_entry(manager, "service", service, {"duration_minutes": 30,
+                                                       "name": "Consultation (30)"})
+        app.update_entry(manager, "resource", watson,
                          {"working_hours": {d: [["08:00", "18:00"]]
                                             for d in ("mon", "tue", "wed", "thu", "fri")}})
-        app.update_entry(manager, "client", uuid.UUID(ada), {"phone": "+441234567899"})
+        app.update_entry(manager, "client", ada, {"phone": "+441234567899"})
         d = workflow.publish("acme", CUSTOM, name="Management approval")
         custom = add("service", name="Loan", workflow_id=d.id)
 
         # -- a widget request for a window, tentative client: the whole lifecycle
-        a = app.request(agent, {"service_id": service, "source": "widget",
-                                "tentative_client": {"name": "Ada", "email": "ada@example.com"},
-                                "window": {"date": MONDAY.date(), "part_of_day": "morning"},
-                                "questionnaire": {"first_visit": True},
-                                "metadata": {"utm": "newsletter"}})["appointment"]
+        a = app.request(agent, c.Request(
+            service_id=service, source="widget",
+            tentative_client=c.TentativeClient("Ada", email="ada@example.com"),
+            window={"date": MONDAY.date(), "part_of_day": "morning"},
+            questionnaire={"first_visit": True}, metadata={"utm": "newsletter"}))["appointment"]
         act(a, "link_client", client_id=ada)
         act(a, "confirm", slot=slot(9), agent_id=who, message="See you Monday")
         act(a, "request_reschedule", message="Dr Who is ill")
@@ -131,31 +133,31 @@ def drive_booking() -> list[dict[str, Any]]:
         act(a, "reschedule", slot=slot(15), message="one hour later")
 
         # -- automatic confirmation (api), then no-show and reopen
-        auto = app.request(agent, {"service_id": automatic, "client_id": ada, "slot": slot(11, 15),
-                                   "agent_id": who, "source": "api"})["appointment"]
+        auto = app.request(agent, c.Request(service_id=automatic, client_id=ada, slot=slot(11, 15),
+                                            agent_id=who, source="api"))["appointment"]
         assert auto["status_kind"] == "confirmation"
 
         # -- create for a known client with a chosen status and a note; cancelled by link
-        created = app.create_for_client(agent, {
-            "service_id": service, "client_id": ada, "slot": slot(16), "agent_id": who,
-            "resource_ids": [location], "status": "scheduled", "note": "VIP"})["appointment"]
+        created = app.create_for_client(agent, c.CreateForClient(
+            service_id=service, client_id=ada, slot=slot(16), agent_id=who,
+            resource_ids=[location], status="scheduled", note="VIP"))["appointment"]
         by_link(created, "cancel", reason="Client request")
 
         # -- a phone request, tentative client saved to the directory, then rejected
-        phoned = app.request(agent, {"service_id": service, "source": "phone", "slot": slot(10),
-                                     "tentative_client": {"name": "Bob",
-                                                          "phone": "+41791234567"}})["appointment"]
+        phoned = app.request(agent, c.Request(
+            service_id=service, source="phone", slot=slot(10),
+            tentative_client=c.TentativeClient("Bob", phone="+41791234567")))["appointment"]
         app.save_tentative_client(agent, uuid.UUID(phoned["id"]))
         act(phoned, "reject", reason="Fully booked", message="Sorry")
 
         # -- cancelled by the organisation
-        cancelled = app.request(agent, {"service_id": service, "client_id": ada, "source": "agent",
-                                        "slot": slot(12)})["appointment"]
+        cancelled = app.request(agent, c.Request(service_id=service, client_id=ada, source="agent",
+                                                 slot=slot(12)))["appointment"]
         act(cancelled, "cancel", reason="Organisation unavailable", message="Closed that day")
 
         # -- a custom workflow: move forward, then to confirmation
-        loan = app.request(agent, {"service_id": custom, "client_id": ada, "source": "agent",
-                                   "slot": slot(13), "agent_id": who})["appointment"]
+        loan = app.request(agent, c.Request(service_id=custom, client_id=ada, source="agent",
+                                            slot=slot(13), agent_id=who))["appointment"]
         act(loan, "move", status="approved")
         act(loan, "move", status="confirmed")
 
@@ -179,10 +181,10 @@ def drive_workflow() -> list[dict[str, Any]]:
     app = WorkflowApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         actor = Actor("acme", "mia", "corr-wf")
-        w = app.create(actor, "Approval", CUSTOM)
-        app.replace_draft(actor, str(w.id), "Approval 2", CUSTOM[:1] + CUSTOM[3:])
+        w = app.create(actor, wc.Create("Approval", CUSTOM))
+        app.replace_draft(actor, str(w.id), wc.ReplaceDraft(CUSTOM[:1] + CUSTOM[3:], "Approval 2"))
         app.publish(actor, str(w.id))
-        app.replace_draft(actor, str(w.id), None, CUSTOM)
+        app.replace_draft(actor, str(w.id), wc.ReplaceDraft(CUSTOM))
         app.publish(actor, str(w.id))
         notifications = app.recorder.select_notifications(start=1, limit=10000)
         return [json.loads(ce.to_json()) for _, _, ce in workflow_messages(app, notifications)]

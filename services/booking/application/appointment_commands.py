@@ -1,7 +1,7 @@
-"""The commands on an existing appointment: one BookingApplication method per command.
+"""The commands on an appointment: one BookingApplication method per typed command.
 
-Each takes its typed command (commands.py) and the same steps, through helpers of
-BookingApplication: load the appointment (`_load`: tenancy, If-Match), resolve the
+Each takes its command (commands.py) and the same steps, through the helpers of
+BookingBase (base.py): load the appointment (`_load`: tenancy, If-Match), resolve the
 directory ids the command names, ask the workflow authority (`_allow`, status actions
 only), call the aggregate, save (`_save`). A client acting through a signed link is
 found by `_by_link`.
@@ -9,41 +9,98 @@ found by `_by_link`.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from services.booking.application import commands as c
+from services.booking.application.base import BookingBase, Caller, check_version
 from services.booking.application.ports import Answer
+from services.booking.domain.appointment import Appointment
+from services.booking.domain.directory import Client, Service
+from services.booking.domain.transitions import intended_status
+from services.booking.domain.values import Slot
 from shared import links
-
-if TYPE_CHECKING:
-    from eventsourcing.domain import Aggregate
-
-    from services.booking.application.app import Caller
-    from services.booking.domain.appointment import Appointment, Context
-    from services.booking.domain.organisation import Organisation
-    from services.booking.domain.transitions import Transition
+from shared.errors import Conflict
 
 
-class AppointmentCommands:
-    """Mixed into BookingApplication, which provides the shared steps below."""
-    if TYPE_CHECKING:
-        def _load(self, caller: Caller, appointment_id: uuid.UUID,
-                  expected_version: int | None) -> tuple[Appointment, Organisation]: ...
+@dataclass(frozen=True)
+class References:
+    """The directory entries a new appointment names, as the references it keeps."""
+    service: Service
+    client: dict[str, Any]
+    agent: dict[str, Any] | None
+    resources: list[dict[str, Any]] | None
 
-        def _by_link(self, claims: links.LinkClaims, correlation_id: str,
-                     answer: Answer | None) -> tuple[Caller, Appointment, Organisation]: ...
 
-        def _allow(self, caller: Caller, org: Organisation, appointment: Appointment,
-                   action: str, status: str | None = None) -> tuple[Context, Transition]: ...
+class AppointmentCommands(BookingBase):
+    # -- a new appointment ---------------------------------------------------------------
 
-        def _context(self, caller: Caller, org: Organisation, exclude: str | None) -> Context: ...
+    def request(self, caller: Caller, cmd: c.Request) -> dict[str, Any]:
+        """request: window or slot; known or tentative client; may confirm at once."""
+        org = self._organisation_for(caller)
+        refs = self._resolve(caller, cmd.service_id, cmd.client_id, cmd.tentative_client,
+                             cmd.agent_id, cmd.resource_ids)
+        ctx = self._context(caller, org, None)
+        d = self.workflow.definition(caller.organisation_id, refs.service.workflow_id, None)
+        at_once = bool(refs.service.automatic and cmd.slot and refs.agent
+                       and ctx.is_free(refs.agent["id"], Slot.of(cmd.slot)))
+        t = self._transition(caller, d, None, "request",
+                             intended_status(d, "request", None, confirm_at_once=at_once))
+        appointment = Appointment.request(
+            ctx, t, service=refs.service.reference(), client=refs.client, source=cmd.source,
+            slot=cmd.slot, window=cmd.window, agent=refs.agent, resources=refs.resources,
+            questionnaire=cmd.questionnaire, metadata=cmd.metadata, message=cmd.message)
+        return self._save(caller, "appointment", appointment)
 
-        def _agent(self, caller: Caller, agent_id: uuid.UUID | None) -> dict[str, Any] | None: ...
+    def create_for_client(self, caller: Caller, cmd: c.CreateForClient) -> dict[str, Any]:
+        """create for client: the agent chooses the initial status."""
+        org = self._organisation_for(caller)
+        refs = self._resolve(caller, cmd.service_id, cmd.client_id, None, cmd.agent_id,
+                             cmd.resource_ids)
+        d = self.workflow.definition(caller.organisation_id, refs.service.workflow_id, None)
+        t = self._transition(caller, d, None, "create", intended_status(d, "create", cmd.status))
+        appointment = Appointment.create_for_client(
+            self._context(caller, org, None), t, service=refs.service.reference(),
+            client=refs.client, slot=cmd.slot, agent=refs.agent, resources=refs.resources,
+            questionnaire=cmd.questionnaire, metadata=cmd.metadata, note=cmd.note,
+            message=cmd.message, source=cmd.source)
+        return self._save(caller, "appointment", appointment)
 
-        def _usable(self, organisation_id: str, kind: str, entry_id: Any, field: str) -> Any: ...
+    def save_tentative_client(self, caller: Caller, appointment_id: uuid.UUID,
+                              expected_version: int | None = None) -> dict[str, Any]:
+        """Save the tentative client as a new client and link it, in one transaction."""
+        appointment = self.appointment(caller.organisation_id, appointment_id)
+        tentative = appointment.client
+        if not tentative.get("tentative"):
+            raise Conflict("the client of this appointment is already linked")
+        fields = {k: tentative.get(k) for k in ("name", "email", "phone")}
+        client = Client.register(caller.organisation_id, fields,
+                                 self._meta(caller.actor, caller.correlation_id))
+        assert isinstance(client, Client)
+        check_version(appointment, expected_version)
+        org = self._organisation_for(caller)
+        appointment.link_client(self._context(caller, org, str(appointment.id)),
+                                client=client.reference())
+        return self._save(caller, "appointment", appointment, client)
 
-        def _save(self, caller: Caller, kind: str, primary: Any,
-                  *others: Aggregate) -> dict[str, Any]: ...
+    def _resolve(self, caller: Caller, service_id: uuid.UUID, client_id: uuid.UUID | None,
+                 tentative: c.TentativeClient | None, agent_id: uuid.UUID | None,
+                 resource_ids: list[uuid.UUID] | None) -> References:
+        """The directory entries a new appointment names -> the references it keeps."""
+        org_id = caller.organisation_id
+        service = self._usable(org_id, "service", service_id, "service_id")
+        client: dict[str, Any] = {}
+        if client_id is not None:
+            client = self._usable(org_id, "client", client_id, "client_id").reference()
+        if tentative is not None:
+            client = {"id": None, "name": tentative.name, "email": tentative.email,
+                      "phone": tentative.phone, "tentative": True}
+        agent = self._agent(caller, agent_id)
+        resources = None if resource_ids is None else \
+            [self._usable(org_id, "resource", r, "resource_ids").reference() for r in resource_ids]
+        return References(service, client, agent, resources)
+
+    # -- on an existing appointment --------------------------------------------------------
 
     def confirm(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Confirm,
                 expected_version: int | None = None) -> dict[str, Any]:

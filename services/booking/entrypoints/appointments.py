@@ -71,7 +71,7 @@ ACTIONS: dict[str, Action] = {
 @command(201)
 def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
     """Request an appointment (window or exact slot; known or tentative client)"""
-    return booking().request(caller(), args)
+    return booking().request(caller(), c.Request(**args))
 
 
 @bp.route("/for-client", methods=["POST"])
@@ -81,7 +81,7 @@ def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
 @command(201)
 def create_for_client(args: dict[str, Any]) -> dict[str, Any]:
     """Create an appointment for a client, with a chosen initial status"""
-    return booking().create_for_client(caller(), args)
+    return booking().create_for_client(caller(), c.CreateForClient(**args))
 
 
 @bp.route("/<uuid:appointment_id>", methods=["GET"])

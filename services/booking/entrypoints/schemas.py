@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from services.booking.application.commands import TentativeClient
 from services.booking.domain.values import HHMM, WEEKDAYS
 from shared import input as limits
 from shared.input import Details as DetailsField
@@ -55,6 +56,10 @@ class TentativeClientSchema(Schema):
     def _reachable(self, data: dict[str, Any], **_: Any) -> None:
         if not data.get("email") and not data.get("phone"):
             raise ValidationError("give an email or a phone number", "email")
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> TentativeClient:
+        return TentativeClient(**data)
 
 
 def _one_of(data: dict[str, Any], *names: str) -> None:

@@ -9,8 +9,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from services.workflow.application import commands as c
 from services.workflow.domain.catalogue import Catalogue
-from services.workflow.domain.workflow import StatusData, Workflow
+from services.workflow.domain.workflow import Workflow
 from shared import db, lifecycle
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -37,13 +38,12 @@ class WorkflowApplication(Application[UUID]):
         return cls(env=db.eventsourcing_env(url, cls.name))
 
     # -- commands -----------------------------------------------------------
-    def create(self, actor: Actor, name: str, statuses: list[StatusData],
-               request_key: str | None = None) -> Workflow:
+    def create(self, actor: Actor, cmd: c.Create, request_key: str | None = None) -> Workflow:
         """Define a workflow; a repeated `request_key` answers the first one."""
         org = actor.organisation_id
         wid = uuid5(NAMESPACE_URL, f"workflow/{org}/{request_key}") if request_key else None
         for _ in range(5):  # the catalogue is shared by the org's concurrent creates
-            workflow = Workflow.define(org, name, statuses, actor.subject,
+            workflow = Workflow.define(org, cmd.name, cmd.statuses, actor.subject,
                                        actor.correlation_id, wid)
             catalogue = self._catalogue(org)
             catalogue.add(str(workflow.id))
@@ -55,10 +55,10 @@ class WorkflowApplication(Application[UUID]):
                     return existing
         raise Conflict("too many concurrent changes to this organisation's workflows; retry")
 
-    def replace_draft(self, actor: Actor, workflow_id: str, name: str | None,
-                      statuses: list[StatusData], expected_revision: int | None = None) -> Workflow:
+    def replace_draft(self, actor: Actor, workflow_id: str, cmd: c.ReplaceDraft,
+                      expected_revision: int | None = None) -> Workflow:
         workflow = self._for_change(actor, workflow_id, expected_revision)
-        workflow.replace_draft(name, statuses, actor.subject, actor.correlation_id)
+        workflow.replace_draft(cmd.name, cmd.statuses, actor.subject, actor.correlation_id)
         self._save(workflow)
         return workflow
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.workflow.application import commands as c
 from services.workflow.application.app import builtin_snapshot
 from services.workflow.domain.workflow import problems
 from services.workflow.entrypoints import schemas as s
@@ -40,7 +41,7 @@ class Workflows(MethodView):
     @blp.response(201, s.WorkflowSchema)
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Define a workflow with a draft of statuses (Idempotency-Key honoured)."""
-        workflow = application().create(actor(), data["name"], data["statuses"], request_key())
+        workflow = application().create(actor(), c.Create(**data), request_key())
         return workflow.snapshot(), etag(workflow.version)
 
 
@@ -74,8 +75,8 @@ class Draft(MethodView):
     @blp.response(200, s.WorkflowSchema)
     def put(self, data: dict[str, Any], workflow_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Replace the draft (published versions stay as they are; If-Match honoured)."""
-        workflow = application().replace_draft(actor(), workflow_id, data.get("name"),
-                                               data["statuses"], if_match())
+        workflow = application().replace_draft(actor(), workflow_id, c.ReplaceDraft(**data),
+                                               if_match())
         return workflow.snapshot(), etag(workflow.version)
 
 

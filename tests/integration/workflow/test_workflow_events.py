@@ -6,6 +6,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from services.workflow import bootstrap
 from services.workflow.adapters.cloudevents import to_messages
+from services.workflow.application import commands as c
 from services.workflow.application.app import Actor
 from services.workflow.entrypoints.http import create_app
 from shared.envelope import CloudEvent
@@ -35,7 +36,7 @@ def test_published_workflows_reach_kafka_as_cloudevents(infra, fresh_db, unique_
     app = bootstrap.application(fresh_db)
     try:
         mia = Actor("acme", "mia", "corr-7")
-        workflow = app.create(mia, "Flow", STATUSES)
+        workflow = app.create(mia, c.Create("Flow", STATUSES))
         app.publish(mia, str(workflow.id))
         # The shared relay, pointed at a topic of this test's own.
         relay = Relay(app, lambda a, ns: [(unique_topic, k, e) for _, k, e in to_messages(a, ns)],

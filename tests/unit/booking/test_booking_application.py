@@ -10,6 +10,7 @@ from booking_unit_support import MONDAY, slot
 
 import tests.booking_commands as drive
 from services.booking.adapters.cloudevents import to_messages
+from services.booking.application import commands as c
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
 from services.booking.application.clock import FixedClock
@@ -28,10 +29,9 @@ CUSTOM = [
 
 
 def request(booking: BookingApplication, caller: Caller, d: Any, **overrides: Any) -> dict[str, Any]:
-    params = {"service_id": d.service, "client_id": d.client, "slot": slot(9),
+    fields = {"service_id": d.service, "client_id": d.client, "slot": slot(9),
               "agent_id": d.agent, "source": "agent", **overrides}
-    return booking.request(caller, {k: v for k, v in params.items() if v is not None})[
-        "appointment"]
+    return booking.request(caller, c.Request(**fields))["appointment"]
 
 
 def act(booking: BookingApplication, caller: Caller, appointment: dict[str, Any], action: str,
@@ -41,9 +41,10 @@ def act(booking: BookingApplication, caller: Caller, appointment: dict[str, Any]
 
 def test_a_widget_request_goes_through_the_whole_lifecycle(booking, agent, directory, clock):
     # A client asks on the widget for Monday morning, not yet in the directory
-    a = booking.request(agent, {"service_id": directory.service, "source": "widget",
-                                "tentative_client": {"name": "Ada", "email": "ADA@example.com"},
-                                "window": {"date": MONDAY.date(), "part_of_day": "morning"}})
+    a = booking.request(agent, c.Request(
+        service_id=directory.service, source="widget",
+        tentative_client=c.TentativeClient("Ada", email="ADA@example.com"),
+        window={"date": MONDAY.date(), "part_of_day": "morning"}))
     a = a["appointment"]
     assert (a["status"], a["client"]["tentative"]) == ("requested", True)
     aid = uuid.UUID(a["id"])
@@ -153,8 +154,8 @@ def test_another_organisation_sees_nothing(booking, agent, directory):
         with pytest.raises(NotFound):
             attempt()
     with pytest.raises(Invalid) as refused:   # another org's service cannot be booked
-        booking.request(stranger, {"service_id": directory.service, "client_id": directory.client,
-                                   "slot": slot(9), "source": "api"})
+        booking.request(stranger, c.Request(service_id=directory.service,
+                                            client_id=directory.client, slot=slot(9)))
     assert "service_id" in refused.value.extra["errors"]
     assert booking.entries("globex", "client") == []
     assert booking.appointment("acme", aid).version == 1
@@ -182,7 +183,7 @@ def test_a_custom_workflow_moves_forward_or_to_cancellation_only(booking, manage
 
 def test_save_tentative_client_creates_and_links_it_in_one_save(booking, agent, directory):
     a = request(booking, agent, directory, client_id=None,
-                tentative_client={"name": "Bob", "phone": "+41791234567"})
+                tentative_client=c.TentativeClient("Bob", phone="+41791234567"))
     result = booking.save_tentative_client(agent, uuid.UUID(a["id"]))
     client = result["appointment"]["client"]
     assert client["tentative"] is False and client["phone"] == "+41791234567"
@@ -192,15 +193,16 @@ def test_save_tentative_client_creates_and_links_it_in_one_save(booking, agent, 
 
 
 def test_create_for_client_with_a_chosen_status_and_a_note(booking, agent, directory):
-    a = booking.create_for_client(agent, {
-        "service_id": directory.service, "client_id": directory.client, "slot": slot(16),
-        "agent_id": directory.agent, "status": "scheduled", "note": "VIP"})["appointment"]
+    a = booking.create_for_client(agent, c.CreateForClient(
+        service_id=directory.service, client_id=directory.client, slot=slot(16),
+        agent_id=directory.agent, status="scheduled", note="VIP"))["appointment"]
     assert (a["status"], a["source"]) == ("scheduled", "agent")
     assert [n["text"] for n in booking.appointment("acme", uuid.UUID(a["id"])).notes.values()] \
         == ["VIP"]
     with pytest.raises(errors.TransitionNotAllowed):
-        booking.create_for_client(agent, {"service_id": directory.service, "status": "attended",
-                                          "client_id": directory.client, "slot": slot(16)})
+        booking.create_for_client(agent, c.CreateForClient(
+            service_id=directory.service, client_id=directory.client, slot=slot(16),
+            status="attended"))
 
 
 def test_a_client_link_is_single_use_and_bound_to_its_action(booking, agent, directory):

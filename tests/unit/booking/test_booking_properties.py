@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import tests.booking_commands as drive
 from services.booking import bootstrap
+from services.booking.application import commands as c
 from services.booking.application.app import Caller
 from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
@@ -84,15 +85,18 @@ def test_random_commands_never_break_the_workflow_and_replay_identically(custom,
             if action == "tick":
                 clock.advance(timedelta(hours=20))
             elif action in ("request", "create") or not appointments:
-                params = {"service_id": service, "slot": at, "agent_id": agents[agent_i],
-                          "source": "agent"}
                 if action == "create":
-                    body = app.create_for_client(caller, {**params, "client_id": client,
-                                                          "status": keys[status_i % len(keys)]})
+                    body = app.create_for_client(caller, c.CreateForClient(
+                        service_id=service, client_id=client, slot=at, agent_id=agents[agent_i],
+                        status=keys[status_i % len(keys)]))
+                elif rating % 2:
+                    body = app.request(caller, c.Request(service_id=service, client_id=client,
+                                                         slot=at, agent_id=agents[agent_i],
+                                                         source="agent"))
                 else:
-                    params |= ({"client_id": client} if rating % 2 else
-                               {"tentative_client": {"name": "T", "email": "t@example.com"}})
-                    body = app.request(caller, params)
+                    body = app.request(caller, c.Request(
+                        service_id=service, slot=at, agent_id=agents[agent_i], source="agent",
+                        tentative_client=c.TentativeClient("T", email="t@example.com")))
                 appointments.append(body["appointment"]["id"])
             else:
                 target = appointments[which % len(appointments)]

@@ -24,6 +24,7 @@ from eventsourcing.utils import TopicError
 import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
+from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
 from services.booking.application.clock import FixedClock
 from services.booking.application.ports import SideWrites
@@ -121,8 +122,8 @@ def test_after_the_classes_moved_the_old_store_still_replays(fresh, old_store, f
 
 
 def test_new_events_are_stored_under_domain_names(booking, directory, agent):
-    a = booking.request(agent, {"service_id": directory.service, "client_id": directory.client,
-                                "source": "agent", "slot": slot(10)})["appointment"]
+    a = booking.request(agent, c.Request(service_id=directory.service, client_id=directory.client,
+                                         source="agent", slot=slot(10)))["appointment"]
     drive.act(booking, agent, uuid.UUID(a["id"]), "confirm", {"agent_id": directory.agent})
     stored = booking.recorder.select_notifications(start=1, limit=100)
     topics = [n.topic for n in stored]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
+from services.booking.application import commands as c
 from services.booking.application.app import Caller
 from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
@@ -38,9 +39,10 @@ def test_a_whole_lifecycle_from_booking_notifies_as_planned():
     service = add("service", name="Consultation", duration_minutes=30)
     dr_who = add("resource", name="Dr Who", kind="agent", email="who@acme.example")
     client = add("client", name="Ada Lovelace", email="ada@example.com", phone="+441234567890")
-    a = booking.request(agent, {"service_id": service, "source": "widget",
-                                "tentative_client": {"name": "Ada", "email": "ada@example.com"},
-                                "window": {"date": MONDAY.date(), "part_of_day": "morning"}})
+    a = booking.request(agent, c.Request(
+        service_id=service, source="widget",
+        tentative_client=c.TentativeClient("Ada", email="ada@example.com"),
+        window={"date": MONDAY.date(), "part_of_day": "morning"}))
     aid = uuid.UUID(a["appointment"]["id"])
     for action, params in [("link_client", {"client_id": client}),
                            ("confirm", {"slot": slot(9), "agent_id": dr_who}),

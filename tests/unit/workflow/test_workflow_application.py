@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.workflow.adapters.cloudevents import to_messages
+from services.workflow.application import commands as c
 from services.workflow.application.app import Actor, WorkflowApplication
 from shared import kafka
 from shared.errors import Conflict, Invalid, NotFound
@@ -22,7 +23,7 @@ def app() -> WorkflowApplication:
 
 
 def test_another_organisation_sees_nothing(app):
-    workflow = app.create(MIA, "Flow", STATUSES)
+    workflow = app.create(MIA, c.Create("Flow", STATUSES))
     app.publish(MIA, str(workflow.id))
     intruder = Actor("globex", "eve")
     # The owner's checks cache the published version; that must not open it to others.
@@ -31,7 +32,7 @@ def test_another_organisation_sees_nothing(app):
     assert app.workflows("globex") == []
     for attempt in (lambda: app.workflow("globex", str(workflow.id)),
                     lambda: app.definition("globex", str(workflow.id), 1),
-                    lambda: app.replace_draft(intruder, str(workflow.id), None, []),
+                    lambda: app.replace_draft(intruder, str(workflow.id), c.ReplaceDraft([])),
                     lambda: app.publish(intruder, str(workflow.id))):
         with pytest.raises(NotFound):
             attempt()
@@ -39,10 +40,10 @@ def test_another_organisation_sees_nothing(app):
 
 
 def test_a_published_version_is_served_unchanged_after_the_draft_moves_on(app):
-    workflow = app.create(MIA, "Flow", STATUSES)
+    workflow = app.create(MIA, c.Create("Flow", STATUSES))
     app.publish(MIA, str(workflow.id))
     first = app.definition("acme", str(workflow.id), 1)
-    app.replace_draft(MIA, str(workflow.id), None, STATUSES[:1] + STATUSES[2:])
+    app.replace_draft(MIA, str(workflow.id), c.ReplaceDraft(STATUSES[:1] + STATUSES[2:]))
     app.publish(MIA, str(workflow.id))
     assert app.definition("acme", str(workflow.id), 1) == first
     assert app.definition("acme", str(workflow.id), None).version == 2
@@ -50,16 +51,17 @@ def test_a_published_version_is_served_unchanged_after_the_draft_moves_on(app):
 
 
 def test_a_retried_create_with_the_same_key_answers_the_first(app):
-    first = app.create(MIA, "Flow", STATUSES, request_key="key-1")
-    again = app.create(MIA, "Flow", STATUSES, request_key="key-1")
-    other_org = app.create(Actor("globex", "eve"), "Flow", STATUSES, request_key="key-1")
+    first = app.create(MIA, c.Create("Flow", STATUSES), request_key="key-1")
+    again = app.create(MIA, c.Create("Flow", STATUSES), request_key="key-1")
+    other_org = app.create(Actor("globex", "eve"), c.Create("Flow", STATUSES), request_key="key-1")
     assert again.id == first.id != other_org.id
     assert [w.id for w in app.workflows("acme")] == [first.id]
 
 
 def test_a_stale_revision_is_a_conflict(app):
-    workflow = app.create(MIA, "Flow", STATUSES)
-    app.replace_draft(MIA, str(workflow.id), "Flow 2", STATUSES, expected_revision=1)
+    workflow = app.create(MIA, c.Create("Flow", STATUSES))
+    app.replace_draft(MIA, str(workflow.id), c.ReplaceDraft(STATUSES, "Flow 2"),
+                      expected_revision=1)
     with pytest.raises(Conflict) as stale:
         app.publish(MIA, str(workflow.id), expected_revision=1)
     assert stale.value.extra["revision"] == 2
@@ -74,12 +76,12 @@ def test_the_builtin_workflow_is_served_but_read_only(app):
 
 
 def test_transition_checks_answer_with_the_version_they_used(app):
-    workflow = app.create(MIA, "Flow", STATUSES)
+    workflow = app.create(MIA, c.Create("Flow", STATUSES))
     wid = str(workflow.id)
     with pytest.raises(NotFound, match="no published version"):
         app.check_transition("acme", wid, None, "received", "move", "checked")
     app.publish(MIA, wid)
-    app.replace_draft(MIA, wid, None, STATUSES[:1] + STATUSES[2:])  # drops "checked"
+    app.replace_draft(MIA, wid, c.ReplaceDraft(STATUSES[:1] + STATUSES[2:]))  # drops "checked"
     assert app.check_transition("acme", wid, None, "received", "move", "checked") == {
         "allowed": True, "workflow": {"id": wid, "version": 1}, "to_status": "checked",
         "status_kind": "step",
@@ -93,9 +95,9 @@ def test_transition_checks_answer_with_the_version_they_used(app):
 
 
 def test_the_relay_gets_one_cloudevent_per_workflow_event(app):
-    workflow = app.create(MIA, "Flow", STATUSES)
+    workflow = app.create(MIA, c.Create("Flow", STATUSES))
     app.publish(MIA, str(workflow.id))
-    app.replace_draft(MIA, str(workflow.id), "Flow 2", STATUSES)
+    app.replace_draft(MIA, str(workflow.id), c.ReplaceDraft(STATUSES, "Flow 2"))
     notifications = app.recorder.select_notifications(start=1, limit=100)
     messages = to_messages(app, notifications)
     assert [(t, k) for t, k, _ in messages] == [(kafka.WORKFLOWS, str(workflow.id))] * 3

@@ -17,6 +17,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from services.workflow.adapters.cloudevents import to_messages
+from services.workflow.application import commands as c
 from services.workflow.application.app import Actor, WorkflowApplication
 from services.workflow.domain import catalogue, workflow
 from services.workflow.domain.catalogue import Catalogue
@@ -55,7 +56,7 @@ def published(app: WorkflowApplication) -> list[dict[str, Any]]:
 
 
 def test_new_events_are_stored_under_domain_names(app):
-    w = app.create(Actor("acme", "mia"), "Approval", STATUSES)
+    w = app.create(Actor("acme", "mia"), c.Create("Approval", STATUSES))
     app.publish(Actor("acme", "mia"), str(w.id))
     topics = [n.topic for n in app.recorder.select_notifications(start=1, limit=100)]
     assert topics == ["workflow.Created", "workflow_catalogue.Created",

@@ -1,0 +1,66 @@
+"""Changes of an appointment that keep its status: agent, notes, details, linked client.
+Each records its own action (`reassigned`, `note_added`, ...); none asks the workflow."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.booking.domain import errors
+from services.booking.domain.appointment_rules import CLOSED_KINDS, AppointmentRules, Context
+from services.booking.domain.values import Slot, iso
+from shared.errors import Conflict, Invalid
+
+
+class DetailChanges(AppointmentRules):
+    notes: dict[str, dict[str, Any]]
+    # The events these trigger, declared with @event on Appointment (appointment.py).
+    _reassigned: Callable[..., None]
+    _note_added: Callable[..., None]
+    _note_edited: Callable[..., None]
+    _details_updated: Callable[..., None]
+    _client_linked: Callable[..., None]
+
+    def reassign(self, ctx: Context, t: None = None, *, agent: dict[str, Any],
+                 message: str | None = None) -> None:
+        if self.status_kind in CLOSED_KINDS:
+            raise errors.AppointmentClosed("reassign", self.status)
+        if agent["id"] == self.agent_id:
+            raise Invalid("agent_id", "this agent is already assigned")
+        if self.slot and not ctx.is_free(agent["id"], Slot.of(self.slot)):
+            raise errors.AgentNotAvailable(agent["id"])
+        self._record(self._reassigned, ctx, "reassigned", message=message, **self._agent_fields(agent))
+
+    def add_note(self, ctx: Context, t: None = None, *, text: str) -> None:
+        self._record(self._note_added, ctx, "note_added", note=self._new_note(ctx, text))
+
+    def edit_note(self, ctx: Context, t: None = None, *, note_id: str, text: str) -> None:
+        if note_id not in self.notes:
+            raise errors.NoteNotFound(note_id)
+        note = {"id": note_id, "text": text, "previous_text": self.notes[note_id]["text"],
+                "edited_by": dict(ctx.meta.actor), "edited_at": iso(ctx.meta.now)}
+        self._record(self._note_edited, ctx, "note_edited", note=note)
+
+    def update_details(self, ctx: Context, t: None = None, *, service: dict[str, Any] | None = None,
+                       resources: list[dict[str, Any]] | None = None,
+                       questionnaire: dict[str, Any] | None = None,
+                       metadata: dict[str, Any] | None = None) -> None:
+        fields: dict[str, Any] = {}
+        if service is not None:
+            fields["service"] = service
+        if resources is not None:
+            if any(r["kind"] == "agent" for r in resources):
+                raise Invalid("resource_ids", "agents are assigned with reassign, not here")
+            fields["resources"] = [r for r in self.resources if r["kind"] == "agent"] + resources
+        if questionnaire is not None:
+            fields["questionnaire"] = questionnaire
+        if metadata is not None:
+            fields["metadata"] = metadata
+        if not fields:
+            raise Invalid("body", "nothing to update: give service_id, resource_ids, "
+                          "questionnaire or metadata")
+        self._record(self._details_updated, ctx, "details_updated", **fields)
+
+    def link_client(self, ctx: Context, t: None = None, *, client: dict[str, Any]) -> None:
+        if not self.client.get("tentative"):
+            raise Conflict("the client of this appointment is already linked")
+        self._record(self._client_linked, ctx, "client_linked", client=client, previous_client=self.client)
