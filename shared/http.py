@@ -79,6 +79,9 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
         return problem(e.status, e.title, e.detail, headers=e.headers, **e.extra)
 
     def _database_unavailable(e: Exception) -> Response:
+        if outage.is_busy(e):   # a lock or statement timeout: the server is there, just busy
+            return _problem(Unavailable("the database is busy; try again",
+                                        headers={"Retry-After": outage.BUSY_RETRY_AFTER}))
         if not isinstance(e, outage.DatabaseUnreachable):  # that one the gate logged once
             log.warning("database unavailable", extra={"fields": {"error": f"{type(e).__name__}: {e}"}})
         return _problem(Unavailable("the database cannot answer right now; retry shortly",

@@ -46,6 +46,7 @@ PROBE_INTERVAL = 0.5      # seconds between probes while the database is down
 CONNECT_TIMEOUT = 2       # seconds a pool waits for one new connection
 RECONNECT_TIMEOUT = 5.0   # seconds a pool re-tries a lost connection before it lets go
 RETRY_AFTER = "2"         # what clients are told while the database is down (seconds)
+BUSY_RETRY_AFTER = "1"    # ... and after a lock or statement timeout (db.LOCK_TIMEOUT_SECONDS)
 
 # Everything that means "the database cannot serve this now": psycopg's
 # OperationalError family (lost connection, AdminShutdown, PoolTimeout, ...)
@@ -207,3 +208,14 @@ class EventStoreFactory(PostgresFactory):
         datastore: _GatedDatastore = self.datastore  # type: ignore[assignment]
         datastore.gate = gate(make_conninfo(**server))
         datastore.gate.watch(pool)
+
+
+def is_busy(error: BaseException) -> bool:
+    """A lock or statement timeout (also as the eventsourcing library's translation of
+    one): the database answers, a statement waited too long."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)):
+            return True
+        cause = cause.__cause__
+    return False

@@ -22,7 +22,6 @@ from psycopg.types.json import Jsonb
 
 from services.booking.application.ports import Answer, SideWrites
 from services.booking.domain.values import Slot
-from shared.errors import Unavailable
 from shared.outage import Pool
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
@@ -210,11 +209,7 @@ class PgTables:
         """Serialise commands with the same idempotency key (across processes)."""
         lock_key = f"booking-idempotency\x1f{organisation_id}\x1f{key}"
         with self.locks.connection() as conn:
-            try:
-                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
-            except errors.LockNotAvailable as e:
-                raise Unavailable("a request with this Idempotency-Key is still running",
-                                  headers={"Retry-After": "1"}) from e
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
             conn.commit()
             try:
                 yield

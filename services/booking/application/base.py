@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application, Recording
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import IntegrityError
 
 from services.booking.application.clock import Clock
 from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
@@ -29,7 +29,7 @@ from services.booking.domain.organisation import Organisation, organisation_uuid
 from services.booking.domain.transitions import Transition, intended_status
 from services.booking.domain.values import Slot
 from shared import lifecycle, links
-from shared.errors import Invalid, NotFound, Unavailable
+from shared.errors import Invalid, NotFound
 from shared.lifecycle import Definition
 
 A = TypeVar("A", bound=Aggregate)
@@ -178,9 +178,6 @@ class BookingBase(Application[uuid.UUID]):
             if self.tables.is_overlap(e):
                 raise errors.AgentNotAvailable(str(getattr(primary, "agent_id", ""))) from e
             raise errors.StaleVersion(self.repository.get(primary.id).version) from e
-        except OperationalError as e:   # a lock or statement timeout: never wait longer
-            raise Unavailable("the event store is busy; try again",
-                              headers={"Retry-After": "1"}) from e
         # Nothing changed (e.g. settings equal to the current ones): nothing recorded.
         body["position"] = recordings[-1].notification.id if recordings else None
         return body

@@ -73,3 +73,21 @@ def test_the_server_ends_a_writer_left_idle_inside_its_transaction(booking, fres
                 other.execute(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE")  # granted
                 assert time.monotonic() - started < db.LOCK_TIMEOUT_SECONDS + 5
         assert conn.broken
+
+
+def test_a_request_stuck_on_its_idempotency_key_costs_a_retry_seconds_not_forever(
+        api, seed, fresh_db):
+    # Another request with the same key hangs while holding the key's lock.
+    body = {"service_id": seed.service, "client_id": seed.client, "slot": slot(10)}
+    key = "booking-idempotency\x1facme\x1fstuck-1"
+    with psycopg.connect(fresh_db, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+        started = time.monotonic()
+        r = _within(30, lambda: api.post("/v1/appointments", body,
+                                         headers={"Idempotency-Key": "stuck-1"}))
+        assert r.status_code == 503, r.get_json()
+        assert r.headers["Retry-After"] == "1"
+        assert time.monotonic() - started < 20
+    # The holder gone, the retry goes through.
+    assert api.post("/v1/appointments", body,
+                    headers={"Idempotency-Key": "stuck-1"}).status_code == 201
