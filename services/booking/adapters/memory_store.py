@@ -104,6 +104,15 @@ class MemoryRecorder(POPOApplicationRecorder):
                    if i > after and org == organisation_id][:limit]
         return [n for i in ids for n in self.select_notifications(i, 1)]
 
+    def select_aggregate_notifications(self, originator_id: Any) -> list[Notification]:
+        with self._database_lock:
+            found = [(i + 1, s) for i, s in enumerate(self._stored_events)
+                     if s.originator_id == originator_id]
+        return sorted((Notification(id=i, originator_id=s.originator_id,
+                                    originator_version=s.originator_version, topic=s.topic,
+                                    state=s.state) for i, s in found),
+                      key=lambda n: n.originator_version)
+
 
 class MemoryFactory(POPOFactory):
     def application_recorder(self) -> ApplicationRecorder:

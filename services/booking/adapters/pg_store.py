@@ -111,6 +111,19 @@ class BookingRecorder(PostgresApplicationRecorder):
                                  topic=row["topic"], state=bytes(row["state"]))
                     for row in curs.fetchall()]
 
+    def select_aggregate_notifications(self, originator_id: Any) -> list[Notification]:
+        """One aggregate's events in version order, with their notification ids (audits)."""
+        statement = SQL(
+            "SELECT * FROM {schema}.{table} WHERE originator_id = %s "
+            "ORDER BY originator_version").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (originator_id,), prepare=True)
+            return [Notification(id=row["notification_id"], originator_id=row["originator_id"],
+                                 originator_version=row["originator_version"],
+                                 topic=row["topic"], state=bytes(row["state"]))
+                    for row in curs.fetchall()]
+
     def backfill_organisations(self) -> int:
         """The organisation of events stored before it was recorded beside them: every
         aggregate's first event names it (idempotent; at start-up)."""

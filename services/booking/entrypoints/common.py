@@ -16,6 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ROLE_ORDER = ("manager", "agent", "service", "widget", "auditor")  # the role an event records
 WRITERS = ("agent", "manager")
 READERS = ("agent", "manager", "auditor")
+AUDITORS = ("auditor", "manager")  # the audit trail (internal notes included)
 REQUESTERS = (*WRITERS, "widget")  # who may request an appointment
 
 

@@ -169,6 +169,14 @@ class AvailabilityQuery(Schema):
 
 class VersionQuery(Schema):
     version = fields.Integer(validate=validate.Range(min=1))
+    as_of = Instant(metadata={"description": "the state at this instant (ISO 8601 with an "
+                                             "offset): the last version whose event time is "
+                                             "at or before it; not with version"})
+
+    @validates_schema
+    def _one_moment(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("version") is not None and data.get("as_of") is not None:
+            raise ValidationError("give version or as_of, not both", "as_of")
 
 
 class LinkQuery(Schema):
@@ -237,3 +245,48 @@ class AppointmentResult(Schema):
     version = fields.Integer()
     position = fields.Integer(allow_none=True, metadata={
         "description": "notification id of the last stored event; null when nothing changed"})
+
+
+class AuditActor(Schema):
+    id = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+
+
+class AuditWorkflow(Schema):
+    id = fields.String(allow_none=True)
+    version = fields.Integer(allow_none=True)
+
+
+class AuditChange(Schema):
+    field = fields.String(metadata={"description": "status, slot, window, proposal, client, "
+                                                   "service, agent_id, resources, questionnaire, "
+                                                   "metadata, outcome, feedback, "
+                                                   "feedback_requested_on or note (internal)"})
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+
+
+class AuditEntry(Schema):
+    """One stored event, described (shared/history.py)."""
+    position = fields.Integer(metadata={"description": "notification id in booking's store"})
+    version = fields.Integer()
+    event_id = fields.String(metadata={"description": "the CloudEvent id of the event feed"})
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    status_kind = fields.String(allow_none=True)
+    status_name = fields.String(allow_none=True)
+    actor = fields.Nested(AuditActor)
+    source = fields.String(metadata={"description": "agent, client_link, system or api"})
+    at = fields.String(metadata={"description": "the event's time (ISO 8601)"})
+    reason = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    workflow = fields.Nested(AuditWorkflow)
+    correlation_id = fields.String(allow_none=True)
+    link_id = fields.String(allow_none=True, metadata={"description": "the signed link used"})
+    changes = fields.List(fields.Nested(AuditChange))
+
+
+class AuditTrail(Schema):
+    appointment_id = fields.String()
+    events = fields.List(fields.Nested(AuditEntry))
