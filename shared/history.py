@@ -97,6 +97,13 @@ def changes(change: Mapping[str, Any], before: Mapping[str, Any] | None,
     return out
 
 
+def state_of(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """What a view keeps to describe the next event: the FIELDS of a snapshot, but the
+    client (a view keeps the client where it keeps it anyway; a change of client carries
+    the one before)."""
+    return {k: snapshot[k] for k in FIELDS if k in snapshot and k != "client"}
+
+
 def for_viewer(entry: Mapping[str, Any], roles: frozenset[str] | set[str]) -> dict[str, Any]:
     """The entry as `roles` may see it: internal notes for staff only."""
     if roles & STAFF:

@@ -94,7 +94,8 @@ def appointment_exists(conn: psycopg.Connection, org: str, appointment_id: str) 
 def history(conn: psycopg.Connection, org: str, appointment_id: str) -> list[dict[str, Any]]:
     return _rows(conn, sql.SQL(
         "SELECT version, action, from_status, to_status, status_kind, actor_id, actor_role,"
-        " reason, message, at, workflow_id, workflow_version, correlation_id, event_id"
+        " reason, message, at, workflow_id, workflow_version, correlation_id, event_id,"
+        " changes, source, link_id"
         " FROM {} WHERE appointment_id = %(id)s AND organisation_id = %(org)s"
         " ORDER BY version DESC").format(LIVE.t("status_history")),
         {"id": appointment_id, "org": org})

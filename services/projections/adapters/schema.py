@@ -5,7 +5,7 @@ switches them over in one transaction (see application/rebuild.py).
 View tables:
   appointments     calendar, appointment list, request queue, client
                    appointments, statistics, and what occupies an agent
-  status_history   status history of one appointment
+  status_history   history of one appointment: every event, its changes before/after
   organisations    time zone, parts of day, retention period
   resources        agents / locations / equipment with working hours
   clients          clients of the directory (for client views)
@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS {status_history} (
   status_kind text, actor_id text, actor_role text, reason text, message text,
   at timestamptz NOT NULL, workflow_id text, workflow_version integer, correlation_id text,
   CONSTRAINT {status_history_pkey} PRIMARY KEY (appointment_id, version));
+ALTER TABLE {status_history} ADD COLUMN IF NOT EXISTS changes jsonb NOT NULL DEFAULT '[]',
+  ADD COLUMN IF NOT EXISTS source text, ADD COLUMN IF NOT EXISTS link_id text,
+  ADD COLUMN IF NOT EXISTS state jsonb NOT NULL DEFAULT '{{}}';
 
 CREATE TABLE IF NOT EXISTS {organisations} (
   id text NOT NULL, name text, timezone text NOT NULL, retention_days integer,

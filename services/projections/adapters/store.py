@@ -82,6 +82,15 @@ def organisation(conn: psycopg.Connection, ts: TableSet, organisation_id: str
     return OrganisationRow(*row) if row else None
 
 
+def previous_state(conn: psycopg.Connection, ts: TableSet, subject: str, version: int
+                   ) -> dict[str, Any] | None:
+    """An appointment's state after `version - 1`, as its history entry kept it."""
+    row = conn.execute(_statement(conn, ("previous_state", ts), lambda: sql.SQL(
+        "SELECT state FROM {} WHERE appointment_id = %s AND version = %s").format(
+        ts.t("status_history"))), (subject, version - 1)).fetchone()
+    return row[0] if row else None
+
+
 def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
     """Put the event's rows into every view it touches."""
     if changes.organisation:
@@ -147,7 +156,7 @@ def is_applied(conn: psycopg.Connection, ts: TableSet, position: int) -> bool:
 
 
 JSONB = frozenset({"resources", "proposal", "outcome", "feedback", "parts_of_day",
-                   "working_hours"})
+                   "working_hours", "changes", "state"})
 
 
 def _values(row: Any) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Order of work inside the transaction:
    tables over between two events, never in the middle of one;
 2. read what the views know of an appointment event's organisation (the
    event refers to it; its settings come with the organisation's own events)
-   and turn the event into rows (an Unprocessable event stops here, nothing written);
+   and the state its previous version's history entry kept (what the event's
+   changes are described against), and turn the event into rows (an
+   Unprocessable event stops here, nothing written);
 3. record the event id (a duplicate stops here: nothing else happens);
 4. compare with the subject's last applied aggregateversion: an older or
    equal one does not touch the snapshot views (its status-history entry is
@@ -48,9 +50,12 @@ def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
     """Apply `event` inside the caller's open transaction on `conn`."""
     if ts.is_live:
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LIVE_LOCK,))
-    known = (store.organisation(conn, ts, event.orgid)
-             if event.type.startswith("appointment.") else None)
-    changes = changes_of(event, known)
+    known = before = None
+    if event.type.startswith("appointment."):
+        known = store.organisation(conn, ts, event.orgid)
+        if isinstance(event.aggregateversion, int) and event.aggregateversion > 1:
+            before = store.previous_state(conn, ts, event.subject, event.aggregateversion)
+    changes = changes_of(event, known, before)
     if not store.record_event(conn, ts, event, APPLIED):
         return DUPLICATE
     last = store.last_version(conn, ts, changes.subject)

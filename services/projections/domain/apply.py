@@ -2,7 +2,8 @@
 
 Appointment events carry the aggregate's state after the event, so the
 appointment row is rebuilt from the snapshot alone; the change feeds the
-status history. Directory events carry their own snapshots. An appointment
+history (every event, described by shared/history.py against the state the
+previous version's entry kept). Directory events carry their own snapshots. An appointment
 event refers to its organisation: a preferred window is placed with the
 organisation's settings as the views know them (from the organisation's own
 events), or with the copy an event stored before carries in change.organisation.
@@ -25,16 +26,20 @@ from services.projections.domain.model import (
     is_on_calendar,
     is_unconfirmed,
 )
+from shared import history
 from shared.envelope import CloudEvent
-from shared.lifecycle import ACTIONS, holds_time
+from shared.lifecycle import holds_time
 
 TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
 
 
-def apply(event: CloudEvent, organisation: OrganisationRow | None = None) -> Changes:
+def apply(event: CloudEvent, organisation: OrganisationRow | None = None,
+          before: dict[str, Any] | None = None) -> Changes:
     """The view changes of `event`; Unprocessable when the event is not usable.
 
     `organisation`: what the views know of the event's organisation (None: nothing yet).
+    `before`: an appointment's state after its previous version, from that version's
+    history entry (None: not applied; for version 1: there is none).
     """
     match = TYPE.match(event.type if isinstance(event.type, str) else "")
     if not match:
@@ -48,7 +53,7 @@ def apply(event: CloudEvent, organisation: OrganisationRow | None = None) -> Cha
     family = match.group(1)
     try:
         if family == "appointment":
-            return _appointment(event, organisation)
+            return _appointment(event, organisation, before)
         return _FAMILIES[family](event)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         if isinstance(e, Unprocessable):
@@ -56,7 +61,8 @@ def apply(event: CloudEvent, organisation: OrganisationRow | None = None) -> Cha
         raise Unprocessable(f"bad data in {event.type}: {type(e).__name__}: {e}") from e
 
 
-def _appointment(event: CloudEvent, known: OrganisationRow | None) -> Changes:
+def _appointment(event: CloudEvent, known: OrganisationRow | None,
+                 before: dict[str, Any] | None) -> Changes:
     change, snap = _obj(event.data, "change"), _obj(event.data, "appointment")
     if snap["id"] != event.subject:
         raise Unprocessable("appointment.id differs from the event subject")
@@ -67,14 +73,9 @@ def _appointment(event: CloudEvent, known: OrganisationRow | None) -> Changes:
     # An event stored before organisation_version brings its own copy of the settings
     org = _organisation(change.get("organisation"), event) if change.get("organisation") else None
     row = _appointment_row(snap, event.aggregateversion, org or known)
-    history = _history(change, snap, event) if _is_status_event(change) else None
+    history = _history(change, snap, event, before)
     return Changes(event.subject, event.aggregateversion, event.orgid, appointment=row,
                    history=history, organisation=org)
-
-
-def _is_status_event(change: dict[str, Any]) -> bool:
-    action = _str(change["action"])
-    return action in ACTIONS or change.get("from_status") != change.get("to_status")
 
 
 def _appointment_row(s: dict[str, Any], version: int,
@@ -121,9 +122,17 @@ def place_window(day: date, part: str | None,
                                 org.parts_of_day if org else None)
 
 
-def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent) -> HistoryEntry:
+def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent,
+             before: dict[str, Any] | None) -> HistoryEntry:
+    """Every event is an entry (status changes, reassignments, notes, details, links used,
+    client linked, feedback), described by the one shared description of a change.
+    Without the previous version's state (applied out of order), the entry lists what the
+    event set, with values before only where the event carries them."""
     actor = change.get("actor") or {}
     workflow = change.get("workflow") or {}
+    at = _dt(event.time) or _required_time()
+    prior = None if event.aggregateversion == 1 else (before if before is not None else {})
+    described = history.describe(change, prior, snap, at=at.isoformat())
     return HistoryEntry(
         appointment_id=event.subject, version=event.aggregateversion,
         organisation_id=event.orgid, event_id=event.id, action=_str(change["action"]),
@@ -131,8 +140,10 @@ def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent) ->
                                                               snap["status"]),
         status_kind=change.get("status_kind"), actor_id=actor.get("id"),
         actor_role=actor.get("role"), reason=change.get("reason"), message=change.get("message"),
-        at=_dt(event.time) or _required_time(), workflow_id=workflow.get("id"),
-        workflow_version=workflow.get("version"), correlation_id=event.correlationid or None)
+        at=at, workflow_id=workflow.get("id"),
+        workflow_version=workflow.get("version"), correlation_id=event.correlationid or None,
+        changes=described["changes"], source=described["source"],
+        link_id=described["link_id"], state=history.state_of(snap))
 
 
 def _organisation(o: dict[str, Any] | None, event: CloudEvent) -> OrganisationRow:

@@ -6,7 +6,7 @@ append keyed by (appointment, version), so writing it twice changes nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -91,6 +91,13 @@ class HistoryEntry:
     workflow_id: str | None
     workflow_version: int | None
     correlation_id: str | None
+    # What shared.history.describe says the event changed: [{"field", "before", "after"}]
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    source: str | None = None          # agent | client_link | system | api
+    link_id: str | None = None         # the signed link a client used
+    # The appointment's fields after the event (no client: it is in the appointment
+    # row): the state the next version's entry is described against.
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
 from shared import auth, db, http, kafka
 from shared.errors import NotFound, Problem
+from shared.history import for_viewer
 
 blp = Blueprint("projections", __name__, url_prefix="/v1",
                 description="Read models: calendar, lists, queue, history, availability, "
@@ -149,14 +150,17 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.History)
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
-    """Status history of one appointment, newest first: every status passed
-    through (and every status action), with who, when, reason and message."""
-    w, org = _fresh(args), auth.current().org
+    """History of one appointment, newest first: every change (status changes,
+    reassignments, detail updates, notes, links used, client linked, feedback) with
+    who, when, reason, message and every field's value before and after."""
+    w, principal = _fresh(args), auth.current()
     with w.pool.connection() as conn:
-        if not queries.appointment_exists(conn, org, appointment_id):
+        if not queries.appointment_exists(conn, principal.org, appointment_id):
             raise NotFound(f"no appointment {appointment_id}")
-        rows = queries.history(conn, org, appointment_id)
-    return {"appointment_id": appointment_id, "items": [render.history_item(r) for r in rows]}
+        rows = queries.history(conn, principal.org, appointment_id)
+    roles = set(principal.roles)
+    return {"appointment_id": appointment_id,
+            "items": [for_viewer(render.history_item(r), roles) for r in rows]}
 
 
 @blp.get("/clients/<client_id>/appointments")

@@ -40,7 +40,8 @@ def history_item(row: dict[str, Any]) -> dict[str, Any]:
             "actor": {"id": row["actor_id"], "role": row["actor_role"]},
             "reason": row["reason"], "message": row["message"], "at": row["at"],
             "workflow": {"id": row["workflow_id"], "version": row["workflow_version"]},
-            "correlation_id": row["correlation_id"]}
+            "correlation_id": row["correlation_id"], "source": row["source"],
+            "link_id": row["link_id"], "changes": row["changes"]}
 
 
 def encode_cursor(at: datetime, id_: str) -> str:

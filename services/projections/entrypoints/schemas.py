@@ -173,6 +173,15 @@ class Page(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+class HistoryChange(Schema):
+    field = fields.String(metadata={"description": "status, slot, window, proposal, client, "
+                                                   "service, agent_id, resources, questionnaire, "
+                                                   "metadata, outcome, feedback, "
+                                                   "feedback_requested_on or note"})
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+
+
 class HistoryItem(Schema):
     version = fields.Integer()
     action = fields.String()
@@ -185,6 +194,12 @@ class HistoryItem(Schema):
     at = fields.DateTime()
     workflow = fields.Dict()
     correlation_id = fields.String(allow_none=True)
+    source = fields.String(allow_none=True, metadata={
+        "description": "agent, client_link, system or api"})
+    link_id = fields.String(allow_none=True, metadata={"description": "the signed link used"})
+    changes = fields.List(fields.Nested(HistoryChange), metadata={
+        "description": "every field the event changed (shared/history.py); internal notes "
+                       "(field note) for staff roles only"})
 
 
 class History(Schema):

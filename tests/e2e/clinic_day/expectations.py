@@ -42,7 +42,9 @@ EVENT_TYPES = {
     "reopen": "reopened", "request_feedback": "feedback_requested",
     "submit_feedback": "feedback_submitted", "move": "moved_to_status"}
 SILENT = ("add_note", "link_client")          # never notify anyone
-NOT_IN_HISTORY = ("reassign", "add_note", "link_client")
+# The action the history records for a change that keeps the status (every change is there)
+HISTORY_ACTIONS = {"reassign": "reassigned", "add_note": "note_added",
+                   "link_client": "client_linked"}
 LINK = re.compile(r"https?://[^\s\"'<>]+/v1/client-actions/(\w+)\?token=([A-Za-z0-9_.\-]+)")
 
 

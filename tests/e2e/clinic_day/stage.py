@@ -15,9 +15,9 @@ from tests.e2e.clinic_day.api import Api
 from tests.e2e.clinic_day.clock import TZ, avoid_midnight
 from tests.e2e.clinic_day.expectations import (
     EVENT_TYPES,
+    HISTORY_ACTIONS,
     KINDS,
     LINK,
-    NOT_IN_HISTORY,
     SILENT,
     Actor,
     Check,
@@ -110,9 +110,9 @@ class Day:
         visit.status, visit.snapshot = status, answer
         event = f"appointment.{EVENT_TYPES[action]}.v1"
         actor = {"id": who.subject, "role": role} if role else who.as_recorded
-        if action not in NOT_IN_HISTORY:
-            visit.history.append({"action": action, "to_status": status, "actor": actor,
-                                  "reason": body.get("reason"), "message": body.get("message")})
+        visit.history.append({"action": HISTORY_ACTIONS.get(action, action), "to_status": status,
+                              "actor": actor, "reason": body.get("reason"),
+                              "message": body.get("message")})
         if body.get("reason"):
             visit.reasons[event] = body["reason"]
         if body.get("message") and not role:

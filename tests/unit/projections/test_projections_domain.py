@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -141,21 +142,44 @@ def test_request_reschedule_propose_time_accept_suggestion():
     assert (accepted.appointment.status, accepted.appointment.proposal) == ("scheduled", None)
 
 
-def test_changes_without_a_status_change_update_the_row_but_not_the_history():
+def test_changes_without_a_status_change_update_the_row_and_are_in_the_history():
     booking = Booking()
-    aid = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7").subject
-    reassigned = views(booking.act(aid, "reassigned", agent_id="agent-9", message="cover"))
-    assert reassigned.changes.history is None
+    created = views(booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7"))
+    aid, state = created.appointment.id, created.history.state
+    assert "client" not in state   # the appointment row keeps the client, not the history
+
+    def then(event: CloudEvent) -> Views:
+        nonlocal state
+        given = Views(apply(event, None, state))
+        state = given.history.state
+        return given
+
+    def changed(v: Views) -> dict[str, tuple[Any, Any]]:
+        return {c["field"]: (c["before"], c["after"]) for c in v.history.changes}
+
+    reassigned = then(booking.act(aid, "reassigned", agent_id="agent-9", message="cover"))
     assert reassigned.appointment.agent_id == "agent-9"
     assert "agent-7" not in reassigned.appointment.resource_ids
-    note = views(booking.act(aid, "note_added", text="internal: prefers mornings"))
-    assert note.changes.history is None and note.appointment.version == 3
-    details = views(booking.act(aid, "details_updated", metadata={"crm": "42"},
-                                service={"id": "svc-2", "name": "Check-up",
-                                         "duration_minutes": 15}))
-    assert details.changes.history is None and details.appointment.service_name == "Check-up"
-    linked = views(booking.act(aid, "client_linked", client_id="client-9"))
-    assert linked.changes.history is None and linked.appointment.client_id == "client-9"
+    assert (reassigned.history.action, reassigned.history.message) == ("reassigned", "cover")
+    assert changed(reassigned)["agent_id"] == ("agent-7", "agent-9")
+    assert reassigned.history.from_status == reassigned.history.to_status == "requested"
+    assert "status" not in changed(reassigned)
+    note = then(booking.act(aid, "note_added", text="internal: prefers mornings"))
+    assert note.appointment.version == 3
+    assert changed(note) == {"note": (None, {"id": note.history.changes[0]["after"]["id"],
+                                             "text": "internal: prefers mornings"})}
+    details = then(booking.act(aid, "details_updated", metadata={"crm": "42"},
+                               service={"id": "svc-2", "name": "Check-up",
+                                        "duration_minutes": 15}))
+    assert details.appointment.service_name == "Check-up"
+    assert changed(details)["metadata"] == ({}, {"crm": "42"})
+    assert changed(details)["service"][1]["name"] == "Check-up"
+    linked = then(booking.act(aid, "client_linked", client_id="client-9"))
+    assert linked.appointment.client_id == "client-9" and linked.history.action == "client_linked"
+    # Applied without its predecessor's state (out of order), an entry lists only what
+    # the event itself carries (this fake event carries no new values in its change)
+    blind = views(booking.act(aid, "details_updated", metadata={"crm": "43"}))
+    assert blind.history.changes == [] and blind.history.state["metadata"] == {"crm": "43"}
 
 
 def test_reject_takes_it_off_calendar_and_queue():
