@@ -12,7 +12,6 @@ from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import (
-    AUDITORS,
     READERS,
     REQUESTERS,
     WRITERS,
@@ -95,16 +94,6 @@ def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     a = booking().appointment_as_of(org, appointment_id, args["as_of"]) if args.get("as_of") \
         else booking().appointment(org, appointment_id, args.get("version"))
     return respond({"appointment": a.snapshot(), "version": a.version})
-
-
-@bp.route("/<uuid:appointment_id>/audit", methods=["GET"])
-@bp.response(200, s.AuditTrail)
-@roles_allowed(*AUDITORS)
-def audit_trail(appointment_id: uuid.UUID) -> Any:
-    """Every event of the appointment, oldest first: who, from where, when, why, under
-    which workflow version, and every field it changed (before and after)"""
-    events = booking().audit_trail(caller().organisation_id, appointment_id)
-    return respond({"appointment_id": str(appointment_id), "events": events})
 
 
 @bp.route("/<uuid:appointment_id>/notes", methods=["GET"])
