@@ -2,6 +2,7 @@
 its before/after values, and the state as it was at any instant."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta, timezone
 from urllib.parse import quote
 
@@ -113,6 +114,11 @@ def test_every_event_is_described_with_its_changes_oldest_first(api, manager, se
         assert api.as_(roles=(role,)).get(f"/v1/appointments/{aid}/audit").status_code == 403
     assert api.as_(org="globex", roles=("auditor",)).get(
         f"/v1/appointments/{aid}/audit").status_code == 404
+    # Ids of no appointment (none at all, a client's) are 404 too, for both reads
+    now = _at(clock.now())
+    for other in (str(uuid.uuid4()), seed.client):
+        assert manager.get(f"/v1/appointments/{other}/audit").status_code == 404
+        assert manager.get(f"/v1/appointments/{other}?as_of={now}").status_code == 404
 
 
 def test_the_audit_trail_and_as_of_are_in_the_openapi_document(flask_app):
