@@ -28,6 +28,8 @@ import psycopg
 from eventsourcing import persistence
 from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from kafka.errors import KafkaError
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
 
 from shared import db
 from shared.outage import Pool
@@ -167,12 +169,13 @@ def log_halt(name: str, halt: Halt) -> None:
                   "aggregate_version": halt.aggregate_version, "reason": halt.reason}})
 
 
-def ready(database_url: str, name: str) -> Callable[[], bool | str]:
-    """A readiness check: the halt's description while the relay is halted."""
+def ready(connections: Callable[[], ConnectionPool], name: str) -> Callable[[], bool | str]:
+    """A readiness check: the halt's description while the relay is halted. `connections`:
+    a pool the API holds anyway (its event store's), not one more per process."""
     def check() -> bool | str:
         try:
-            with db.pool(database_url).connection() as conn:
-                row = conn.execute(
+            with connections().connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+                row = cur.execute(
                     "SELECT position, aggregate_id, aggregate_version, reason, since::text "
                     "FROM relay_halt WHERE name=%s", (name,)).fetchone()
         except psycopg.errors.UndefinedTable:  # the relay has never run

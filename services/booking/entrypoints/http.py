@@ -24,7 +24,8 @@ def create_app(application: BookingApplication | None = None) -> Flask:
     url = getattr(application.tables, "url", None)
     required: dict[str, Callable[[], bool | str]] = {"database": lambda: _database_ready(application)}
     if url:  # a halted relay (an event it must not publish) is named until an operator decides
-        required["relay"] = relay_halt.ready(url, RELAY_NAME)
+        required["relay"] = relay_halt.ready(lambda: ratelimit.store_pool(application),
+                                             RELAY_NAME)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
                                       events_feed.bp], required,
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}

@@ -19,7 +19,8 @@ def create_app(database_url: str | None = None) -> Flask:
     app = shared_http.create_app(
         "workflow", [workflows.blp, transitions.blp],
         ready_checks={"database": lambda: db.is_reachable(url),
-                      "relay": relay_halt.ready(url, RELAY_NAME)},  # halted at an event
+                      "relay": relay_halt.ready(  # halted at an event
+                          lambda: ratelimit.store_pool(bootstrap.application(url)), RELAY_NAME)},
         informative_checks={"kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
     app.config[DATABASE_URL] = url
     # Booking asks this before each status change it has already counted: not limited here.

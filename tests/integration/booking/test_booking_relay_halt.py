@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,7 @@ from services.booking.adapters.cloudevents import to_messages
 from services.booking.entrypoints.http import RELAY_NAME
 from shared import kafka, relay_resolve
 from shared.relay import Relay
-from tests.waiting import first_within
+from tests.waiting import first_within, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS_TABLE = "bookingapplication_events"
@@ -159,19 +160,20 @@ def test_a_corrupt_event_halts_the_relay_until_an_operator_republishes_it_correc
     assert {i: seen.data[i] for i in published_from_the_original} == published_from_the_original  # type: ignore[attr-defined]
 
 
-def test_the_operator_decision_is_refused_unless_it_fits_the_halt(
-        api, seed, booking, infra, clock, workflow, fresh_db, tmp_path, capsys):
+def test_a_running_relay_waits_for_the_decision_and_an_explicit_skip_is_recorded(
+        api, seed, booking, flask_app, infra, clock, workflow, fresh_db, tmp_path, capsys):
+    # Given a corrupt first event of an appointment, and a relay running over the store
     r = api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
                                       "slot": slot(9)})
     aid = r.get_json()["appointment"]["id"]
     bad = next(n for n in booking.notifications(0, 1000) if str(n.originator_id) == aid)
+    api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
+                                  "slot": slot(10)})
     corrupt(fresh_db, bad.id)
     app = bootstrap.build(fresh_db, clock=clock, workflow=workflow)
     relay = Relay(app, to_messages, fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers)
-    try:
-        relay.step()
-    finally:
-        relay.close()
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
     garbage = tmp_path / "still-bad.json"
     garbage.write_bytes(b"{}")
 
@@ -179,25 +181,35 @@ def test_the_operator_decision_is_refused_unless_it_fits_the_halt(
         return relay_resolve.main(["resolve", "--by", "ops", "--reason", "why", *argv], app,
                                   to_messages, fresh_db, RELAY_NAME)
 
-    # not where it is halted; a correction that does not convert either; no name
-    assert resolve("--position", str(bad.id + 1), "--skip-with-record") == 2
-    assert resolve("--position", str(bad.id), "--republish-corrected", str(garbage)) == 2
-    assert "cannot be published either" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        relay_resolve.main(["resolve", "--position", str(bad.id), "--skip-with-record"], app,
-                           to_messages, fresh_db, RELAY_NAME)
-    with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("SELECT count(*) FROM relay_decisions").fetchone() == (0,)
-        assert conn.execute("SELECT position FROM relay_halt").fetchone() == (bad.id,)
-    # An explicit skip is recorded, and the relay goes past it without publishing it
-    assert resolve("--position", str(bad.id), "--skip-with-record") == 0
-    relay = Relay(app, to_messages, fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers)
     try:
-        while relay.step():
-            pass
-        assert relay.position()[0] == booking.notifications(0, 1000)[-1].id
+        wait_until(lambda: flask_app.test_client().get("/readyz").status_code == 503,
+                   what="booking not ready: the relay halted")
+        # When the decision does not fit: not where it is halted; a correction that does
+        # not convert either; nobody named. Then nothing is recorded, it stays halted
+        assert resolve("--position", str(bad.id + 1), "--skip-with-record") == 2
+        assert resolve("--position", str(bad.id), "--republish-corrected", str(garbage)) == 2
+        assert "cannot be published either" in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            relay_resolve.main(["resolve", "--position", str(bad.id), "--skip-with-record"],
+                               app, to_messages, fresh_db, RELAY_NAME)
+        with psycopg.connect(fresh_db) as conn:
+            assert conn.execute("SELECT count(*) FROM relay_decisions").fetchone() == (0,)
+            assert conn.execute("SELECT position FROM relay_halt").fetchone() == (bad.id,)
+        assert relayed(fresh_db) == bad.id - 1
+        # When an operator skips it explicitly, the running relay goes past it
+        assert resolve("--position", str(bad.id), "--skip-with-record") == 0
+        last = booking.notifications(0, 1000)[-1].id
+        wait_until(lambda: relayed(fresh_db) == last, what="the relay published the rest")
     finally:
-        relay.close()
+        relay.stop()
+        thread.join(10)
     with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("SELECT action, decided_by FROM relay_decisions").fetchall() == [
-            ("skip", "ops")]
+        assert conn.execute("SELECT action, decided_by, why FROM relay_decisions").fetchall() == [
+            ("skip", "ops", "why")]
+    assert flask_app.test_client().get("/readyz").status_code == 200
+    # ... and that event never reached Kafka, the one after it did
+    after = next(n for n in booking.notifications(0, 1000) if n.id > bad.id
+                 and not n.topic.startswith("organisation."))
+    seen = read_ids(infra.kafka_bootstrap_servers, {event_id(str(after.originator_id), 1),
+                                                     event_id(aid, 1)}, timeout=5)
+    assert set(seen) == {event_id(str(after.originator_id), 1)}
