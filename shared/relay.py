@@ -118,7 +118,7 @@ class Relay:
         position, topic_ids = self.position()
         notifications = self.application.recorder.select_notifications(
             start=position + 1, limit=self.batch_size)
-        messages, last, stop = self._publishable(notifications)
+        messages, last, stop = self._publishable(position, notifications)
         if not messages:
             if last > position:  # only skipped events: nothing to send
                 self._record(last, topic_ids)
@@ -156,12 +156,12 @@ class Relay:
                                                         "position": was.position}})
         return self.halted is not None
 
-    def _publishable(self, notifications: Sequence[Any]
+    def _publishable(self, position: int, notifications: Sequence[Any]
                      ) -> tuple[list[Message], int, tuple[Any, str] | None]:
         """The messages of the events up to the first that must not be published, the
         last position they cover, and that event with the reason (None if all may go)."""
         messages: list[Message] = []
-        last = notifications[0].id - 1 if notifications else 0
+        last = position
         for n in notifications:
             decision = self.decisions.get(n.id)
             if decision and decision.action == relay_halt.SKIP:
