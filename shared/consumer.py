@@ -121,7 +121,7 @@ class ConsumerRuntime:
         except self.expected as e:
             reason = str(e)
         except Exception as e:  # noqa: BLE001 - any other failure is the message's
-            log.exception("could not process a message; dead-lettering it")  # with its trace
+            log.exception("could not process a message; dead-lettering it")
             reason = f"{type(e).__name__}: {e}"
         self.dead.publish(record.key, record.value, reason, record.topic, record.partition,
                           record.offset)
