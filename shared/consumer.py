@@ -15,7 +15,8 @@ from the earliest) only causes harmless duplicates.
   every partition is sought back to its first record not handled, and the
   batch is read again after `retry_wait`.
 - Any other error is the record's: it goes, unchanged, to its topic's `.dlq`
-  twin with the reason (shared/deadletters.py) and the consumer goes on.
+  twin with the reason (shared/deadletters.py: an ERROR line, and a row that
+  its API's /readyz names until acknowledged) and the consumer goes on.
 - Topics are created before subscribing, and a topic re-created under the
   consumer is read again from its start (`kafka.TopicWatch`).
 """
