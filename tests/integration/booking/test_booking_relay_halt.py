@@ -184,6 +184,8 @@ def test_a_running_relay_waits_for_the_decision_and_an_explicit_skip_is_recorded
     try:
         wait_until(lambda: flask_app.test_client().get("/readyz").status_code == 503,
                    what="booking not ready: the relay halted")
+        assert relay_resolve.main(["status"], app, to_messages, fresh_db, RELAY_NAME) == 1
+        assert f"halted at position {bad.id} (aggregate {aid} version 1)" in capsys.readouterr().out
         # When the decision does not fit: not where it is halted; a correction that does
         # not convert either; nobody named. Then nothing is recorded, it stays halted
         assert resolve("--position", str(bad.id + 1), "--skip-with-record") == 2
