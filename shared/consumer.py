@@ -15,7 +15,8 @@ from the earliest) only causes harmless duplicates.
   every partition is sought back to its first record not handled, and the
   batch is read again after `retry_wait`.
 - Any other error is the record's: it goes, unchanged, to its topic's `.dlq`
-  twin with the reason (shared/deadletters.py) and the consumer goes on.
+  twin with the reason (shared/deadletters.py: an ERROR line, and a row that
+  its API's /readyz names until acknowledged) and the consumer goes on.
 - Topics are created before subscribing, and a topic re-created under the
   consumer is read again from its start (`kafka.TopicWatch`).
 """
@@ -46,13 +47,15 @@ class ConsumerRuntime:
     message as the reason, no stack trace in the log). `also_ensure`: other
     topics this process writes to, re-created with the consumed ones.
     `before_poll`: called before every poll (periodic chores of the service).
+    `database_url`: where each dead letter is also recorded (its API's /readyz names them).
     """
 
     def __init__(self, bootstrap_servers: str, group_id: str, topics: Iterable[str],
                  handle: Handler, *, expected: tuple[type[Exception], ...] = (),
                  also_ensure: Iterable[str] = (), poll_interval: float = 0.5,
                  retry_wait: float = 1.0, topic_check_interval: float = 3.0,
-                 before_poll: Callable[[], None] | None = None) -> None:
+                 before_poll: Callable[[], None] | None = None,
+                 database_url: str | None = None) -> None:
         self.topics = tuple(topics)
         self.handle, self.expected = handle, expected
         self.poll_ms = int(poll_interval * 1000)
@@ -62,7 +65,7 @@ class ConsumerRuntime:
         # Before subscribing: a group joining while its topics are missing may be
         # left with an empty assignment by the development broker.
         kafka.ensure_topics(bootstrap_servers, owned)
-        self.dead = DeadLetters(bootstrap_servers, group_id)
+        self.dead = DeadLetters(bootstrap_servers, group_id, database_url=database_url)
         self.consumer = kafka.consumer(bootstrap_servers, group_id, *self.topics)
         self.watch = kafka.TopicWatch(self.consumer, bootstrap_servers, owned,
                                       topic_check_interval)

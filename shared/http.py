@@ -33,10 +33,12 @@ def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | N
 
 
 def create_app(service: str, blueprints: Iterable[Blueprint],
-               ready_checks: dict[str, Callable[[], bool]], version: str = "1.0.0",
-               informative_checks: dict[str, Callable[[], bool]] | None = None) -> Flask:
+               ready_checks: dict[str, Callable[[], bool | str]], version: str = "1.0.0",
+               informative_checks: dict[str, Callable[[], bool | str]] | None = None) -> Flask:
     """`ready_checks`: what the API cannot answer without (/readyz 503 when one fails);
-    `informative_checks`: what /readyz reports ("degraded") but the API does without."""
+    `informative_checks`: what /readyz reports ("degraded") but the API does without.
+    A check answers True (fine), False (missing) or a string: missing, for that reason
+    (under `details`)."""
     logs.setup(service)
     app = Flask(f"services.{service}")  # a real package: the bare name may be shadowed
     app.config.update(
@@ -117,13 +119,16 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
     @app.get("/readyz")
     @auth.public
     def readyz() -> tuple[Response, int]:
-        required = {name: check() for name, check in ready_checks.items()}
-        checks = {**required, **{name: check() for name, check in (informative_checks or {}).items()}}
+        answers = {name: check() for name, check in
+                   {**ready_checks, **(informative_checks or {})}.items()}
+        checks = {name: answer is True for name, answer in answers.items()}
+        details = {name: answer for name, answer in answers.items() if isinstance(answer, str)}
         missing = [name for name, ok in checks.items() if not ok]
-        ready = all(required.values())
+        ready = all(checks[name] for name in ready_checks)
         status = "not ready" if not ready else "degraded" if missing else "ready"
-        return jsonify(status=status, checks=checks, required=list(required),
-                       missing=missing), 200 if ready else 503
+        return jsonify(status=status, checks=checks, required=list(ready_checks),
+                       missing=missing, **({"details": details} if details else {})
+                       ), 200 if ready else 503
 
     refuse_undeclared(app)
     return app

@@ -10,6 +10,10 @@ publishes each stored event to Kafka as a CloudEvent.
   no use here: Tansu reports the last batch's base offset + 1.) A batch is
   recorded only if its topics still have, after the acknowledgement, the ids
   they had when it was sent: a broker may ack and die the next moment.
+- An event that must not be published (it cannot be decoded, or one of the
+  `checks` says no) stops the line at its position: what came before is
+  published, nothing after it is, until an operator decides (shared/relay_halt.py).
+  A transient failure (broker or database away) is retried as before.
 """
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from shared import config, db, kafka
+from shared import config, db, kafka, relay_halt
 from shared.envelope import CloudEvent
 from shared.outbox import Drainer, Send
+from shared.relay_halt import Check, Decision
 
 log = logging.getLogger("relay")
 Message = tuple[str, str, CloudEvent]
@@ -45,8 +51,9 @@ class BrokerReplaced(Exception):
 class Relay:
     def __init__(self, application: Any, to_messages: ToMessages, database_url: str, name: str,
                  bootstrap_servers: str, batch_size: int = 500, idle_sleep: float = 0.1,
-                 reset_check_every: float = 3.0) -> None:
+                 reset_check_every: float = 3.0, checks: Sequence[Check] = ()) -> None:
         self.application = application
+        self.checks = tuple(checks)
         self.to_messages = to_messages
         self.pool = db.pool(database_url, max_size=2)
         self.name = name
@@ -62,6 +69,16 @@ class Relay:
         with self.pool.connection() as conn:
             conn.execute("INSERT INTO relay_position (name) VALUES (%s) ON CONFLICT DO NOTHING",
                          (name,))
+        self.line = relay_halt.Line(database_url, name, self.pool)
+        self.halted = self.line.halt()
+        if self.halted:  # still halted from before a restart: say so once more
+            relay_halt.log_halt(name, self.halted)
+        self.decisions: dict[int, Decision] = self.line.decisions()
+        relay_halt.install(application, self._corrections)
+
+    def _corrections(self) -> dict[tuple[str, int], bytes]:
+        return {(d.aggregate_id, d.aggregate_version): d.corrected
+                for d in self.decisions.values() if d.corrected is not None}
 
     # -- position -----------------------------------------------------------
     def position(self) -> tuple[int, dict[str, str]]:
@@ -96,12 +113,18 @@ class Relay:
     # -- the outbox ---------------------------------------------------------
     def drain(self, send: Send) -> int:
         """Publish the events after our position; record it once acknowledged."""
+        if self._still_halted():
+            return 0
         position, topic_ids = self.position()
         notifications = self.application.recorder.select_notifications(
             start=position + 1, limit=self.batch_size)
-        if not notifications:
+        messages, last, stop = self._publishable(position, notifications)
+        if not messages:
+            if last > position:  # only skipped events: nothing to send
+                self._record(last, topic_ids)
+            if stop:
+                self._stop_at(*stop)
             return 0
-        messages = self.to_messages(self.application, notifications)
         topics = {topic for topic, _, _ in messages}
         new_topics = topics - self._topics
         if new_topics:
@@ -117,8 +140,46 @@ class Relay:
         if self.topic_ids.current(topics) != sent_to:
             self.drainer.producer.reset()  # an idempotent producer does not survive that
             raise BrokerReplaced("the topics changed while the batch was sent; not recording it")
-        self._record(notifications[-1].id, {**topic_ids, **sent_to})
-        return len(notifications)
+        self._record(last, {**topic_ids, **sent_to})
+        if stop:
+            self._stop_at(*stop)
+        return len(messages)
+
+    # -- stopping the line --------------------------------------------------
+    def _still_halted(self) -> bool:
+        if self.halted is None:
+            return False
+        was, self.halted = self.halted, self.line.halt()
+        if self.halted is None:  # an operator decided (relay_decisions)
+            self.decisions = self.line.decisions()
+            log.info("relay resumes", extra={"fields": {"relay": self.name,
+                                                        "position": was.position}})
+        return self.halted is not None
+
+    def _publishable(self, position: int, notifications: Sequence[Any]
+                     ) -> tuple[list[Message], int, tuple[Any, str] | None]:
+        """The messages of the events up to the first that must not be published, the
+        last position they cover, and that event with the reason (None if all may go)."""
+        messages: list[Message] = []
+        last = position
+        for n in notifications:
+            decision = self.decisions.get(n.id)
+            if decision and decision.action == relay_halt.SKIP:
+                last = n.id
+                continue
+            if decision and decision.corrected is not None:
+                n = replace(n, state=decision.corrected)
+            reason, converted = relay_halt.first_reason(
+                n, self.checks, lambda one: self.to_messages(self.application, [one]))
+            if reason:
+                return messages, last, (n, reason)
+            messages.extend(converted)
+            last = n.id
+        return messages, last, None
+
+    def _stop_at(self, n: Any, reason: str) -> None:
+        self.line.stop_at(n, reason)
+        self.halted = self.line.halt()
 
     def _ids_before_sending(self, topics: set[str]) -> dict[str, str]:
         ids = self.topic_ids.current(topics)

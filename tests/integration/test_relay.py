@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from eventsourcing.persistence import Notification
 
 from shared import infra as infra_module
 from shared import kafka
@@ -184,3 +185,27 @@ def test_an_ack_from_a_broker_that_restarts_empty_right_after_does_not_count(fre
         relay.stop()
         thread.join(10)
         broker.stop()
+
+
+def test_a_check_that_refuses_an_event_halts_the_relay_there(infra, fresh_db, unique_topic,
+                                                             monkeypatch):
+    """Whether an event may be published is a list of checks (a hash chain adds one)."""
+    monkeypatch.setenv("RELAY_TEST_TOPIC", unique_topic)
+    app = make_app(fresh_db)
+    open_tickets(app, 10)
+
+    def chain(n: Notification) -> str | None:
+        return "hash does not verify" if n.id == 4 else None
+
+    relay = Relay(app, to_messages, fresh_db, "tickets", infra.kafka_bootstrap_servers,
+                  checks=[chain])
+    try:
+        assert relay.step() == 3
+        assert relay.step() == 0
+        assert relay.position()[0] == 3
+        halt = relay.line.halt()
+        assert halt is not None and (halt.position, halt.reason) == (4, "hash does not verify")
+    finally:
+        relay.close()
+    published = read_all(infra.kafka_bootstrap_servers, unique_topic, 3)
+    assert sorted(m["position"] for m in published) == [1, 2, 3]

@@ -126,15 +126,18 @@ class BookingRecorder(PostgresApplicationRecorder):
 
     def backfill_organisations(self) -> int:
         """The organisation of events stored before it was recorded beside them: every
-        aggregate's first event names it (idempotent; at start-up)."""
+        aggregate's first event names it (idempotent; at start-up). Only those events'
+        bytes are parsed (materialised first): one corrupt stored event must stop the
+        relay at its position, not every booking process at start-up."""
         statement = SQL(
+            "WITH missing AS MATERIALIZED (SELECT e.notification_id, e.originator_id "
+            "  FROM {schema}.{table} e WHERE NOT EXISTS (SELECT FROM booking_event_organisation o"
+            "  WHERE o.notification_id = e.notification_id)) "
             "INSERT INTO booking_event_organisation (notification_id, organisation_id) "
-            "SELECT e.notification_id, convert_from(c.state, 'UTF8')::jsonb ->> 'organisation_id' "
-            "FROM {schema}.{table} e JOIN {schema}.{table} c "
-            "ON c.originator_id = e.originator_id AND c.originator_version = 1 "
-            "WHERE NOT EXISTS (SELECT FROM booking_event_organisation o "
-            "                  WHERE o.notification_id = e.notification_id) "
-            "AND convert_from(c.state, 'UTF8')::jsonb ? 'organisation_id' "
+            "SELECT m.notification_id, convert_from(c.state, 'UTF8')::jsonb ->> 'organisation_id' "
+            "FROM missing m JOIN {schema}.{table} c "
+            "ON c.originator_id = m.originator_id AND c.originator_version = 1 "
+            "WHERE convert_from(c.state, 'UTF8')::jsonb ? 'organisation_id' "
             "ON CONFLICT DO NOTHING").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
         with self.datastore.transaction(commit=True) as curs:

@@ -1,6 +1,8 @@
 """The booking HTTP API: `gunicorn 'services.booking.entrypoints.http:create_app()'`."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 
 from services.booking import bootstrap
@@ -12,7 +14,9 @@ from services.booking.entrypoints import (
     directory,
     events_feed,
 )
-from shared import config, db, http, kafka, ratelimit
+from shared import config, db, http, kafka, ratelimit, relay_halt
+
+RELAY_NAME = "booking"  # its row in relay_position and relay_halt
 
 
 def create_app(application: BookingApplication | None = None) -> Flask:
@@ -23,9 +27,13 @@ def create_app(application: BookingApplication | None = None) -> Flask:
     application = application or bootstrap.booking()
     # Commands need only the event store; the relay (its own process) needs Kafka.
     servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    url = getattr(application.tables, "url", None)
+    required: dict[str, Callable[[], bool | str]] = {"database": lambda: _database_ready(application)}
+    if url:  # a halted relay (an event it must not publish) is named until an operator decides
+        required["relay"] = relay_halt.ready(lambda: ratelimit.store_pool(application),
+                                             RELAY_NAME)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
-                                      events_feed.bp, audit.bp],
-                          {"database": lambda: _database_ready(application)},
+                                      events_feed.bp, audit.bp], required,
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
                           if servers else None)
     app.extensions["booking"] = application

@@ -1,20 +1,32 @@
 """The booking relay process: `python -m services.booking.entrypoints.relay`.
 
 Follows booking's notification log (the outbox) and publishes each event to
-`appointments.events` or `directory.events` (see adapters/cloudevents.py)."""
+`appointments.events` or `directory.events` (see adapters/cloudevents.py).
+
+`... relay status` says whether it is halted at an event it must not publish;
+`... relay resolve --position N --by NAME --reason WHY (--republish-corrected
+FILE | --skip-with-record)` resumes it by a recorded decision (shared/relay_resolve.py)."""
 from __future__ import annotations
+
+import sys
 
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
-from shared import config, logs
+from services.booking.entrypoints.http import RELAY_NAME
+from shared import config, logs, relay_resolve
 from shared.relay import run
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
+    if argv:
+        logs.setup("booking-relay-operator")
+        return relay_resolve.main(argv, bootstrap.booking(), to_messages,
+                                  config.database_url("booking"), RELAY_NAME)
     logs.setup("booking-relay")
     run(application=bootstrap.booking(), to_messages=to_messages,
-        database_url=config.database_url("booking"), name="booking")
+        database_url=config.database_url("booking"), name=RELAY_NAME)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

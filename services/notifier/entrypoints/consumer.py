@@ -49,7 +49,8 @@ class NotifierProcess:
             settings.bootstrap_servers, settings.group_id,
             (settings.topic, settings.directory_topic), self._handle,
             also_ensure=(settings.events_topic, settings.dlq_topic),
-            poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base))
+            poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base),
+            database_url=settings.database_url)
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:

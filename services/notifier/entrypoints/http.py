@@ -24,7 +24,7 @@ from services.notifier.adapters.ledger import Ledger, view
 from services.notifier.bootstrap import Settings
 from services.notifier.domain.model import STATES
 from services.notifier.domain.rendering import TEMPLATES
-from shared import auth, db, kafka
+from shared import auth, db, deadletters, kafka
 from shared.http import create_app as create_service_app
 
 READERS = ("agent", "manager", "auditor")
@@ -124,6 +124,7 @@ def create_app(database_url: str | None = None, bootstrap_servers: str | None = 
         "notifier", [api, mailbox] if bootstrap.uses_dev_mailbox() else [api],
         # Deliveries and the mailbox are read from the ledger; the consumer needs Kafka.
         ready_checks={"database": lambda: db.is_reachable(settings.database_url)},
-        informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)})
+        informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers),
+                            "dead_letters": deadletters.ready(settings.database_url)})
     app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
     return app

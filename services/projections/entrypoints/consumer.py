@@ -42,7 +42,7 @@ class Consumer:
         self.runtime = ConsumerRuntime(
             settings.bootstrap_servers, settings.group_id, settings.topics, self.handle,
             expected=(Unprocessable,), topic_check_interval=settings.topic_check_interval,
-            before_poll=self._purge_when_due)
+            before_poll=self._purge_when_due, database_url=settings.database_url)
 
     def run(self, stop: threading.Event) -> None:
         self.runtime.run(stop)

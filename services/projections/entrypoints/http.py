@@ -24,7 +24,7 @@ from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
-from shared import auth, db, http, kafka
+from shared import auth, db, deadletters, http, kafka
 from shared.errors import NotFound, Problem
 from shared.history import for_viewer
 
@@ -54,8 +54,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     servers = settings.bootstrap_servers
     app = http.create_app("projections", [blp],
                           {"database": lambda: db.is_reachable(settings.database_url)},
-                          informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
-                          if servers else None)
+                          informative_checks={
+                              **({"kafka": lambda: kafka.is_reachable(servers)} if servers else {}),
+                              "dead_letters": deadletters.ready(settings.database_url)})
     app.extensions["projections"] = Wiring(settings, pool, Freshness(
         settings.database_url, pool, settings.read_your_writes_timeout))
     return app

@@ -6,8 +6,10 @@ from flask import Flask
 from services.workflow import bootstrap
 from services.workflow.entrypoints import transitions, workflows
 from services.workflow.entrypoints.context import DATABASE_URL
-from shared import config, db, kafka, ratelimit
+from shared import config, db, kafka, ratelimit, relay_halt
 from shared import http as shared_http
+
+RELAY_NAME = "workflow"  # its row in relay_position and relay_halt
 
 
 def create_app(database_url: str | None = None) -> Flask:
@@ -16,7 +18,9 @@ def create_app(database_url: str | None = None) -> Flask:
     # The API needs only its event store; the relay (its own process) needs Kafka.
     app = shared_http.create_app(
         "workflow", [workflows.blp, transitions.blp],
-        ready_checks={"database": lambda: db.is_reachable(url)},
+        ready_checks={"database": lambda: db.is_reachable(url),
+                      "relay": relay_halt.ready(  # halted at an event
+                          lambda: ratelimit.store_pool(bootstrap.application(url)), RELAY_NAME)},
         informative_checks={"kafka": lambda: bool(servers) and kafka.is_reachable(servers or "")})
     app.config[DATABASE_URL] = url
     # Booking asks this before each status change it has already counted: not limited here.

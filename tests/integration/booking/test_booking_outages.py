@@ -188,7 +188,7 @@ def test_booking_takes_writes_while_the_broker_is_down_and_the_relay_catches_up(
         assert ready.status_code == 200
         assert ready.get_json()["status"] == "degraded"
         assert ready.get_json()["missing"] == ["kafka"]
-        assert ready.get_json()["checks"] == {"database": True, "kafka": False}
+        assert ready.get_json()["checks"] == {"database": True, "relay": True, "kafka": False}
         broker.start()
         kafka.ensure_topics(broker.bootstrap_servers)  # as make run does after a broker restart
         # ... and once it is back, the relay publishes every event, those taken meanwhile too

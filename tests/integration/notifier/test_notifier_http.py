@@ -125,7 +125,8 @@ def test_the_mailbox_exists_only_while_a_channel_has_no_provider(infra, fresh_db
 
 def test_readiness_checks_the_database_and_kafka(world, infra, fresh_db):
     ready = world.get("/readyz")
-    assert ready.status_code == 200 and ready.json["checks"] == {"database": True, "kafka": True}
+    assert ready.status_code == 200 and ready.json["checks"] == {"database": True, "kafka": True,
+                                                                 "dead_letters": True}
     no_kafka = create_app(database_url=fresh_db, bootstrap_servers="127.0.0.1:1")
     answer = no_kafka.test_client().get("/readyz")  # the API reads its ledger only
     assert answer.status_code == 200 and present(answer.json)["checks"]["kafka"] is False

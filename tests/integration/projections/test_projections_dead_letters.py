@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+
+import psycopg
 
 from services.projections.entrypoints.http import create_app
 from shared import kafka
@@ -20,7 +23,7 @@ from tests.unit.projections.factory import Booking, slot
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
 
 
-def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings):
+def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings, caplog):
     booking = Booking()
     aid = booking.request(slot_=slot("2026-11-23", "09:00")).subject
     first = booking.events[-1]
@@ -38,7 +41,7 @@ def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings):
     poison = [b"{not json", json.dumps(missing).encode(), unknown.to_json(), stolen.to_json(),
               huge.to_json()]
 
-    with running(settings):
+    with running(settings), caplog.at_level(logging.ERROR, logger="shared.deadletters"):
         publish(settings, [first] + poison + [confirm])
         wait_until(lambda: applied_count(settings) == 2, what="good events applied")
         letters = read_topic(settings.bootstrap_servers, kafka.dlq(settings.topics[0]),
@@ -55,8 +58,22 @@ def test_poison_messages_are_dead_lettered_and_the_views_stay_correct(settings):
     headers = dict(letters[0].headers)
     assert headers["original-topic"].decode() == settings.topics[0]
     assert headers["consumer-group"].decode() == settings.group_id
+    # Loudly: an ERROR line each, and the API's readiness names them ("degraded")
+    assert len([r for r in caplog.records if r.name == "shared.deadletters"
+                and r.levelno == logging.ERROR]) == len(poison)
+    api = create_app(settings).test_client()  # (after: its logging set-up replaces caplog's)
+    ready = api.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "degraded"
+    assert ready.get_json()["missing"] == ["dead_letters"]
+    assert ready.get_json()["details"]["dead_letters"].startswith(
+        f"{len(poison)} dead-lettered messages not acknowledged")
+    assert "out of range" in ready.get_json()["details"]["dead_letters"]  # the last one's reason
+    # ... until an operator acknowledges them (README runbook)
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE dead_letters SET acknowledged_by = 'ops', acknowledged_at = now() "
+                     "WHERE acknowledged_at IS NULL")
+    assert api.get("/readyz").get_json()["status"] == "ready"
     # ... and the appointment went on to be confirmed
-    api = create_app(settings).test_client()
     items = api.get("/v1/appointments", headers=token()).get_json()["items"]
     assert [(i["id"], i["status"]) for i in items] == [(aid, "scheduled")]
 

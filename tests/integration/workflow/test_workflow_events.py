@@ -62,7 +62,7 @@ def test_readyz_names_kafka_missing_but_stays_ready_since_the_api_does_without(f
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     degraded = create_app(fresh_db).test_client().get("/readyz")
     assert degraded.status_code == 200
-    assert present(degraded.json)["checks"] == {"database": True, "kafka": False}
+    assert present(degraded.json)["checks"] == {"database": True, "relay": True, "kafka": False}
     assert (present(degraded.json)["status"], present(degraded.json)["missing"]) == (
         "degraded", ["kafka"])
 
@@ -70,5 +70,5 @@ def test_readyz_names_kafka_missing_but_stays_ready_since_the_api_does_without(f
 def test_readyz_is_ready_with_its_database_and_kafka(infra, fresh_db, monkeypatch):
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap_servers)
     ready = create_app(fresh_db).test_client().get("/readyz")
-    assert present(ready.json)["checks"] == {"database": True, "kafka": True}
+    assert present(ready.json)["checks"] == {"database": True, "relay": True, "kafka": True}
     assert ready.status_code == 200
