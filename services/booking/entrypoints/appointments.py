@@ -21,6 +21,7 @@ from services.booking.entrypoints.common import (
     if_match,
     respond,
 )
+from shared import openapi
 from shared.auth import roles_allowed
 
 bp = Blueprint("appointments", __name__, url_prefix="/v1/appointments",
@@ -68,6 +69,7 @@ ACTIONS: dict[str, Action] = {
 @bp.arguments(s.RequestSchema)
 @bp.response(201, s.AppointmentResult)
 @roles_allowed(*REQUESTERS)
+@openapi.errors(409)
 @command(201)
 def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
     """Request an appointment (window or exact slot; known or tentative client)"""
@@ -78,6 +80,7 @@ def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
 @bp.arguments(s.CreateForClientSchema)
 @bp.response(201, s.AppointmentResult)
 @roles_allowed(*WRITERS)
+@openapi.errors(409)
 @command(201)
 def create_for_client(args: dict[str, Any]) -> dict[str, Any]:
     """Create an appointment for a client, with a chosen initial status"""
@@ -88,6 +91,7 @@ def create_for_client(args: dict[str, Any]) -> dict[str, Any]:
 @bp.arguments(s.VersionQuery, location="query")
 @bp.response(200, s.AppointmentResult)
 @roles_allowed(*READERS)
+@openapi.versioned
 def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     """One appointment (or its state at an earlier ?version=), with its ETag"""
     a = booking().appointment(caller().organisation_id, appointment_id, args.get("version"))
@@ -96,6 +100,7 @@ def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 
 @bp.route("/<uuid:appointment_id>/notes", methods=["GET"])
 @roles_allowed(*READERS)
+@openapi.versioned
 def list_notes(appointment_id: uuid.UUID) -> Any:
     """The internal notes of an appointment"""
     a = booking().appointment(caller().organisation_id, appointment_id)
@@ -107,6 +112,8 @@ def list_notes(appointment_id: uuid.UUID) -> Any:
 @bp.arguments(s.NoteSchema)
 @bp.response(200, s.AppointmentResult)
 @roles_allowed(*WRITERS)
+@openapi.errors(409)
+@openapi.if_match
 @command()
 def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> dict[str, Any]:
     """Edit an internal note"""
@@ -118,6 +125,8 @@ def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> 
 @bp.arguments(s.EmptySchema)
 @bp.response(200, s.AppointmentResult)
 @roles_allowed(*WRITERS)
+@openapi.errors(409)
+@openapi.if_match
 @command()
 def save_tentative_client(args: dict[str, Any], appointment_id: uuid.UUID) -> dict[str, Any]:
     """Save the tentative client as a new client and link it"""
@@ -149,7 +158,7 @@ def _register(path: str, action: Action) -> None:
 
     view.__name__ = action.handler.__name__
     view.__doc__ = action.summary
-    wrapped = command()(view)
+    wrapped = openapi.errors(409)(openapi.if_match(command()(view)))
     wrapped = roles_allowed(*WRITERS)(wrapped)
     wrapped = bp.response(200, s.AppointmentResult)(wrapped)
     wrapped = bp.arguments(action.schema)(wrapped)

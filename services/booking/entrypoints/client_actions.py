@@ -16,7 +16,7 @@ from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, command, respond
-from shared import auth, links, logs
+from shared import auth, links, logs, openapi
 from shared.errors import NotFound
 
 PREFIX = "/v1/client-actions"
@@ -46,6 +46,7 @@ def _link_scope() -> str:
 @auth.public
 @bp.arguments(s.LinkQuery, location="query")
 @bp.doc(security=[])
+@openapi.errors(403)
 def describe(args: dict[str, Any], action: str) -> Any:
     """What the client's page shows for this link: the appointment and whether it can be used"""
     return respond(booking().describe_link(_claims(action, args["token"])))
@@ -55,6 +56,7 @@ def describe(args: dict[str, Any], action: str) -> Any:
 @auth.public
 @bp.arguments(s.LinkQuery, location="query", as_kwargs=True)
 @bp.doc(security=[])
+@openapi.errors(403, 409)
 @command(scope=_link_scope)
 def act(action: str, token: str) -> dict[str, Any]:
     """Act through a signed link: cancel, propose_time or submit_feedback

@@ -10,7 +10,7 @@ from marshmallow import Schema
 from services.booking.domain.directory import public_services
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import READERS, booking, caller, command, if_match, respond
-from shared import auth
+from shared import auth, openapi
 from shared.auth import roles_allowed
 
 bp = Blueprint("directory", __name__, url_prefix="/v1",
@@ -19,6 +19,7 @@ bp = Blueprint("directory", __name__, url_prefix="/v1",
 
 @bp.route("/organisation", methods=["GET"])
 @roles_allowed(*READERS)
+@openapi.versioned
 def get_organisation() -> Any:
     """The caller's organisation settings (defaults until first changed)"""
     org = booking().organisation(caller().organisation_id)
@@ -28,6 +29,8 @@ def get_organisation() -> Any:
 @bp.route("/organisation", methods=["PATCH"])
 @bp.arguments(s.OrganisationSchema)
 @roles_allowed("manager")
+@openapi.errors(409)
+@openapi.if_match
 @command()
 def update_organisation(args: dict[str, Any]) -> dict[str, Any]:
     """Change settings: reasons, parts of day, retention, channels, reschedule policy"""
@@ -70,11 +73,12 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
     bp.route(f"/{path}", methods=["POST"], endpoint=f"create_{kind}")(
         bp.arguments(schema)(bp.response(201)(roles_allowed(*writers)(command(201)(create)))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["PATCH"], endpoint=f"update_{kind}")(
-        bp.arguments(_patch(schema))(roles_allowed(*writers)(command()(update))))
+        bp.arguments(_patch(schema))(roles_allowed(*writers)(
+            openapi.errors(409)(openapi.if_match(command()(update))))))
     bp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}")(
         bp.arguments(s.ClientQuery, location="query")(roles_allowed(*listers)(listing)))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["GET"], endpoint=f"get_{kind}")(
-        roles_allowed(*READERS)(one))
+        roles_allowed(*READERS)(openapi.versioned(one)))
 
 
 def _patch(schema: type[Schema]) -> Schema:

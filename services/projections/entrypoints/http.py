@@ -24,7 +24,7 @@ from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
-from shared import auth, db, http, kafka
+from shared import auth, db, http, kafka, openapi
 from shared.errors import NotFound, Problem
 
 blp = Blueprint("projections", __name__, url_prefix="/v1",
@@ -83,6 +83,7 @@ def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
 @blp.get("/calendar")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Calendar)
 def calendar(args: dict[str, Any]) -> dict[str, Any]:
     """Calendar: appointments in a date range, optionally for one agent or resource.
@@ -105,6 +106,7 @@ def calendar(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/appointments")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.ListArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Page)
 def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
     """Appointment list by status, agent, service, client and date, paged.
@@ -128,6 +130,7 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/queue")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.QueueArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Page)
 def queue(args: dict[str, Any]) -> dict[str, Any]:
     """Request queue: unconfirmed appointments (start and step statuses, incl.
@@ -147,6 +150,7 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/appointments/<appointment_id>/history")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.History)
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
     """Status history of one appointment, newest first: every status passed
@@ -162,6 +166,7 @@ def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
 @blp.get("/clients/<client_id>/appointments")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.ClientAppointments)
 def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
     """A client's current and past appointments (date, time, service,
@@ -183,6 +188,7 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
 @blp.get("/availability")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.AvailabilityArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Availability)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
     """Who is available at a time (for reassigning): within working hours in
@@ -204,6 +210,7 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/statistics")
 @auth.roles_allowed("manager", "auditor")
 @blp.arguments(schemas.StatisticsArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Statistics)
 def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
     """Statistics for managers: counts by status and outcome, no-show rate,
