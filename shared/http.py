@@ -59,7 +59,7 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
         MAX_CONTENT_LENGTH=int(config.require("MAX_BODY_BYTES")),
     )
     app.json = input.JsonProvider(app)
-    api = openapi.ProblemApi(app, spec_kwargs={"extra_plugins": [openapi.ErrorsPlugin()]})
+    api = openapi.ProblemApi(app, spec_kwargs={"extra_plugins": [openapi.ErrorsPlugin(app)]})
     for bp in blueprints:
         api.register_blueprint(bp)
 

@@ -14,14 +14,17 @@
 from __future__ import annotations
 
 import http
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from apispec import APISpec, BasePlugin
+from apispec import BasePlugin
+from flask import Flask
 from flask_smorest import Api, Blueprint
 from marshmallow import INCLUDE, Schema, fields
 from werkzeug.routing import Rule
 
+from shared import auth
 from shared.errors import Invalid
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,17 +96,16 @@ def response(status: int) -> dict[str, Any]:
 class ErrorsPlugin(BasePlugin):
     """operationIds and the errors every operation can answer (see the module doc)."""
 
-    def init_spec(self, spec: APISpec) -> None:
-        self.spec = spec
+    def __init__(self, app: Flask) -> None:
+        self.app = app   # its views declare their roles (shared/auth.py)
 
     def operation_helper(self, path: str | None = None,
                          operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
         rule: Rule = kwargs["rule"]
-        methods = [m for m in (operations or {}) if m != "parameters"]
-        for method in methods:
+        for method in [m for m in (operations or {}) if m != "parameters"]:
             operation = (operations or {})[method]
-            name = rule.endpoint.rsplit(".", 1)[-1]
-            operation.setdefault("operationId", name if len(methods) == 1 else f"{method}_{name}")
+            operation.setdefault("operationId", operation_id(rule.endpoint, method))
+            self._access(operation, self.app.view_functions.get(rule.endpoint), method)
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)
             codes = [422, 503]
@@ -116,6 +118,21 @@ class ErrorsPlugin(BasePlugin):
             for code in codes:
                 responses.setdefault(str(code), http.HTTPStatus(code).name)
             self._headers(operation)
+
+    @staticmethod
+    def _access(operation: dict[str, Any], view: Callable[..., Any] | None, method: str) -> None:
+        """Who may call it, in the description (and `security: []` when public)."""
+        access = auth.declared(view, method.upper()) if view else None
+        if access is None:
+            return
+        if access.roles is None:
+            operation["security"] = []
+            who = "**Public**: no bearer token."
+        else:
+            who = f"**Roles**: {', '.join(sorted(access.roles))}."
+            if access.query_token:
+                who += " The token may also come as `?access_token=`."
+        operation["description"] = "\n\n".join(filter(None, [operation.get("description"), who]))
 
     def _headers(self, operation: dict[str, Any]) -> None:
         """Request and answer headers: X-Correlation-ID everywhere; ETag and
@@ -135,6 +152,14 @@ class ErrorsPlugin(BasePlugin):
         for code, answer in operation["responses"].items():
             if str(code).startswith("2") and isinstance(answer, dict):
                 answer.setdefault("headers", {}).update(headers)
+
+
+def operation_id(endpoint: str, method: str) -> str:
+    """The view's name (`confirm`); a MethodView's: method and class (`get_one_workflow`)."""
+    name = endpoint.rsplit(".", 1)[-1]
+    if name[:1].isupper():
+        name = f"{method}_" + re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return name
 
 
 def errors(*codes: int) -> Callable[[F], F]:

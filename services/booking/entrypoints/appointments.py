@@ -10,6 +10,7 @@ from marshmallow import Schema
 
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
+from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import (
     READERS,
@@ -67,7 +68,7 @@ ACTIONS: dict[str, Action] = {
 
 @bp.route("", methods=["POST"])
 @bp.arguments(s.RequestSchema)
-@bp.response(201, s.AppointmentResult)
+@bp.response(201, answers.AppointmentResult)
 @roles_allowed(*REQUESTERS)
 @openapi.errors(409)
 @command(201)
@@ -78,7 +79,7 @@ def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/for-client", methods=["POST"])
 @bp.arguments(s.CreateForClientSchema)
-@bp.response(201, s.AppointmentResult)
+@bp.response(201, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
 @openapi.errors(409)
 @command(201)
@@ -89,7 +90,7 @@ def create_for_client(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/<uuid:appointment_id>", methods=["GET"])
 @bp.arguments(s.VersionQuery, location="query")
-@bp.response(200, s.AppointmentResult)
+@bp.response(200, answers.AppointmentResult)
 @roles_allowed(*READERS)
 @openapi.versioned
 def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
@@ -99,6 +100,7 @@ def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 
 
 @bp.route("/<uuid:appointment_id>/notes", methods=["GET"])
+@bp.response(200, answers.Notes)
 @roles_allowed(*READERS)
 @openapi.versioned
 def list_notes(appointment_id: uuid.UUID) -> Any:
@@ -110,7 +112,7 @@ def list_notes(appointment_id: uuid.UUID) -> Any:
 
 @bp.route("/<uuid:appointment_id>/notes/<note_id>", methods=["POST"])
 @bp.arguments(s.NoteSchema)
-@bp.response(200, s.AppointmentResult)
+@bp.response(200, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
 @openapi.errors(409)
 @openapi.if_match
@@ -123,7 +125,7 @@ def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> 
 
 @bp.route("/<uuid:appointment_id>/save-tentative-client", methods=["POST"])
 @bp.arguments(s.EmptySchema)
-@bp.response(200, s.AppointmentResult)
+@bp.response(200, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
 @openapi.errors(409)
 @openapi.if_match
@@ -135,6 +137,7 @@ def save_tentative_client(args: dict[str, Any], appointment_id: uuid.UUID) -> di
 
 @bp.route("/<uuid:appointment_id>/available-agents", methods=["GET"])
 @bp.arguments(s.AvailabilityQuery, location="query")
+@bp.response(200, answers.Agents)
 @roles_allowed(*WRITERS)
 def available_agents(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     """Agents available at the appointment's slot (or ?start=&end=), for reassigning"""
@@ -145,6 +148,7 @@ def available_agents(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 
 
 @bp.route("/<uuid:appointment_id>/client-matches", methods=["GET"])
+@bp.response(200, answers.Clients)
 @roles_allowed(*WRITERS)
 def client_matches(appointment_id: uuid.UUID) -> Any:
     """Existing clients matching the tentative client by email or phone"""
@@ -160,7 +164,7 @@ def _register(path: str, action: Action) -> None:
     view.__doc__ = action.summary
     wrapped = openapi.errors(409)(openapi.if_match(command()(view)))
     wrapped = roles_allowed(*WRITERS)(wrapped)
-    wrapped = bp.response(200, s.AppointmentResult)(wrapped)
+    wrapped = bp.response(200, answers.AppointmentResult)(wrapped)
     wrapped = bp.arguments(action.schema)(wrapped)
     bp.route(f"/<uuid:appointment_id>/{path}", methods=["POST"], endpoint=view.__name__)(wrapped)
 

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from services.booking.domain.directory import public_services
+from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import READERS, booking, caller, command, if_match, respond
 from shared import auth, openapi
@@ -18,6 +19,7 @@ bp = Blueprint("directory", __name__, url_prefix="/v1",
 
 
 @bp.route("/organisation", methods=["GET"])
+@bp.response(200, answers.OrganisationResult)
 @roles_allowed(*READERS)
 @openapi.versioned
 def get_organisation() -> Any:
@@ -28,6 +30,7 @@ def get_organisation() -> Any:
 
 @bp.route("/organisation", methods=["PATCH"])
 @bp.arguments(s.OrganisationSchema)
+@bp.response(200, answers.OrganisationResult)
 @roles_allowed("manager")
 @openapi.errors(409)
 @openapi.if_match
@@ -70,15 +73,18 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
                           (one, f"One {kind}")):
         view.__name__ = f"{view.__name__}_{kind}"
         view.__doc__ = summary
+    result, query = answers.entry_result(kind), s.ClientQuery if kind == "client" else s.NoQuery
     bp.route(f"/{path}", methods=["POST"], endpoint=f"create_{kind}")(
-        bp.arguments(schema)(bp.response(201)(roles_allowed(*writers)(command(201)(create)))))
+        bp.arguments(schema)(bp.response(201, result)(
+            roles_allowed(*writers)(command(201)(create)))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["PATCH"], endpoint=f"update_{kind}")(
-        bp.arguments(_patch(schema))(roles_allowed(*writers)(
-            openapi.errors(409)(openapi.if_match(command()(update))))))
+        bp.arguments(_patch(schema))(bp.response(200, result)(roles_allowed(*writers)(
+            openapi.errors(409)(openapi.if_match(command()(update)))))))
     bp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}")(
-        bp.arguments(s.ClientQuery, location="query")(roles_allowed(*listers)(listing)))
+        bp.arguments(query, location="query")(bp.response(200, answers.entry_list(path))(
+            roles_allowed(*listers)(listing))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["GET"], endpoint=f"get_{kind}")(
-        roles_allowed(*READERS)(openapi.versioned(one)))
+        bp.response(200, result)(roles_allowed(*READERS)(openapi.versioned(one))))
 
 
 def _patch(schema: type[Schema]) -> Schema:

@@ -153,8 +153,10 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
 @openapi.errors(504)
 @blp.response(200, schemas.History)
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
-    """Status history of one appointment, newest first: every status passed
-    through (and every status action), with who, when, reason and message."""
+    """Status history of one appointment, newest first
+
+    Every status passed through (and every status action), with who, when,
+    reason and message."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         if not queries.appointment_exists(conn, org, appointment_id):
@@ -169,8 +171,10 @@ def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
 @openapi.errors(504)
 @blp.response(200, schemas.ClientAppointments)
 def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
-    """A client's current and past appointments (date, time, service,
-    resources, status); past ones only within the organisation's retention period."""
+    """A client's current and past appointments
+
+    Date, time, service, resources and status; past ones only within the
+    organisation's retention period."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         if not queries.client_known(conn, org, client_id):
@@ -191,8 +195,10 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
 @openapi.errors(504)
 @blp.response(200, schemas.Availability)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
-    """Who is available at a time (for reassigning): within working hours in
-    the organisation's time zone and not busy with another active appointment."""
+    """Who is available at a time (for reassigning)
+
+    Within working hours in the organisation's time zone and not busy with
+    another active appointment."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)
@@ -213,9 +219,11 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 @openapi.errors(504)
 @blp.response(200, schemas.Statistics)
 def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
-    """Statistics for managers: counts by status and outcome, no-show rate,
-    mean and median time from request to confirmation; grouped by agent
-    and/or period (day, ISO week, month of the appointment, local time)."""
+    """Statistics for managers
+
+    Counts by status and outcome, no-show rate, mean and median time from
+    request to confirmation; grouped by agent and/or period (day, ISO week,
+    month of the appointment, local time)."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)
