@@ -57,6 +57,7 @@ class ProblemSchema(Schema):
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
                                "schema": {"type": "integer"}}}
 WHY = {
+    400: "The request cannot be read (e.g. a body that is not JSON)",
     401: "Missing, expired or invalid bearer token (the claim at fault is named)",
     403: "The token's roles do not allow this operation, or the link was refused",
     404: "Nothing with that id in the caller's organisation",
@@ -64,6 +65,8 @@ WHY = {
          "stale version (`current_version`), slot taken, ...",
     412: "If-Match names a version that is not the current one",
     413: "The body is larger than MAX_BODY_BYTES",
+    414: "The request line (path and query) is longer than the server reads (4094 bytes)",
+    431: "The headers are larger than the server reads",
     422: "Invalid input: each field at fault with its reasons in `errors` "
          "(also unknown query parameters)",
     429: "Over a rate limit; retry after Retry-After seconds",
@@ -108,7 +111,7 @@ class ErrorsPlugin(BasePlugin):
             self._access(operation, self.app.view_functions.get(rule.endpoint), method)
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)
-            codes = [422, 503]
+            codes = [400, 414, 422, 431, 503]
             if operation.get("security") != []:
                 codes += [401, 403]
             if rule.arguments:

@@ -6,7 +6,14 @@ real answers against them (schemathesis response conformance).
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
+
+
+class Answer(Schema):
+    """An answer may carry more keys than described (documented: additionalProperties)."""
+
+    class Meta:
+        unknown = INCLUDE
 
 
 def Nullable(field: fields.Field) -> fields.Field:
@@ -14,25 +21,25 @@ def Nullable(field: fields.Field) -> fields.Field:
     return field
 
 
-class SlotAnswer(Schema):
+class SlotAnswer(Answer):
     start = fields.String(metadata={"format": "date-time"})
     end = fields.String(metadata={"format": "date-time"})
 
 
-class WindowAnswer(Schema):
+class WindowAnswer(Answer):
     date = fields.String(metadata={"format": "date"})
     part_of_day = fields.String()
     start = fields.String(metadata={"description": "start of the part of day, HH:MM"})
     end = fields.String(metadata={"description": "end of the part of day, HH:MM"})
 
 
-class ServiceRef(Schema):
+class ServiceRef(Answer):
     id = fields.String(metadata={"format": "uuid"})
     name = fields.String()
     duration_minutes = fields.Integer()
 
 
-class ClientRef(Schema):
+class ClientRef(Answer):
     id = Nullable(fields.String(metadata={"description": "null while the client is tentative"}))
     name = fields.String()
     email = Nullable(fields.String())
@@ -40,12 +47,12 @@ class ClientRef(Schema):
     tentative = fields.Boolean()
 
 
-class WorkflowRef(Schema):
+class WorkflowRef(Answer):
     id = fields.String()
     version = fields.Integer()
 
 
-class Appointment(Schema):
+class Appointment(Answer):
     id = fields.String(metadata={"format": "uuid"})
     organisation_id = fields.String()
     version = fields.Integer()
@@ -73,7 +80,7 @@ class Appointment(Schema):
     updated_at = fields.String(metadata={"format": "date-time"})
 
 
-class AppointmentResult(Schema):
+class AppointmentResult(Answer):
     appointment = fields.Nested(Appointment)
     version = fields.Integer()
     position = Nullable(fields.Integer(metadata={
@@ -81,19 +88,19 @@ class AppointmentResult(Schema):
                        "the read models); null when nothing changed"}))
 
 
-class InternalNote(Schema):
+class InternalNote(Answer):
     id = fields.String()
     text = fields.String()
     at = fields.String(metadata={"format": "date-time"})
     author = fields.Dict(metadata={"description": "who wrote it: id and role"})
 
 
-class Notes(Schema):
+class Notes(Answer):
     notes = fields.List(fields.Nested(InternalNote))
     version = fields.Integer()
 
 
-class OrganisationSettings(Schema):
+class OrganisationSettings(Answer):
     id = fields.String()
     version = fields.Integer()
     name = fields.String()
@@ -110,13 +117,13 @@ class OrganisationSettings(Schema):
     reschedule_needs_reconfirmation = fields.Boolean()
 
 
-class OrganisationResult(Schema):
+class OrganisationResult(Answer):
     organisation = fields.Nested(OrganisationSettings)
     version = fields.Integer()
     position = Nullable(fields.Integer())
 
 
-class Entry(Schema):
+class Entry(Answer):
     """A service, resource or client of the directory (fields as written, with defaults)."""
     id = fields.String(metadata={"format": "uuid"})
     organisation_id = fields.String()
@@ -125,29 +132,53 @@ class Entry(Schema):
     active = fields.Boolean()
 
 
+class ServiceEntry(Entry):
+    duration_minutes = fields.Integer()
+    confirmation_mode = fields.String(metadata={"description": "automatic or manual"})
+    workflow_id = Nullable(fields.String(metadata={"description": "null: the built-in one"}))
+
+
+class ResourceEntry(Entry):
+    kind = fields.String(metadata={"description": "agent, location or equipment"})
+    email = Nullable(fields.String())
+    phone = Nullable(fields.String())
+    address = Nullable(fields.String())
+    working_hours = fields.Dict(keys=fields.String(), values=fields.List(
+        fields.List(fields.String())), metadata={"description": "weekday -> [[HH:MM, HH:MM]]"})
+
+
+class ClientEntry(Entry):
+    email = Nullable(fields.String())
+    phone = Nullable(fields.String())
+
+
+ENTRIES: dict[str, type[Entry]] = {"service": ServiceEntry, "resource": ResourceEntry,
+                                   "client": ClientEntry}
+
+
 def entry_result(kind: str) -> type[Schema]:
     """`{<kind>: {...}, version, position}`: one entry as created, changed or read."""
-    return Schema.from_dict({kind: fields.Nested(Entry), "version": fields.Integer(),
+    return Answer.from_dict({kind: fields.Nested(ENTRIES[kind]), "version": fields.Integer(),
                              "position": Nullable(fields.Integer())},
                             name=f"{kind.capitalize()}Result")
 
 
-def entry_list(path: str) -> type[Schema]:
+def entry_list(path: str, kind: str) -> type[Schema]:
     """`{<path>: [...]}`: the entries of one kind, by name."""
-    return Schema.from_dict({path: fields.List(fields.Nested(Entry))},
+    return Answer.from_dict({path: fields.List(fields.Nested(ENTRIES[kind]))},
                             name=f"{path.capitalize()}List")
 
 
-class Agents(Schema):
-    agents = fields.List(fields.Nested(Entry), metadata={
+class Agents(Answer):
+    agents = fields.List(fields.Nested(ResourceEntry), metadata={
         "description": "active agent resources free at the slot"})
 
 
-class Clients(Schema):
-    clients = fields.List(fields.Nested(Entry))
+class Clients(Answer):
+    clients = fields.List(fields.Nested(ClientEntry))
 
 
-class LinkAppointment(Schema):
+class LinkAppointment(Answer):
     id = fields.String(metadata={"format": "uuid"})
     status = fields.String()
     slot = Nullable(fields.Nested(SlotAnswer))
@@ -157,7 +188,7 @@ class LinkAppointment(Schema):
     client = fields.String(metadata={"description": "the client's name"})
 
 
-class LinkDescription(Schema):
+class LinkDescription(Answer):
     action = fields.String()
     possible = Nullable(fields.Boolean(metadata={
         "description": "null when the workflow cannot be asked right now"}))
@@ -168,12 +199,12 @@ class LinkDescription(Schema):
     reason_required = fields.Boolean()
 
 
-class FeedEvent(Schema):
+class FeedEvent(Answer):
     topic = fields.String()
     key = fields.String()
     event = fields.Dict(metadata={"description": "the CloudEvent (structured JSON)"})
 
 
-class Feed(Schema):
+class Feed(Answer):
     events = fields.List(fields.Nested(FeedEvent))
     next_after = fields.Integer(metadata={"description": "give it as `after` for the next page"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from flask import g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
@@ -78,3 +79,13 @@ def _register(action: str, schema: type[Schema], command_type: type[Any],
 
 for _action, (_schema, _command, _handler, _summary) in BODIES.items():
     _register(_action, _schema, _command, _handler, _summary)
+
+
+@auth.public
+def unknown_action(action: str) -> Any:
+    raise NotFound(f"no client action '{action}'")
+
+
+# Any other action answers 404 (not the 401 of an unknown route: a link carries no bearer
+# token). Registered with Flask's own add_url_rule: not an operation of the document.
+flask.Blueprint.add_url_rule(bp, "/<action>", "unknown_action", unknown_action, methods=["POST"])

@@ -76,12 +76,12 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
     result, query = answers.entry_result(kind), s.ClientQuery if kind == "client" else s.NoQuery
     bp.route(f"/{path}", methods=["POST"], endpoint=f"create_{kind}")(
         bp.arguments(schema)(bp.response(201, result)(
-            roles_allowed(*writers)(command(201)(create)))))
+            roles_allowed(*writers)(openapi.errors(409)(command(201)(create))))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["PATCH"], endpoint=f"update_{kind}")(
         bp.arguments(_patch(schema))(bp.response(200, result)(roles_allowed(*writers)(
             openapi.errors(409)(openapi.if_match(command()(update)))))))
     bp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}")(
-        bp.arguments(query, location="query")(bp.response(200, answers.entry_list(path))(
+        bp.arguments(query, location="query")(bp.response(200, answers.entry_list(path, kind))(
             roles_allowed(*listers)(listing))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["GET"], endpoint=f"get_{kind}")(
         bp.response(200, result)(roles_allowed(*READERS)(openapi.versioned(one))))
