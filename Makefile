@@ -12,14 +12,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-install: $(STAMP)
+# Node tools for the checks (Spectral lints the OpenAPI documents); npm is on the image.
+SPECTRAL := tools/node_modules/.bin/spectral
+$(SPECTRAL): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $(SPECTRAL)
+
+install: $(STAMP) $(SPECTRAL)
 
 ## make run: embedded PostgreSQL + Kafka-protocol broker, then every service (Ctrl-C stops all)
 run: $(STAMP)
 	$(PY) -m deploy.stack
 
 ## make test: the whole suite on the real infrastructure
-test: $(STAMP)
+test: $(STAMP) $(SPECTRAL)
 	$(PY) -m pytest -p no:cacheprovider
 
 unit: $(STAMP)

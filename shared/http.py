@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable
 
 import swagger_ui_bundle
 from flask import Flask, Response, g, jsonify, request, send_from_directory
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 
-from shared import auth, config, input, logs, outage
+from shared import auth, config, input, logs, openapi, outage
 from shared.errors import Problem, Unavailable
 
 DOCS_BLUEPRINT = "api-docs"  # flask-smorest's /openapi.json and /docs
@@ -47,6 +47,11 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",  # served below: the docs work offline
         API_SPEC_OPTIONS={
+            "info": {"description": f"The {service} service of the appointment backend. Errors "
+                                    "are application/problem+json (schema `Problem`); the "
+                                    "conventions are in the README (API conventions).",
+                     "contact": {"name": "The appointment backend team (README, Runbook)"}},
+            "servers": [{"url": "/", "description": "this service"}],
             "components": {"securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "security": [{"bearer": []}],
@@ -56,7 +61,7 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
         MAX_CONTENT_LENGTH=int(config.require("MAX_BODY_BYTES")),
     )
     app.json = input.JsonProvider(app)
-    api = Api(app)
+    api = openapi.ProblemApi(app, spec_kwargs={"extra_plugins": [openapi.ErrorsPlugin(app)]})
     for bp in blueprints:
         api.register_blueprint(bp)
 
@@ -64,9 +69,11 @@ def create_app(service: str, blueprints: Iterable[Blueprint],
     def _start() -> None:
         logs.correlation_id.set(request.headers.get("X-Correlation-ID", "")[:100]
                                 or logs.new_correlation_id())
+        view = app.view_functions.get(request.endpoint or "")
         if not (request.blueprint == DOCS_BLUEPRINT or request.endpoint == "static"):
-            auth.guard(app.view_functions.get(request.endpoint or ""), request.method)
+            auth.guard(view, request.method)
         input.check_request()
+        openapi.refuse_unknown_query(view, request.method, request.args.keys())
 
     @app.after_request
     def _finish(response: Response) -> Response:

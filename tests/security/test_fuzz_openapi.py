@@ -1,6 +1,8 @@
 """schemathesis over the four OpenAPI documents of the running system, with a
 manager's token: for every operation, requests that fit the document and
-requests that break it; no answer may be a server error. Bounded examples and
+requests that break it; no answer may be a server error, and every answer is
+one the document describes (its status code, content type, headers and body
+schema: schemathesis's response-conformance checks). Bounded examples and
 a fixed seed, so a failure replays the same way; the failures are listed as
 curl commands that reproduce them.
 """
@@ -11,12 +13,20 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from deploy.stack import APIS, Stack
 from shared import auth
 
 ORG = "fuzzed-clinic"
 EXAMPLES_PER_OPERATION = 12
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_headers_conformance,
+               response_schema_conformance]
 FUZZ = settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None,
                 database=None, suppress_health_check=list(HealthCheck))
 
@@ -47,6 +57,12 @@ def test_no_request_makes_a_server_error(stack: Stack, service: str, mode: Gener
                 failures.append(f"{case.operation.label} -> {response.status_code} "
                                 f"{response.text[:200]}\n  {case.as_curl_command(headers)}")
                 raise AssertionError(failures[-1])
+            try:
+                case.validate_response(response, checks=CONFORMANCE, headers=headers)
+            except Exception as e:  # noqa: BLE001 - schemathesis raises a group of failures
+                failures.append(f"{case.operation.label} -> {response.status_code} not as "
+                                f"documented: {str(e)[:600]}\n  {case.as_curl_command(headers)}")
+                raise AssertionError(failures[-1]) from e
 
         try:
             call()

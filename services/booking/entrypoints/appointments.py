@@ -10,6 +10,7 @@ from marshmallow import Schema
 
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
+from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import (
     READERS,
@@ -21,6 +22,7 @@ from services.booking.entrypoints.common import (
     if_match,
     respond,
 )
+from shared import openapi
 from shared.auth import roles_allowed
 
 bp = Blueprint("appointments", __name__, url_prefix="/v1/appointments",
@@ -66,8 +68,9 @@ ACTIONS: dict[str, Action] = {
 
 @bp.route("", methods=["POST"])
 @bp.arguments(s.RequestSchema)
-@bp.response(201, s.AppointmentResult)
+@bp.response(201, answers.AppointmentResult)
 @roles_allowed(*REQUESTERS)
+@openapi.errors(409)
 @command(201)
 def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
     """Request an appointment (window or exact slot; known or tentative client)"""
@@ -76,8 +79,9 @@ def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/for-client", methods=["POST"])
 @bp.arguments(s.CreateForClientSchema)
-@bp.response(201, s.AppointmentResult)
+@bp.response(201, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
+@openapi.errors(409)
 @command(201)
 def create_for_client(args: dict[str, Any]) -> dict[str, Any]:
     """Create an appointment for a client, with a chosen initial status"""
@@ -86,8 +90,9 @@ def create_for_client(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("/<uuid:appointment_id>", methods=["GET"])
 @bp.arguments(s.VersionQuery, location="query")
-@bp.response(200, s.AppointmentResult)
+@bp.response(200, answers.AppointmentResult)
 @roles_allowed(*READERS)
+@openapi.versioned
 def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     """One appointment (or its state at an earlier ?version= or ?as_of= instant), with its ETag"""
     org = caller().organisation_id
@@ -97,7 +102,9 @@ def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 
 
 @bp.route("/<uuid:appointment_id>/notes", methods=["GET"])
+@bp.response(200, answers.Notes)
 @roles_allowed(*READERS)
+@openapi.versioned
 def list_notes(appointment_id: uuid.UUID) -> Any:
     """The internal notes of an appointment"""
     a = booking().appointment(caller().organisation_id, appointment_id)
@@ -107,8 +114,10 @@ def list_notes(appointment_id: uuid.UUID) -> Any:
 
 @bp.route("/<uuid:appointment_id>/notes/<note_id>", methods=["POST"])
 @bp.arguments(s.NoteSchema)
-@bp.response(200, s.AppointmentResult)
+@bp.response(200, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
+@openapi.errors(409)
+@openapi.if_match
 @command()
 def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> dict[str, Any]:
     """Edit an internal note"""
@@ -118,8 +127,10 @@ def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> 
 
 @bp.route("/<uuid:appointment_id>/save-tentative-client", methods=["POST"])
 @bp.arguments(s.EmptySchema)
-@bp.response(200, s.AppointmentResult)
+@bp.response(200, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
+@openapi.errors(409)
+@openapi.if_match
 @command()
 def save_tentative_client(args: dict[str, Any], appointment_id: uuid.UUID) -> dict[str, Any]:
     """Save the tentative client as a new client and link it"""
@@ -128,6 +139,7 @@ def save_tentative_client(args: dict[str, Any], appointment_id: uuid.UUID) -> di
 
 @bp.route("/<uuid:appointment_id>/available-agents", methods=["GET"])
 @bp.arguments(s.AvailabilityQuery, location="query")
+@bp.response(200, answers.Agents)
 @roles_allowed(*WRITERS)
 def available_agents(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
     """Agents available at the appointment's slot (or ?start=&end=), for reassigning"""
@@ -138,6 +150,7 @@ def available_agents(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 
 
 @bp.route("/<uuid:appointment_id>/client-matches", methods=["GET"])
+@bp.response(200, answers.Clients)
 @roles_allowed(*WRITERS)
 def client_matches(appointment_id: uuid.UUID) -> Any:
     """Existing clients matching the tentative client by email or phone"""
@@ -151,9 +164,9 @@ def _register(path: str, action: Action) -> None:
 
     view.__name__ = action.handler.__name__
     view.__doc__ = action.summary
-    wrapped = command()(view)
+    wrapped = openapi.errors(409)(openapi.if_match(command()(view)))
     wrapped = roles_allowed(*WRITERS)(wrapped)
-    wrapped = bp.response(200, s.AppointmentResult)(wrapped)
+    wrapped = bp.response(200, answers.AppointmentResult)(wrapped)
     wrapped = bp.arguments(action.schema)(wrapped)
     bp.route(f"/<uuid:appointment_id>/{path}", methods=["POST"], endpoint=view.__name__)(wrapped)
 

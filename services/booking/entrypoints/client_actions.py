@@ -8,25 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from flask import g, request
-from flask_smorest import Blueprint, abort
-from marshmallow import Schema, ValidationError
+from flask_smorest import Blueprint
+from marshmallow import Schema
 
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
+from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, command, respond
-from shared import auth, links, logs
+from shared import auth, links, logs, openapi
 from shared.errors import NotFound
 
 PREFIX = "/v1/client-actions"
 bp = Blueprint("client_actions", __name__, url_prefix=PREFIX,
                description="Client self-service through signed links (no bearer token)")
 # link action -> (body schema, the command it loads, the BookingApplication method handling it)
-BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]]]] = {
-    "cancel": (s.CancelSchema, c.Cancel, BookingApplication.cancel_by_link),
-    "propose_time": (s.ProposeTimeSchema, c.ProposeTime, BookingApplication.propose_time),
-    "submit_feedback": (s.FeedbackSchema, c.SubmitFeedback, BookingApplication.submit_feedback),
+BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]], str]] = {
+    "cancel": (s.CancelSchema, c.Cancel, BookingApplication.cancel_by_link,
+               "Cancel through the client's link\n\nThe reason is required when the "
+               "organisation says so (one of its cancellation reasons)."),
+    "propose_time": (s.ProposeTimeSchema, c.ProposeTime, BookingApplication.propose_time,
+                     "Propose another time through the client's link\n\nThe organisation "
+                     "accepts it (accept-suggestion) or answers otherwise."),
+    "submit_feedback": (s.FeedbackSchema, c.SubmitFeedback, BookingApplication.submit_feedback,
+                        "Answer the feedback survey through the client's link\n\nA rating of "
+                        "1 to 5 and an optional comment; the link works once."),
 }
 
 
@@ -36,36 +44,48 @@ def _claims(action: str, token: str) -> links.LinkClaims:
     return links.verify(token, action)
 
 
-def _link_scope() -> str:
+def _link_scope(action: str) -> Callable[[], str]:
     """Idempotency keys of link actions are scoped to the appointment of the link."""
-    action = (request.view_args or {}).get("action", "")
-    return f"client-link:{_claims(action, request.args.get('token', '')).appointment_id}"
+    return lambda: f"client-link:{_claims(action, request.args.get('token', '')).appointment_id}"
 
 
 @bp.route("/<action>", methods=["GET"])
 @auth.public
 @bp.arguments(s.LinkQuery, location="query")
-@bp.doc(security=[])
+@bp.response(200, answers.LinkDescription)
+@openapi.errors(403)
 def describe(args: dict[str, Any], action: str) -> Any:
     """What the client's page shows for this link: the appointment and whether it can be used"""
     return respond(booking().describe_link(_claims(action, args["token"])))
 
 
-@bp.route("/<action>", methods=["POST"])
-@auth.public
-@bp.arguments(s.LinkQuery, location="query", as_kwargs=True)
-@bp.doc(security=[])
-@command(scope=_link_scope)
-def act(action: str, token: str) -> dict[str, Any]:
-    """Act through a signed link: cancel, propose_time or submit_feedback
+def _register(action: str, schema: type[Schema], command_type: type[Any],
+              handler: Callable[..., dict[str, Any]], summary: str) -> None:
+    """POST /v1/client-actions/<action>: one operation per action, with its own body."""
+    def act(args: dict[str, Any], token: str) -> dict[str, Any]:
+        claims = _claims(action, token)
+        return handler(booking(), claims, command_type(**args), logs.correlation_id.get(),
+                       g.get("answer"))
 
-    Bodies: cancel {reason, message}; propose_time {slot, message};
-    submit_feedback {rating 1-5, comment}.
-    """
-    claims = _claims(action, token)
-    schema, command_type, handler = BODIES[action]
-    try:
-        cmd = command_type(**schema().load(request.get_json(silent=True) or {}))
-    except ValidationError as e:
-        abort(422, messages={"json": e.messages})
-    return handler(booking(), claims, cmd, logs.correlation_id.get(), g.get("answer"))
+    act.__name__ = f"{action}_by_link"
+    act.__doc__ = summary
+    view = command(scope=_link_scope(action))(act)
+    view = openapi.errors(403, 409)(view)
+    view = bp.response(200, answers.AppointmentResult)(view)
+    view = bp.arguments(s.LinkQuery, location="query", as_kwargs=True)(view)
+    view = bp.arguments(schema)(auth.public(view))
+    bp.route(f"/{action}", methods=["POST"], endpoint=act.__name__)(view)
+
+
+for _action, (_schema, _command, _handler, _summary) in BODIES.items():
+    _register(_action, _schema, _command, _handler, _summary)
+
+
+@auth.public
+def unknown_action(action: str) -> Any:
+    raise NotFound(f"no client action '{action}'")
+
+
+# Any other action answers 404 (not the 401 of an unknown route: a link carries no bearer
+# token). Registered with Flask's own add_url_rule: not an operation of the document.
+flask.Blueprint.add_url_rule(bp, "/<action>", "unknown_action", unknown_action, methods=["POST"])

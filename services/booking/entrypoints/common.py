@@ -9,7 +9,7 @@ from flask import Response, current_app, g, jsonify, request
 
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
-from shared import auth, logs
+from shared import auth, logs, openapi
 from shared.preconditions import if_match as if_match  # the views' one import
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,5 +65,5 @@ def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callab
                     return respond(view(*args, **kwargs), status)
                 finally:
                     g.answer = None
-        return wrapper  # type: ignore[return-value]
+        return openapi.versioned(openapi.idempotency_key(wrapper))  # type: ignore[return-value]
     return decorate

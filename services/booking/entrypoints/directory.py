@@ -8,9 +8,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from services.booking.domain.directory import public_services
+from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import READERS, booking, caller, command, if_match, respond
-from shared import auth
+from shared import auth, openapi
 from shared.auth import roles_allowed
 
 bp = Blueprint("directory", __name__, url_prefix="/v1",
@@ -18,7 +19,9 @@ bp = Blueprint("directory", __name__, url_prefix="/v1",
 
 
 @bp.route("/organisation", methods=["GET"])
+@bp.response(200, answers.OrganisationResult)
 @roles_allowed(*READERS)
+@openapi.versioned
 def get_organisation() -> Any:
     """The caller's organisation settings (defaults until first changed)"""
     org = booking().organisation(caller().organisation_id)
@@ -27,7 +30,10 @@ def get_organisation() -> Any:
 
 @bp.route("/organisation", methods=["PATCH"])
 @bp.arguments(s.OrganisationSchema)
+@bp.response(200, answers.OrganisationResult)
 @roles_allowed("manager")
+@openapi.errors(409)
+@openapi.if_match
 @command()
 def update_organisation(args: dict[str, Any]) -> dict[str, Any]:
     """Change settings: reasons, parts of day, retention, channels, reschedule policy"""
@@ -67,14 +73,18 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
                           (one, f"One {kind}")):
         view.__name__ = f"{view.__name__}_{kind}"
         view.__doc__ = summary
+    result, query = answers.entry_result(kind), s.ClientQuery if kind == "client" else s.NoQuery
     bp.route(f"/{path}", methods=["POST"], endpoint=f"create_{kind}")(
-        bp.arguments(schema)(bp.response(201)(roles_allowed(*writers)(command(201)(create)))))
+        bp.arguments(schema)(bp.response(201, result)(
+            roles_allowed(*writers)(openapi.errors(409)(command(201)(create))))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["PATCH"], endpoint=f"update_{kind}")(
-        bp.arguments(_patch(schema))(roles_allowed(*writers)(command()(update))))
+        bp.arguments(_patch(schema))(bp.response(200, result)(roles_allowed(*writers)(
+            openapi.errors(409)(openapi.if_match(command()(update)))))))
     bp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}")(
-        bp.arguments(s.ClientQuery, location="query")(roles_allowed(*listers)(listing)))
+        bp.arguments(query, location="query")(bp.response(200, answers.entry_list(path, kind))(
+            roles_allowed(*listers)(listing))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["GET"], endpoint=f"get_{kind}")(
-        roles_allowed(*READERS)(one))
+        bp.response(200, result)(roles_allowed(*READERS)(openapi.versioned(one))))
 
 
 def _patch(schema: type[Schema]) -> Schema:

@@ -11,6 +11,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from services.booking.adapters.cloudevents import to_messages
+from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, respond
 from shared import auth
@@ -22,10 +23,13 @@ bp = Blueprint("events", __name__, url_prefix="/v1/events",
 
 @bp.route("", methods=["GET"])
 @bp.arguments(s.EventsQuery, location="query")
+@bp.response(200, answers.Feed)
 @roles_allowed("service", "auditor", auth.PLATFORM)
 def events(args: dict[str, Any]) -> Any:
-    """CloudEvents with position > after, oldest first: the caller's organisation's
-    (the platform role: every organisation's)"""
+    """Stored events as CloudEvents, oldest first
+
+    The events with position > `after`: the caller's organisation's (the platform
+    role: every organisation's). Page on with `next_after`."""
     app = booking()
     principal = auth.current()
     scope = None if principal.has(auth.PLATFORM) else principal.org

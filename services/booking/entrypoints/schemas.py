@@ -233,16 +233,11 @@ class ClientSchema(Schema):
     active = StrictBoolean()
 
 
+class NoQuery(Schema):
+    """No query parameters (any is refused: shared/openapi.py)."""
+
+
 class ClientQuery(Schema):
     email = Text(limits.EMAIL)
     phone = Text(20)
-
-
-# -- answers (documentation of the JSON bodies) ------------------------------------------
-
-class AppointmentResult(Schema):
-    appointment = fields.Dict()
-    version = fields.Integer()
-    position = fields.Integer(allow_none=True, metadata={
-        "description": "notification id of the last stored event; null when nothing changed"})
 

@@ -24,7 +24,7 @@ from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
-from shared import auth, db, deadletters, http, kafka
+from shared import auth, db, deadletters, http, kafka, openapi
 from shared.errors import NotFound, Problem
 from shared.history import for_viewer
 
@@ -85,6 +85,7 @@ def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
 @blp.get("/calendar")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Calendar)
 def calendar(args: dict[str, Any]) -> dict[str, Any]:
     """Calendar: appointments in a date range, optionally for one agent or resource.
@@ -107,6 +108,7 @@ def calendar(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/appointments")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.ListArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Page)
 def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
     """Appointment list by status, agent, service, client and date, paged.
@@ -130,6 +132,7 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/queue")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.QueueArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Page)
 def queue(args: dict[str, Any]) -> dict[str, Any]:
     """Request queue: unconfirmed appointments (start and step statuses, incl.
@@ -149,11 +152,14 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/appointments/<appointment_id>/history")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.History)
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
-    """History of one appointment, newest first: every change (status changes,
-    reassignments, detail updates, notes, links used, client linked, feedback) with
-    who, when, reason, message and every field's value before and after."""
+    """History of one appointment, newest first
+
+    Every change (status changes, reassignments, detail updates, notes, links
+    used, client linked, feedback) with who, when, reason, message and every
+    field's value before and after."""
     w, principal = _fresh(args), auth.current()
     with w.pool.connection() as conn:
         if not queries.appointment_exists(conn, principal.org, appointment_id):
@@ -167,10 +173,13 @@ def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
 @blp.get("/clients/<client_id>/appointments")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.ClientAppointments)
 def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
-    """A client's current and past appointments (date, time, service,
-    resources, status); past ones only within the organisation's retention period."""
+    """A client's current and past appointments
+
+    Date, time, service, resources and status; past ones only within the
+    organisation's retention period."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         if not queries.client_known(conn, org, client_id):
@@ -188,10 +197,13 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
 @blp.get("/availability")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.AvailabilityArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Availability)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
-    """Who is available at a time (for reassigning): within working hours in
-    the organisation's time zone and not busy with another active appointment."""
+    """Who is available at a time (for reassigning)
+
+    Within working hours in the organisation's time zone and not busy with
+    another active appointment."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)
@@ -209,11 +221,14 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 @blp.get("/statistics")
 @auth.roles_allowed("manager", "auditor")
 @blp.arguments(schemas.StatisticsArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
 @blp.response(200, schemas.Statistics)
 def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
-    """Statistics for managers: counts by status and outcome, no-show rate,
-    mean and median time from request to confirmation; grouped by agent
-    and/or period (day, ISO week, month of the appointment, local time)."""
+    """Statistics for managers
+
+    Counts by status and outcome, no-show rate, mean and median time from
+    request to confirmation; grouped by agent and/or period (day, ISO week,
+    month of the appointment, local time)."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from services.workflow.entrypoints import schemas as s
 from services.workflow.entrypoints.context import MACHINE, application
+from shared import openapi
 from shared.auth import current, roles_allowed
 
 blp = Blueprint("transitions", __name__, url_prefix="/v1", description="Transition checks")
@@ -18,6 +19,7 @@ class TransitionCheck(MethodView):
     @roles_allowed(*MACHINE)
     @blp.arguments(s.TransitionQuerySchema)
     @blp.response(200, s.TransitionAnswerSchema)
+    @openapi.errors(404)
     def post(self, q: dict[str, Any]) -> dict[str, Any]:
         """Whether an action may move an appointment from a status (allowed: false is a 200)."""
         return application().check_transition(current().org, q["workflow_id"], q["version"],

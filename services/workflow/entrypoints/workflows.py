@@ -19,7 +19,7 @@ from services.workflow.entrypoints.context import (
     etag,
     request_key,
 )
-from shared import lifecycle
+from shared import lifecycle, openapi
 from shared.auth import current, roles_allowed
 from shared.preconditions import if_match
 
@@ -39,6 +39,8 @@ class Workflows(MethodView):
     @roles_allowed("manager")
     @blp.arguments(s.WorkflowInSchema)
     @blp.response(201, s.WorkflowSchema)
+    @openapi.versioned
+    @openapi.idempotency_key
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Define a workflow with a draft of statuses (Idempotency-Key honoured)."""
         workflow = application().create(actor(), c.Create(**data), request_key())
@@ -60,6 +62,7 @@ class DefinitionCheck(MethodView):
 class OneWorkflow(MethodView):
     @roles_allowed(*STAFF)
     @blp.response(200, s.WorkflowSchema)
+    @openapi.versioned
     def get(self, workflow_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Read a workflow: its draft and every published version."""
         if workflow_id == lifecycle.BUILTIN_ID:
@@ -73,6 +76,9 @@ class Draft(MethodView):
     @roles_allowed("manager")
     @blp.arguments(s.DraftInSchema)
     @blp.response(200, s.WorkflowSchema)
+    @openapi.versioned
+    @openapi.if_match
+    @openapi.errors(409)
     def put(self, data: dict[str, Any], workflow_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         """Replace the draft (published versions stay as they are; If-Match honoured)."""
         workflow = application().replace_draft(actor(), workflow_id, c.ReplaceDraft(**data),
@@ -85,6 +91,9 @@ class Publish(MethodView):
     @roles_allowed("manager")
     @blp.response(201, s.PublishSchema)
     @blp.alt_response(200, schema=s.PublishSchema, description="the draft equals that version")
+    @openapi.versioned
+    @openapi.if_match
+    @openapi.errors(409)
     def post(self, workflow_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Freeze the draft as the next immutable version (422 naming each problem)."""
         workflow, version, created = application().publish(actor(), workflow_id,
