@@ -35,6 +35,7 @@ def build(url: str | None = None, *, clock: Clock | None = None,
         recorder = application.recorder
         assert isinstance(recorder, pg_store.BookingRecorder)
         recorder.backfill_organisations()  # events stored before the feed was scoped
+        recorder.backfill_chain()  # and before the hash chain
         return application
 
 
