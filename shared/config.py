@@ -14,6 +14,11 @@ SERVICES = ("booking", "workflow", "notifier", "projections")
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "BOOKING_DATABASE_URL": (None, "PostgreSQL URL of booking's event store"),
     "WORKFLOW_DATABASE_URL": (None, "PostgreSQL URL of workflow's event store"),
+    "BOOKING_OWNER_DATABASE_URL": (None, "PostgreSQL URL of the role that owns booking's event store "
+                                   "and changes its schema at start-up; the role of "
+                                   "`BOOKING_DATABASE_URL` then may only SELECT and INSERT events; "
+                                   "unset = `BOOKING_DATABASE_URL` (one role)"),
+    "WORKFLOW_OWNER_DATABASE_URL": (None, "the same for workflow's event store"),
     "NOTIFIER_DATABASE_URL": (None, "PostgreSQL URL of the notifier's ledger"),
     "PROJECTIONS_DATABASE_URL": (None, "PostgreSQL URL of the read models"),
     "DATABASE_POOL_TIMEOUT": ("5", "seconds a request waits for a free PostgreSQL connection before 503 "
