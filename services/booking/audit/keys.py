@@ -5,6 +5,7 @@ generated key, or `GET /v1/audit/public-key`)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -34,12 +35,17 @@ def _generate(path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    try:  # exclusive: two processes starting at once keep the first key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written aside, then linked into place: two processes starting at once keep the
+    # first key, and none ever reads a half-written file.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        os.link(temporary, path)
     except FileExistsError:
         return
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    finally:
+        os.unlink(temporary)
     public_path(path).write_bytes(public_pem(key.public_key()))
 
 

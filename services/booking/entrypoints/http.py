@@ -5,7 +5,13 @@ from flask import Flask
 
 from services.booking import bootstrap
 from services.booking.application.app import BookingApplication
-from services.booking.entrypoints import appointments, client_actions, directory, events_feed
+from services.booking.entrypoints import (
+    appointments,
+    checkpoint_key,
+    client_actions,
+    directory,
+    events_feed,
+)
 from shared import config, db, http, kafka, ratelimit
 
 
@@ -18,7 +24,7 @@ def create_app(application: BookingApplication | None = None) -> Flask:
     # Commands need only the event store; the relay (its own process) needs Kafka.
     servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
-                                      events_feed.bp],
+                                      events_feed.bp, checkpoint_key.bp],
                           {"database": lambda: _database_ready(application)},
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
                           if servers else None)

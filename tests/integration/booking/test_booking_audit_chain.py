@@ -214,3 +214,12 @@ def test_the_checkpoint_loop_publishes_within_its_interval(audit, api: Api, seed
         stop.set()
         thread.join()
         loop.close()
+
+
+def test_booking_serves_the_public_key_checkpoints_verify_with(audit, api: Api, monkeypatch):
+    monkeypatch.setenv("AUDIT_PUBLIC_KEY", str(audit.public_key))
+    answer = api.as_(roles=("auditor",)).get("/v1/audit/public-key")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["public_key_pem"].encode() == audit.public_key.read_bytes()
+    assert answer.get_json()["algorithm"] == "Ed25519"
+    assert api.get("/v1/audit/public-key").status_code == 403  # an agent
