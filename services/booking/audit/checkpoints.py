@@ -5,6 +5,8 @@ anchors the chain (someone who rewrites the whole chain cannot re-sign).
 The checkpointer runs in booking's relay process. It signs the heads changed
 since the last checkpoint, publishes them (acks=all) and only then records them
 in `audit_checkpoints`; a crash in between publishes them again, which is harmless.
+A topic that lost its messages (the memory-only dev broker restarted; recognised by
+its new topic id, as the relay does) gets every recorded checkpoint again.
 """
 from __future__ import annotations
 
@@ -32,7 +34,12 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     hash bytea NOT NULL,
     signed_at timestamptz NOT NULL,
     signature bytea NOT NULL,
+    message bytea NOT NULL,  -- as published, so it can be published again
     PRIMARY KEY (organisation_id, position)
+);
+CREATE TABLE IF NOT EXISTS audit_checkpoint_topic (
+    topic text PRIMARY KEY,
+    topic_id text NOT NULL  -- the id the topic had when the checkpoints were published
 );
 """
 
@@ -113,10 +120,12 @@ class Checkpointer:
         self.interval = interval
         self.producer = kafka.DurableProducer(bootstrap_servers)
         self.bootstrap_servers = bootstrap_servers
+        self.topic_ids = kafka.TopicIds(bootstrap_servers)
         db.run_schema(database_url, SCHEMA)
 
     def step(self) -> list[Checkpoint]:
         """Sign and publish the heads of the organisations changed since the last checkpoint."""
+        self._republish_if_topic_lost()
         now = datetime.now(timezone.utc).isoformat()
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -132,13 +141,34 @@ class Checkpointer:
                                 for c, v in zip(made, values, strict=True)])
         with self.pool.connection() as conn:
             for c, v in zip(made, values, strict=True):
-                conn.execute("INSERT INTO audit_checkpoints VALUES (%s, %s, %s, %s, %s, %s) "
+                conn.execute("INSERT INTO audit_checkpoints VALUES (%s, %s, %s, %s, %s, %s, %s) "
                              "ON CONFLICT DO NOTHING",
                              (c.organisation_id, c.position, c.sequence, bytes.fromhex(c.hash),
-                              c.time, base64.b64decode(json.loads(v)["signature"])))
+                              c.time, base64.b64decode(json.loads(v)["signature"]), v))
         log.info("checkpoints published", extra={"fields": {
             "organisations": len(made), "position": max(c.position for c in made)}})
         return made
+
+    def _republish_if_topic_lost(self) -> None:
+        current = self.topic_ids.current([self.topic]).get(self.topic)
+        if current is None:
+            kafka.ensure_topics(self.bootstrap_servers, [self.topic])
+            current = self.topic_ids.current([self.topic])[self.topic]
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT topic_id FROM audit_checkpoint_topic WHERE topic = %s",
+                               (self.topic,)).fetchone()
+            if row and row[0] == current:
+                return
+            rows = conn.execute("SELECT organisation_id, message FROM audit_checkpoints "
+                                "ORDER BY position").fetchall() if row else []
+        if rows:
+            log.warning("the checkpoint topic was re-created; publishing every checkpoint again",
+                        extra={"fields": {"topic": self.topic, "checkpoints": len(rows)}})
+            self.producer.send_all([(self.topic, org.encode(), bytes(message), [])
+                                    for org, message in rows])
+        with self.pool.connection() as conn:
+            conn.execute("INSERT INTO audit_checkpoint_topic VALUES (%s, %s) ON CONFLICT (topic) "
+                         "DO UPDATE SET topic_id = EXCLUDED.topic_id", (self.topic, current))
 
     def run(self, stop: threading.Event) -> None:
         kafka.ensure_topics(self.bootstrap_servers, [self.topic])
@@ -150,3 +180,4 @@ class Checkpointer:
 
     def close(self) -> None:
         self.producer.close()
+        self.topic_ids.close()

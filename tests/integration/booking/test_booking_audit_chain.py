@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 from booking_http_support import Api, slot
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from kafka import KafkaAdminClient
 
 from services.booking import bootstrap
 from services.booking.adapters.pg_store import EVENTS_TABLE
@@ -223,3 +225,35 @@ def test_booking_serves_the_public_key_checkpoints_verify_with(audit, api: Api, 
     assert answer.get_json()["public_key_pem"].encode() == audit.public_key.read_bytes()
     assert answer.get_json()["algorithm"] == "Ed25519"
     assert api.get("/v1/audit/public-key").status_code == 403  # an agent
+
+
+def test_concurrent_saves_of_one_organisation_keep_one_unbroken_chain(audit, flask_app):
+    # The library's table lock serialises inserts, so "the previous hash" is never raced
+    def write(n: int) -> list[int]:
+        client = Api(flask_app.test_client(), roles=("manager",), subject=f"writer-{n}")
+        return [client.post("/v1/resources", {"name": f"R{n}-{i}", "kind": "agent"}).status_code
+                for i in range(8)]
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = [c for result in pool.map(write, range(4)) for c in result]
+    assert codes == [201] * 32
+    report = audit.verify("acme")
+    assert report.clean, [str(p) for p in report.problems]
+    sequences = [r[0] for r in audit.sql("SELECT sequence FROM booking_event_organisation "
+                                         "WHERE organisation_id = 'acme' ORDER BY notification_id")]
+    assert sequences == list(range(1, len(sequences) + 1))
+
+
+def test_a_checkpoint_topic_that_lost_its_messages_gets_them_again(audit, api: Api):
+    # As after the memory-only dev broker restarted: the topic is gone, then re-created
+    admin = KafkaAdminClient(bootstrap_servers=audit.servers)
+    try:
+        admin.delete_topics([audit.topic])
+    finally:
+        admin.close()
+    kafka.ensure_topics(audit.servers, [audit.topic])
+    assert list(read_topic(audit.servers, audit.topic, 1000)) == []
+    assert audit.verify().checkpoints == 0
+    # The next round notices the new topic id and publishes what it had signed before
+    assert audit.checkpointer.step() == []
+    assert audit.verify().checkpoints == 2
