@@ -15,6 +15,7 @@ APPOINTMENTS = "appointments.events"
 WORKFLOWS = "workflows.events"
 NOTIFICATIONS = "notifications.events"
 DIRECTORY = "directory.events"
+AUDIT_CHECKPOINTS = "audit.checkpoints"  # signed chain heads of booking's event store
 # Tansu's default for topics it creates on demand: after the dev broker came back
 # empty, the first client asking for a topic re-creates it, and with the same
 # count each key stays in the partition it was in (tests/integration/test_infra.py).
@@ -28,7 +29,8 @@ def dlq(topic: str) -> str:
 
 # Topics with dead letters: the consumed ones, and the notifier's deliveries.
 DEAD_LETTERED = (APPOINTMENTS, DIRECTORY, NOTIFICATIONS)
-TOPICS = (APPOINTMENTS, DIRECTORY, WORKFLOWS, NOTIFICATIONS, *(dlq(t) for t in DEAD_LETTERED))
+TOPICS = (APPOINTMENTS, DIRECTORY, WORKFLOWS, NOTIFICATIONS, *(dlq(t) for t in DEAD_LETTERED),
+          AUDIT_CHECKPOINTS)
 
 
 def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:

@@ -5,7 +5,8 @@
 `SideWrites` handed to `Application.save(..., side=...)`. An overlapping
 booking of the same agent breaks the exclusion constraint and the whole save
 rolls back. Each event's organisation goes beside it, so the event feed
-selects one organisation's events in SQL (`select_organisation_notifications`).
+selects one organisation's events in SQL (`select_organisation_notifications`),
+and its place in the organisation's hash chain (services/booking/audit/chain.py).
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor, errors
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
 from services.booking.application.ports import Answer, SideWrites
+from services.booking.audit import chain
 from services.booking.domain.values import Slot
 from shared.outage import Pool
 
@@ -28,6 +30,9 @@ RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
 # With the library's lock_timeout (shared.db.eventsourcing_env) and its
 # idle_in_transaction_session_timeout, no save holds the event table for long.
 STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '5s'"
+# The library's table of BookingApplication's events (schema, table), for readers
+# without the application (the audit command).
+EVENTS_TABLE = ("public", "bookingapplication_events")
 
 DDL = """
 CREATE EXTENSION IF NOT EXISTS btree_gist;
@@ -63,7 +68,7 @@ CREATE TABLE IF NOT EXISTS booking_event_organisation (
 );
 CREATE INDEX IF NOT EXISTS booking_event_organisation_feed
     ON booking_event_organisation (organisation_id, notification_id);
-"""
+""" + chain.DDL
 
 
 class BookingRecorder(PostgresApplicationRecorder):
@@ -93,7 +98,7 @@ class BookingRecorder(PostgresApplicationRecorder):
                                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
-            write(curs, kwargs.get("side") or SideWrites(), ids)
+            write(curs, kwargs.get("side") or SideWrites(), ids, stored_events)
         return ids
 
     def select_organisation_notifications(self, organisation_id: str, after: int,
@@ -144,12 +149,21 @@ class BookingRecorder(PostgresApplicationRecorder):
             curs.execute(statement)
             return curs.rowcount
 
+    def events_table(self) -> Composable:
+        return SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                   Identifier(self.events_table_name))
 
-def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int]) -> None:
+    def backfill_chain(self) -> int:
+        """Chain the events stored before the hash chain existed (idempotent; at start-up)."""
+        with self.datastore.transaction(commit=True) as curs:
+            return chain.backfill(curs, self.events_table())
+
+
+def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
+          stored_events: Sequence[StoredEvent]) -> None:
     if not side.organisation_id:  # an event no organisation's feed would show: refuse
         raise ValueError("events saved without their organisation (BookingApplication.save)")
-    curs.execute("INSERT INTO booking_event_organisation SELECT unnest(%s::bigint[]), %s",
-                 (list(ids), side.organisation_id))
+    chain.append(curs, side.organisation_id, ids, stored_events)
     for row in side.calendar:
         curs.execute("DELETE FROM booking_agent_calendar WHERE appointment_id = %s",
                      (row.appointment_id,))
