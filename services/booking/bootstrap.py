@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from services.booking.adapters import memory_store, pg_store
+from services.booking.adapters import keys, memory_store, pg_store
 from services.booking.application.app import BookingApplication
 from services.booking.application.clock import Clock, SystemClock
 from services.booking.application.workflow_client import HttpWorkflowClient, WorkflowPort
@@ -27,6 +27,7 @@ def build(url: str | None = None, *, clock: Clock | None = None,
         return BookingApplication(env, workflow=workflow, clock=clock)
     url = url or config.database_url("booking")
     db.run_schema(url, pg_store.DDL)
+    db.run_schema(url, keys.DDL)
     env = db.eventsourcing_env(url, BookingApplication.name)
     env["APPLICATION_RECORDER_TOPIC"] = pg_store.RECORDER_TOPIC
     with db.schema_lock(url):  # the library creates its tables in the constructor

@@ -30,6 +30,14 @@ class _Recent:
         self.size = size
         self.items: OrderedDict[uuid.UUID, Any] = OrderedDict()
         self.lock = threading.Lock()
+        self.erasures = 0
+
+    def forget_if_erased(self, app: Application[Any]) -> None:
+        erasures = app.mapper.keys.erasures()  # type: ignore[attr-defined]
+        with self.lock:
+            if erasures != self.erasures:
+                self.items.clear()
+                self.erasures = erasures
 
     def at(self, app: Application[Any], event: Any) -> Any:
         """The aggregate just after `event`."""
@@ -61,6 +69,7 @@ def to_messages(app: Application[Any],
     """(topic, key, CloudEvent) for each stored event, in notification order."""
     with _caches_lock:
         recent = _caches.setdefault(app, _Recent())
+    recent.forget_if_erased(app)
     messages = []
     for n in notifications:
         event: Any = app.mapper.to_domain_event(n)

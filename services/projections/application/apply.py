@@ -6,6 +6,7 @@ Order of work inside the transaction:
 2. read what the views know of an appointment event's organisation (the
    event refers to it; its settings come with the organisation's own events)
    and turn the event into rows (an Unprocessable event stops here, nothing written);
+   an appointment of a client erased before its event arrived shows them erased;
 3. record the event id (a duplicate stops here: nothing else happens);
 4. compare with the subject's last applied aggregateversion: an older or
    equal one does not touch the snapshot views (its status-history entry is
@@ -22,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from services.projections.adapters import store
 from services.projections.adapters.schema import LIVE_LOCK, TableSet
 from services.projections.domain.apply import apply as changes_of
-from services.projections.domain.model import Changes, Unprocessable
+from services.projections.domain.model import Changes, Unprocessable, without_client
 from shared.envelope import CloudEvent, InvalidEnvelope
 
 APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
@@ -51,6 +52,9 @@ def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
     known = (store.organisation(conn, ts, event.orgid)
              if event.type.startswith("appointment.") else None)
     changes = changes_of(event, known)
+    client = changes.appointment.client_id if changes.appointment else None
+    if client and store.is_erased_client(conn, ts, client):
+        changes = without_client(changes)
     if not store.record_event(conn, ts, event, APPLIED):
         return DUPLICATE
     last = store.last_version(conn, ts, changes.subject)

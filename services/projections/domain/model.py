@@ -6,7 +6,7 @@ append keyed by (appointment, version), so writing it twice changes nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -123,6 +123,7 @@ class ClientRow:
     email: str | None
     phone: str | None
     active: bool
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,22 @@ class Changes:
     organisation: OrganisationRow | None = None
     resource: ResourceRow | None = None
     client: ClientRow | None = None
+    erased_client: str | None = None              # client.erased.v1: whose rows to blank
+    erased_appointments: tuple[str, ...] = ()     # ... and which appointments' (booking's list)
+
+
+ERASED_NAME = "erased"
+
+
+def without_client(changes: Changes) -> Changes:
+    """An appointment event's rows as they show once its client was erased (an event
+    that reaches the views after the erasure: topics are not ordered between each other)."""
+    a, h = changes.appointment, changes.history
+    feedback = a.feedback if a else None
+    if feedback and "comment" in feedback:
+        feedback = {**feedback, "comment": None}
+    return replace(
+        changes,
+        appointment=replace(a, client_name=ERASED_NAME, client_email=None, client_phone=None,
+                            feedback=feedback) if a else None,
+        history=replace(h, message=None) if h and h.actor_role == "client" else h)
