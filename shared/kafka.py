@@ -29,6 +29,13 @@ def dlq(topic: str) -> str:
 # Topics with dead letters: the consumed ones, and the notifier's deliveries.
 DEAD_LETTERED = (APPOINTMENTS, DIRECTORY, NOTIFICATIONS)
 TOPICS = (APPOINTMENTS, DIRECTORY, WORKFLOWS, NOTIFICATIONS, *(dlq(t) for t in DEAD_LETTERED))
+# How long each topic keeps a message (retention.ms, set when the topic is created).
+# Topics whose messages name clients keep them a week, Apache Kafka's default; the
+# settings topics keep everything (a fresh consumer reads them from the start), and
+# carry no client's contact data (services/booking/adapters/cloudevents.py).
+WEEK_MS = 7 * 24 * 3600 * 1000
+FOREVER = -1
+RETENTION_MS = {DIRECTORY: FOREVER, WORKFLOWS: FOREVER}
 
 
 def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:
@@ -82,7 +89,8 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1)
+        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1,
+                            topic_configs={"retention.ms": str(RETENTION_MS.get(t, WEEK_MS))})
                    for t in topics if t not in existing]
         if missing:
             try:

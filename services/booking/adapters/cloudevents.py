@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from services.booking.domain.personal_data import CONTACT
 from shared import kafka
 from shared.envelope import CloudEvent
 
@@ -76,6 +77,10 @@ def to_messages(app: Application[Any],
         aggregate = recent.at(app, event)
         kind = type(aggregate).__name__.lower()
         change = deepcopy(event.change)
+        snapshot = aggregate.snapshot()
+        if kind == "client":  # directory.events keeps messages for good: no contact data
+            for holder in (snapshot, change.get("fields") or {}):
+                holder.update({f: None for f in CONTACT if f in holder})
         key = str(aggregate.id) if kind == "appointment" else aggregate.organisation_id
         ce = CloudEvent(
             id=str(uuid.uuid5(event.originator_id, str(event.originator_version))),
@@ -83,7 +88,7 @@ def to_messages(app: Application[Any],
             subject=str(event.originator_id), time=event.timestamp.isoformat(),
             orgid=aggregate.organisation_id, aggregateversion=event.originator_version,
             position=n.id, correlationid=change.get("correlation_id", ""),
-            data={"change": change, kind: aggregate.snapshot()})
+            data={"change": change, kind: snapshot})
         messages.append((kafka.APPOINTMENTS if kind == "appointment" else kafka.DIRECTORY, key, ce))
     return messages
 
