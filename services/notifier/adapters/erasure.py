@@ -8,8 +8,9 @@ transaction (a cursor with dict rows).
 - Every message of those appointments to the client loses its address, name and words;
   the others keep their state, not their words. The development mailbox drops its copies; parked events lose
   the client's contact data.
-- The appointments are remembered (`erased_appointments`), so an event of theirs that
-  arrives later (topics are not ordered between each other) plans nothing for the client.
+- The appointments are remembered (`erased_appointments`): an event of theirs that
+  arrives later (published before the erasure, it still names the client) has its
+  messages recorded `suppressed` ("erased"), without the client's address or any words.
 """
 from __future__ import annotations
 

@@ -255,8 +255,7 @@ class Ledger:
         erased = bool(planned) and erasure.is_erased(cur, event.orgid, event.subject)
         created = 0
         for item in planned:
-            row = self._insert(cur, event, item, erasure.ERASED if erased and
-                               item.message.recipient_kind == "client"
+            row = self._insert(cur, event, item, erasure.ERASED if erased
                                else refusals.get((item.message.to or "").lower()))
             if row:
                 created += 1
@@ -292,8 +291,10 @@ class Ledger:
     def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
                 refusal: str | None = None) -> dict[str, Any] | None:
         m, r, to, name = item.message, item.rendered, item.message.to, item.message.recipient_name
-        if refusal == erasure.ERASED:  # the client was erased: nothing of theirs is kept
-            r, to, name = None, None, ""
+        if refusal == erasure.ERASED:  # its words name an erased client: none are kept
+            r = None
+            if m.recipient_kind == "client":
+                to, name = None, ""
         skipped = refusal != erasure.ERASED and (m.to is None or r is None)
         state = "skipped" if skipped else "suppressed" if refusal else "pending"
         error = f"no {m.channel} address for the {m.recipient_kind}" if skipped else refusal

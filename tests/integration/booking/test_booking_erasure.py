@@ -123,6 +123,10 @@ def test_erasing_a_client_keeps_the_timeline_and_forgets_the_person(
     again = manager.post(f"/v1/clients/{seed.client}/erase").get_json()
     assert (again["version"], again["position"]) == (erased["version"], None)
     assert manager.patch(f"/v1/clients/{seed.client}", {"name": "Ada"}).status_code == 409
+    other = api.post("/v1/appointments", {**visit_request(seed), "slot": slot(15)})
+    link = api.post(f"/v1/appointments/{other.get_json()['appointment']['id']}/link-client",
+                    {"client_id": seed.client})
+    assert link.status_code == 422, link.get_json()
 
 
 def test_a_restarted_booking_still_shows_the_client_erased(api, manager, seed, clock, flask_app,
