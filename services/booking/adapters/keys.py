@@ -46,12 +46,12 @@ class PgKeys:
             if row is None:
                 if not organisation_id:
                     raise ValueError(f"no organisation for the new key of {subject}")
-                conn.execute("INSERT INTO booking_client_keys (subject_id, organisation_id, "
-                             "client_id, key) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                             (subject, organisation_id, client_id, AESGCM.generate_key(256)))
-                row = conn.execute("SELECT key, client_id FROM booking_client_keys "
-                                   "WHERE subject_id = %s", (subject,)).fetchone()
-                assert row is not None
+                row = conn.execute(
+                    "INSERT INTO booking_client_keys (subject_id, organisation_id, client_id, "
+                    "key) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING key, client_id",
+                    (subject, organisation_id, client_id, AESGCM.generate_key(256))).fetchone()
+                if row is None:  # made meanwhile by a concurrent save
+                    return self.key_for(organisation_id, subject, client_id)
             elif client_id and row[1] != client_id:  # a tentative client linked
                 conn.execute("UPDATE booking_client_keys SET client_id = %s "
                              "WHERE subject_id = %s", (client_id, subject))
