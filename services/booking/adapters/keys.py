@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS booking_client_keys (
 );
 CREATE INDEX IF NOT EXISTS booking_client_keys_client
     ON booking_client_keys (organisation_id, client_id);
+-- Erasures are few: counting them (erasures()) reads this small index only.
+CREATE INDEX IF NOT EXISTS booking_client_keys_erased
+    ON booking_client_keys (erased_at) WHERE erased_at IS NOT NULL;
 """
 
 
