@@ -179,3 +179,13 @@ def test_events_stored_before_sealing_replay_and_are_erased_too(fresh_db, monkey
 
 def _api(application: BookingApplication, roles: tuple[str, ...]) -> Api:
     return Api(create_app(application).test_client(), roles=roles)
+
+
+def test_erasing_answers_bad_input_with_a_clear_problem(manager, seed):
+    assert manager.post(f"/v1/clients/{seed.service}/erase").status_code == 404  # not a client
+    assert manager.post("/v1/clients/not-a-uuid/erase").status_code == 404
+    r = manager.post(f"/v1/clients/{seed.client}/erase", {"reason": "asked"})
+    assert r.status_code == 422, r.get_json()
+    assert "reason" in str(r.get_json()["errors"]), r.get_json()
+    assert manager.client.post(f"/v1/clients/{seed.client}/erase",
+                               headers=manager._headers(None)).status_code == 200
