@@ -111,7 +111,6 @@ class MemoryRecorder(POPOApplicationRecorder):
                    if i > after and org == organisation_id][:limit]
         return [n for i in ids for n in self.select_notifications(i, 1)]
 
-
     def appointments_of(self, organisation_id: str, client_id: str) -> list[str]:
         with self._database_lock:
             ids = {n.originator_id for i, org in self.tables.event_organisations.items()
