@@ -12,7 +12,7 @@ import threading
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from services.booking.adapters import memory_store, pg_store
+from services.booking.adapters import keys, memory_store, pg_store
 from services.booking.application.app import BookingApplication
 from services.booking.application.clock import Clock, SystemClock
 from services.booking.application.workflow_client import HttpWorkflowClient, WorkflowPort
@@ -48,6 +48,7 @@ def prepare(owner_url: str, app_url: str) -> None:
     """Schema changes, as the owner role: the library's tables, booking's side tables, the
     chain's backfills, and the app role's grants (append-only on the event tables)."""
     db.run_schema(owner_url, pg_store.DDL)
+    db.run_schema(owner_url, keys.DDL)
     with db.schema_lock(owner_url):  # the library creates its tables with the recorder
         factory = InfrastructureFactory.construct(
             Environment(BookingApplication.name, {**os.environ, **_env(owner_url)}))

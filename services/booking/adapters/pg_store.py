@@ -21,7 +21,8 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
-from services.booking.application.ports import Answer, SideWrites
+from services.booking.adapters import keys
+from services.booking.application.ports import Answer, Keys, SideWrites
 from services.booking.audit import chain
 from services.booking.domain.values import Slot
 from shared.outage import Pool
@@ -129,6 +130,19 @@ class BookingRecorder(PostgresApplicationRecorder):
                                  topic=row["topic"], state=bytes(row["state"]))
                     for row in curs.fetchall()]
 
+    def appointments_of(self, organisation_id: str, client_id: str) -> list[str]:
+        """The organisation's appointments whose events name the client (ids stay plain
+        in sealed events too): those stored before sealing existed have no key yet."""
+        statement = SQL(
+            "SELECT DISTINCT e.originator_id::text FROM booking_event_organisation o "
+            "JOIN {schema}.{table} e USING (notification_id) WHERE o.organisation_id = %s "
+            "AND (e.topic LIKE 'appointment.%%' OR e.topic LIKE '%%:Appointment.%%') "
+            "AND strpos(convert_from(e.state, 'UTF8'), %s) > 0").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (organisation_id, client_id))
+            return [row["originator_id"] for row in curs.fetchall()]
+
     def backfill_organisations(self) -> int:
         """The organisation of events stored before it was recorded beside them: every
         aggregate's first event names it (idempotent; at start-up). Only those events'
@@ -178,6 +192,8 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
             "INSERT INTO booking_directory VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO "
             "UPDATE SET email = EXCLUDED.email, phone = EXCLUDED.phone, snapshot = EXCLUDED.snapshot",
             (entry.id, entry.organisation_id, entry.kind, s.get("email"), s.get("phone"), Jsonb(s)))
+    if side.erase:
+        keys.erase(curs, side.erase)
     if side.answer:
         a = side.answer
         a.body["position"] = ids[-1]
@@ -200,6 +216,7 @@ class PgTables:
         # A command waits at most seconds for another one holding its Idempotency-Key.
         self.locks = Pool(url, min_size=0, max_size=16, open=True,
                           kwargs={"options": "-c lock_timeout=10s"})
+        self.keys: Keys = keys.PgKeys(self.pool)
 
     def close(self) -> None:
         self.pool.close()

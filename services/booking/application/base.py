@@ -19,7 +19,15 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from services.booking.application.clock import Clock
-from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
+from services.booking.application.ports import (
+    Answer,
+    CalendarRow,
+    EntryRow,
+    Erasure,
+    SideWrites,
+    Tables,
+    saving_for,
+)
 from services.booking.application.workflow_client import WorkflowPort
 from services.booking.domain import errors
 from services.booking.domain.appointment import Appointment, Context
@@ -46,6 +54,8 @@ class Caller:
 
 class BookingBase(Application[uuid.UUID]):
     log_section_size = 1000
+    # A client's personal data is sealed in stored events with their key (keys.py).
+    env = {"MAPPER_TOPIC": "services.booking.adapters.sealing:SealingMapper"}
 
     def __init__(self, env: dict[str, str] | None = None, *, workflow: WorkflowPort, clock: Clock,
                  tables: Tables | None = None) -> None:
@@ -54,6 +64,7 @@ class BookingBase(Application[uuid.UUID]):
         self.clock = clock
         # PostgreSQL tables are given; the in-memory recorder carries its own.
         self.tables: Tables = tables or self.recorder.tables  # type: ignore[attr-defined]
+        self.mapper.keys = self.tables.keys  # type: ignore[attr-defined]
 
     def close(self) -> None:
         close_tables = getattr(self.tables, "close", None)
@@ -84,7 +95,11 @@ class BookingBase(Application[uuid.UUID]):
             raise ValueError(f"a save belongs to exactly one organisation, not {orgs}")
         side = kwargs["side"] = kwargs.get("side") or SideWrites()
         side.organisation_id = orgs.pop()
-        return super().save(*objs, **kwargs)
+        token = saving_for.set(side.organisation_id)
+        try:
+            return super().save(*objs, **kwargs)
+        finally:
+            saving_for.reset(token)
 
     def _get(self, organisation_id: str | None, aggregate_id: uuid.UUID, cls: type[A],
              version: int | None = None) -> A:
@@ -161,9 +176,10 @@ class BookingBase(Application[uuid.UUID]):
         return Transition(action, from_status, verdict.to_status, verdict.status_kind,
                           verdict.workflow, status.name if status else verdict.to_status)
 
-    def _save(self, caller: Caller, kind: str, primary: Any, *others: Aggregate) -> dict[str, Any]:
+    def _save(self, caller: Caller, kind: str, primary: Any, *others: Aggregate,
+              erase: Erasure | None = None) -> dict[str, Any]:
         body = {kind: primary.snapshot(), "version": primary.version}
-        side = SideWrites(answer=caller.answer)
+        side = SideWrites(answer=caller.answer, erase=erase)
         if caller.answer is not None:
             caller.answer.body = body
         for aggregate in (primary, *others):
