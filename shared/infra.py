@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from shared import config, db
+from shared import config, db, devbroker
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,11 @@ class EmbeddedBroker:
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @staticmethod
+    def settings() -> dict[str, str]:
+        """Settings of every process using this broker: its quirks worked around."""
+        return devbroker.settings()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -182,6 +187,8 @@ class Infrastructure:
         """Settings to hand to every process of the system."""
         out = {f"{s.upper()}_DATABASE_URL": url for s, url in self.database_urls.items()}
         out["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap_servers
+        if self.broker:
+            out.update(self.broker.settings())
         return out
 
     def database(self, name: str) -> str:
@@ -255,6 +262,8 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
         broker = EmbeddedBroker(port, data_dir / "broker.log")
         broker.start()
         stoppers.append(broker.stop)
+        # This process talks to it too (make run's supervisor, the test session).
+        os.environ.update(broker.settings())
         bootstrap = broker.bootstrap_servers
         origins.append(f"embedded Tansu broker on {bootstrap}")
     return Infrastructure(urls, bootstrap, ", ".join(origins), broker, pg, stoppers)

@@ -59,7 +59,7 @@ def fresh_db(infra: infra_module.Infrastructure, request: pytest.FixtureRequest)
 
 @pytest.fixture
 def unique_topic(infra: infra_module.Infrastructure, request: pytest.FixtureRequest) -> str:
-    """A new topic (`kafka.PARTITIONS` partitions) for one test."""
+    """A new topic (`KAFKA_PARTITIONS` partitions) for one test."""
     name = f"test.{request.node.name[:40]}.{next(_counter)}"
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     ensure_topics(infra.kafka_bootstrap_servers, [name])

@@ -206,7 +206,7 @@ def _appointment_ids(servers: str, wanted: set[str], timeout: float = 60) -> set
     (no consumer group: its join is not what this test is about), until all of `wanted`."""
     seen: set[str] = set()
     consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    consumer.assign([TopicPartition(kafka.APPOINTMENTS, p) for p in range(kafka.PARTITIONS)])
+    consumer.assign([TopicPartition(kafka.APPOINTMENTS, p) for p in range(kafka.partition_count())])
     consumer.seek_to_beginning()
     deadline = time.monotonic() + timeout
     try:
