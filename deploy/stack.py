@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from shared import config, kafka, logs
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 
 log = logging.getLogger("stack")
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import os
 SERVICES = ("booking", "workflow", "notifier", "projections")
 
 # name -> (default, meaning). A default of None means "resolved at start-up"
-# (see shared/infra.py) or "feature off".
+# (see shared/devinfra/infra.py) or "feature off".
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "BOOKING_DATABASE_URL": (None, "PostgreSQL URL of booking's event store"),
     "WORKFLOW_DATABASE_URL": (None, "PostgreSQL URL of workflow's event store"),

@@ -1,6 +1,6 @@
 """The development broker's quirks, handled in one place and only for it.
 
-The embedded broker of `make run` and the tests (Tansu, shared/infra.py) keeps
+The embedded broker of `make run` and the tests (Tansu, shared/devinfra/infra.py) keeps
 everything in memory, so a restart brings it back empty, and it behaves unlike
 Apache Kafka in a few ways. Each workaround below is named for the quirk it
 answers. They are on only when `KAFKA_DEV_BROKER_QUIRKS=on`, which the

@@ -1,5 +1,5 @@
 """Shared fixtures: real PostgreSQL and a real Kafka-protocol broker, resolved
-once per test session by shared.infra (explicit settings -> testcontainers ->
+once per test session by shared.devinfra.infra (explicit settings -> testcontainers ->
 embedded)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ os.environ.setdefault("JWT_SECRET", "test-secret-of-at-least-32-bytes!")
 os.environ.setdefault("LINK_SIGNING_KEY", "test-link-key")
 
 from deploy.stack import APIS, Stack  # noqa: E402
-from shared import infra as infra_module  # noqa: E402
+from shared.devinfra import infra as infra_module  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
 
 _counter = itertools.count()

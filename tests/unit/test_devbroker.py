@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from shared import devbroker, kafka
-from shared.infra import EmbeddedBroker, Infrastructure
+from shared.devinfra.infra import EmbeddedBroker, Infrastructure
 
 
 def test_a_real_kafka_gets_production_partitions_and_no_workarounds(monkeypatch: pytest.MonkeyPatch):

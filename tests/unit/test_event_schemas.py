@@ -32,7 +32,8 @@ from services.booking.domain.organisation import Organisation
 from services.workflow.adapters.cloudevents import to_messages as workflow_messages
 from services.workflow.application import commands as wc
 from services.workflow.application.app import Actor, WorkflowApplication
-from shared import lifecycle, links, schemas
+from shared import links, schemas
+from shared.domain import lifecycle
 from shared.schemas import SchemaError, validate
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)          # Friday

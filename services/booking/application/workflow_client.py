@@ -3,9 +3,9 @@
 `HttpWorkflowClient` talks to the workflow service (one `requests.Session` per
 thread, a cached `service` token per organisation) and caches definitions,
 which are immutable per version. When workflow cannot be reached it validates
-locally with shared.lifecycle against the cached version (and records that
+locally with shared.domain.lifecycle against the cached version (and records that
 version); with nothing cached it answers 503 with Retry-After.
-`LocalWorkflow` applies shared.lifecycle in-process (tests, no network).
+`LocalWorkflow` applies shared.domain.lifecycle in-process (tests, no network).
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import requests
 
-from shared import auth, lifecycle
+from shared import auth
+from shared.domain import lifecycle
+from shared.domain.lifecycle import Definition
 from shared.errors import Conflict, Unavailable
-from shared.lifecycle import Definition
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = {"Retry-After": "5"}
@@ -52,7 +53,7 @@ class WorkflowNotFound(Conflict):
 
 
 def local_verdict(d: Definition, from_status: str | None, action: str, to_status: str) -> Verdict:
-    """The rules of shared.lifecycle, which the workflow service also applies."""
+    """The rules of shared.domain.lifecycle, which the workflow service also applies."""
     status = d.status(to_status)
     return Verdict(lifecycle.is_allowed(d, from_status, action, to_status),
                    {"id": d.id, "version": d.version}, to_status, status.kind if status else "",
@@ -60,7 +61,7 @@ def local_verdict(d: Definition, from_status: str | None, action: str, to_status
 
 
 class LocalWorkflow:
-    """An in-process authority: published definitions plus shared.lifecycle."""
+    """An in-process authority: published definitions plus shared.domain.lifecycle."""
 
     def __init__(self) -> None:
         self._published: dict[tuple[str, str], dict[int, Definition]] = {}

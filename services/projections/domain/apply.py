@@ -25,8 +25,8 @@ from services.projections.domain.model import (
     is_on_calendar,
     is_unconfirmed,
 )
+from shared.domain.lifecycle import ACTIONS, holds_time
 from shared.envelope import CloudEvent
-from shared.lifecycle import ACTIONS, holds_time
 
 TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shared.lifecycle import TAIL
+from shared.domain.lifecycle import TAIL
 
 
 class Unprocessable(ValueError):

@@ -12,7 +12,8 @@ from eventsourcing.persistence import IntegrityError
 from services.workflow.application import commands as c
 from services.workflow.domain.catalogue import Catalogue
 from services.workflow.domain.workflow import Workflow
-from shared import db, lifecycle
+from shared import db
+from shared.domain import lifecycle
 from shared.errors import Conflict, Invalid, NotFound
 
 

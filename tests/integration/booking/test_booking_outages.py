@@ -26,7 +26,7 @@ from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.entrypoints.http import create_app
 from shared import auth, db, kafka
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 from shared.relay import Relay
 from tests.waiting import wait_until
 

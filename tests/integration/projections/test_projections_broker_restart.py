@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient
 
 from services.projections.bootstrap import database
 from shared import devbroker, kafka
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 from tests.integration.projections.support import applied_count, publish, running, wait_until
 from tests.unit.projections.factory import Booking, slot
 

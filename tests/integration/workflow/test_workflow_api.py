@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import lifecycle
+from shared.domain import lifecycle
 from tests.integration.workflow.tokens import bearer
 
 MANAGER, AGENT, AUDITOR, SERVICE = (bearer("acme", r) for r in

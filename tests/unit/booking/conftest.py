@@ -1,6 +1,6 @@
 """Booking unit tier: the domain and the application over the in-memory store.
 
-No I/O: the workflow authority is `LocalWorkflow` (shared.lifecycle in-process)
+No I/O: the workflow authority is `LocalWorkflow` (shared.domain.lifecycle in-process)
 and time is a `FixedClock` the test moves.
 """
 from __future__ import annotations

@@ -16,7 +16,8 @@ from services.booking.application.app import BookingApplication, Caller
 from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain import errors
-from shared import kafka, lifecycle, links
+from shared import kafka, links
+from shared.domain import lifecycle
 from shared.errors import Invalid, NotFound
 
 CUSTOM = [

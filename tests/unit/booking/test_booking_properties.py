@@ -22,7 +22,8 @@ from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain.appointment import Appointment
 from services.booking.domain.transitions import DETAIL_ACTIONS, STATUS_ACTIONS
-from shared import lifecycle, links
+from shared import links
+from shared.domain import lifecycle
 from shared.errors import Problem
 
 ACTIONS = list(STATUS_ACTIONS) + list(DETAIL_ACTIONS) + ["tick", "tick"]
