@@ -24,8 +24,6 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake, to_messages
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication, Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain.appointment import DETAIL_ACTION_NAMES, Appointment
 from services.booking.domain.directory import KINDS, DirectoryEntry
 from services.booking.domain.organisation import Organisation
@@ -35,6 +33,7 @@ from services.workflow.application.app import Actor, WorkflowApplication
 from shared import links, schemas
 from shared.domain import lifecycle
 from shared.schemas import SchemaError, validate
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)          # Friday
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

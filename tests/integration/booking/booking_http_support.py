@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from services.booking.application.workflow_client import LocalWorkflow
 from shared import auth
 from shared.domain import lifecycle
+from tests.doubles.booking import LocalWorkflow
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)      # a Friday
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

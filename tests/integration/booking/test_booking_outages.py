@@ -22,12 +22,11 @@ from werkzeug.serving import make_server
 
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.entrypoints.http import create_app
 from shared import auth, db, kafka
 from shared.devinfra import infra as infra_module
 from shared.relay import Relay
+from tests.doubles.booking import FixedClock, LocalWorkflow
 from tests.waiting import wait_until
 
 OUTAGE = 10.0   # seconds PostgreSQL stays down

@@ -14,8 +14,7 @@ from booking_unit_support import NOW
 
 from services.booking import bootstrap
 from services.booking.application.app import BookingApplication, Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 
 @dataclass
