@@ -74,7 +74,8 @@ class WorkflowSchema(Schema):
     organisation_id = fields.String()
     name = fields.String()
     builtin = fields.Boolean()
-    revision = fields.Integer(allow_none=True, metadata={"description": "aggregate version (ETag)"})
+    revision = fields.Integer(allow_none=True, metadata={
+        "description": "the workflow's version (ETag); named revision in the v1 contract"})
     created_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
     draft = fields.Nested(DraftSchema, allow_none=True)
