@@ -158,4 +158,7 @@ def test_only_one_rebuild_runs_at_a_time(settings):
         other.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
         with pytest.raises(RebuildRunning):
             rebuild(pool, ListSource([]), VIEW_TABLES, NOW)
+        # Released here: a closed connection's backend lets go of its locks only when it
+        # has exited, a moment after the client left (the next rebuild could still see it).
+        other.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK,))
     assert rebuild(pool, ListSource([]), VIEW_TABLES, NOW).swapped
