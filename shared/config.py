@@ -10,7 +10,7 @@ import os
 SERVICES = ("booking", "workflow", "notifier", "projections")
 
 # name -> (default, meaning). A default of None means "resolved at start-up"
-# (see shared/infra.py) or "feature off".
+# (see shared/devinfra/infra.py) or "feature off".
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "BOOKING_DATABASE_URL": (None, "PostgreSQL URL of booking's event store"),
     "WORKFLOW_DATABASE_URL": (None, "PostgreSQL URL of workflow's event store"),
@@ -26,6 +26,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "KAFKA_BOOTSTRAP_SERVERS": (None, "Kafka brokers, comma separated"),
     "DATA_DIR": (".data", "where the embedded PostgreSQL keeps its data"),
     "KAFKA_PORT": ("9092", "port of the embedded Kafka-protocol broker"),
+    "KAFKA_PARTITIONS": ("12", "partitions of each topic the system creates (the embedded broker "
+                         "is given its own count, 4)"),
+    "KAFKA_DEV_BROKER_QUIRKS": ("off", "`on`: work around the embedded development broker's quirks "
+                                "(shared/devbroker.py); the embedded infrastructure sets it"),
     "BOOKING_PORT": ("8001", "port of booking's API under make run"),
     "WORKFLOW_PORT": ("8002", "port of workflow's API under make run"),
     "NOTIFIER_PORT": ("8003", "port of the notifier's API under make run"),

@@ -17,8 +17,10 @@ from the earliest) only causes harmless duplicates.
 - Any other error is the record's: it goes, unchanged, to its topic's `.dlq`
   twin with the reason (shared/deadletters.py: an ERROR line, and a row that
   its API's /readyz names until acknowledged) and the consumer goes on.
-- Topics are created before subscribing, and a topic re-created under the
-  consumer is read again from its start (`kafka.TopicWatch`).
+- Topics are created before subscribing (a real Kafka's automatic topic
+  creation is off). On the development broker, a topic re-created under the
+  consumer is read again from its start, and a member left with the broker's
+  sticky empty assignment is replaced (`devbroker.TopicWatch`).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from shared import kafka
+from shared import devbroker, kafka
 from shared.deadletters import DeadLetterFailed, DeadLetters
 
 log = logging.getLogger(__name__)
@@ -61,14 +63,15 @@ class ConsumerRuntime:
         self.poll_ms = int(poll_interval * 1000)
         self.retry_wait = retry_wait
         self.before_poll = before_poll
+        self.bootstrap_servers, self.group_id = bootstrap_servers, group_id
         owned = (*self.topics, *(kafka.dlq(t) for t in self.topics), *also_ensure)
-        # Before subscribing: a group joining while its topics are missing may be
-        # left with an empty assignment by the development broker.
         kafka.ensure_topics(bootstrap_servers, owned)
         self.dead = DeadLetters(bootstrap_servers, group_id, database_url=database_url)
-        self.consumer = kafka.consumer(bootstrap_servers, group_id, *self.topics)
-        self.watch = kafka.TopicWatch(self.consumer, bootstrap_servers, owned,
-                                      topic_check_interval)
+        self.consumer = kafka.consumer(bootstrap_servers, group_id)
+        self.watch = (devbroker.TopicWatch(self.consumer, bootstrap_servers, owned,
+                                           topic_check_interval)
+                      if devbroker.enabled() else None)
+        self.consumer.subscribe(list(self.topics), listener=self.watch)
 
     def run(self, stop: threading.Event) -> None:
         """Poll and handle until `stop` is set, then commit and close."""
@@ -77,7 +80,7 @@ class ConsumerRuntime:
                 try:
                     if self.before_poll:
                         self.before_poll()
-                    self.watch.check()
+                    self._watch_topics()
                     if not self.step(stop):
                         stop.wait(self.retry_wait)
                 except Exception:  # noqa: BLE001 - never lose the consumer
@@ -85,6 +88,17 @@ class ConsumerRuntime:
                     stop.wait(self.retry_wait)
         finally:
             self.close()
+
+    def _watch_topics(self) -> None:
+        if self.watch is None:
+            return
+        self.watch.check()
+        if self.watch.needs_new_member():
+            log.warning("no partitions of a re-created topic assigned; joining as a new member")
+            self.consumer.close(autocommit=False)
+            self.consumer = kafka.consumer(self.bootstrap_servers, self.group_id, *self.topics,
+                                           listener=self.watch)
+            self.watch.renewed(self.consumer)
 
     def step(self, stop: threading.Event) -> bool:
         """Poll once, handle the batch in order, commit what was handled.
@@ -146,4 +160,5 @@ class ConsumerRuntime:
     def close(self) -> None:
         self.consumer.close(autocommit=False)
         self.dead.close()
-        self.watch.close()
+        if self.watch:
+            self.watch.close()

@@ -7,7 +7,10 @@ from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared import config
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +19,6 @@ WORKFLOWS = "workflows.events"
 NOTIFICATIONS = "notifications.events"
 DIRECTORY = "directory.events"
 AUDIT_CHECKPOINTS = "audit.checkpoints"  # signed chain heads of booking's event store
-# Tansu's default for topics it creates on demand: after the dev broker came back
-# empty, the first client asking for a topic re-creates it, and with the same
-# count each key stays in the partition it was in (tests/integration/test_infra.py).
-PARTITIONS = 4
 
 
 def dlq(topic: str) -> str:
@@ -65,11 +64,13 @@ def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:
     return KafkaProducer(**settings)
 
 
-def consumer(bootstrap_servers: str, group_id: str, *topics: str, **overrides: object) -> KafkaConsumer:
+def consumer(bootstrap_servers: str, group_id: str, *topics: str,
+             listener: ConsumerRebalanceListener | None = None, **overrides: object) -> KafkaConsumer:
     """A group member that commits only what it has applied (no auto-commit).
 
     Short session and heartbeat times make a group join take seconds, not
-    half a minute; `earliest` makes a re-created topic readable from the start.
+    half a minute; `earliest` makes a partition without a committed offset
+    readable from its start.
     """
     settings: dict[str, object] = dict(
         bootstrap_servers=bootstrap_servers,
@@ -83,13 +84,20 @@ def consumer(bootstrap_servers: str, group_id: str, *topics: str, **overrides: o
     settings.update(overrides)
     c = KafkaConsumer(**settings)
     if topics:
-        c.subscribe(list(topics))
+        c.subscribe(list(topics), listener=listener)
     return c
 
 
+def partition_count() -> int:
+    """Partitions of the topics we create (`KAFKA_PARTITIONS`; the development
+    broker is given its own count, shared/devbroker.py)."""
+    return int(config.require("KAFKA_PARTITIONS"))
+
+
 def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
-                  partitions: int = PARTITIONS, timeout: float = 30.0) -> None:
+                  partitions: int | None = None, timeout: float = 30.0) -> None:
     """Create the topics that do not exist yet; wait for the broker if it is starting."""
+    count = partitions or partition_count()
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -101,7 +109,7 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1,
+        missing = [NewTopic(t, num_partitions=count, replication_factor=1,
                             topic_configs=topic_configs(t))
                    for t in topics if t not in existing]
         if missing:
@@ -162,79 +170,3 @@ class DurableProducer:
             self._producer = None
 
     close = reset
-
-
-class TopicIds:
-    """The id of each topic: a re-created topic (a memory-only broker after a
-    restart, or a deleted and re-created one) has a new id."""
-
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self._admin: KafkaAdminClient | None = None
-
-    def current(self, topics: Iterable[str]) -> dict[str, str]:
-        """Each existing topic's id (missing topics are left out)."""
-        if self._admin is None:
-            self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
-                                           request_timeout_ms=5000)
-        try:
-            described = self._admin.describe_topics(list(topics))
-        except Exception:
-            self.close()
-            raise
-        return {d["name"]: str(d["topic_id"]) for d in described if d["error_code"] == 0}
-
-    def close(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
-
-
-class TopicWatch:
-    """Keeps a consumer reading topics that were re-created under it.
-
-    A re-created topic starts again at offset 0, while the consumer's fetch
-    positions still point past its old end and would skip its first messages.
-    Every `every` seconds this re-creates missing topics and, for each topic
-    whose id changed, seeks the consumer back to the beginning (duplicates
-    are harmless: consumers deduplicate by event id).
-    """
-
-    def __init__(self, consumer: KafkaConsumer, bootstrap_servers: str, topics: Iterable[str],
-                 every: float = 3.0) -> None:
-        self.consumer = consumer
-        self.bootstrap_servers = bootstrap_servers
-        self.topics = tuple(topics)
-        self.every = every
-        self.ids = TopicIds(bootstrap_servers)
-        self.known: dict[str, str] = {}
-        self.pending: set[str] = set()
-        self._next = 0.0
-
-    def check(self) -> None:
-        """Call in the poll loop; cheap until `every` seconds have passed."""
-        if time.monotonic() >= self._next:
-            self._next = time.monotonic() + self.every
-            try:
-                self._compare()
-            except KafkaError as e:
-                log.warning("topic check failed: %s", e)
-        for topic in list(self.pending):
-            partitions = [tp for tp in self.consumer.assignment() if tp.topic == topic]
-            if partitions:
-                self.consumer.seek_to_beginning(*partitions)
-                self.pending.discard(topic)
-
-    def _compare(self) -> None:
-        current = self.ids.current(self.topics)
-        if len(current) < len(self.topics):
-            ensure_topics(self.bootstrap_servers, self.topics)
-            current = self.ids.current(self.topics)
-        for topic, topic_id in current.items():
-            if self.known.get(topic, topic_id) != topic_id:
-                log.warning("topic %s was re-created: reading it from the beginning", topic)
-                self.pending.add(topic)
-            self.known[topic] = topic_id
-
-    def close(self) -> None:
-        self.ids.close()

@@ -1,8 +1,8 @@
 """Conditional requests (RFC 9110 section 13): the one If-Match parser.
 
-Every versioned resource answers with `ETag: "<n>"` (booking's version,
-workflow's revision); a client that sends it back as If-Match refuses a stale
-write. The header is optional: absent, empty or `*` means "no check".
+Every versioned resource answers with `ETag: "<n>"`, its version (README,
+Glossary); a client that sends it back as If-Match refuses a stale write. The
+header is optional: absent, empty or `*` means "no check".
 """
 from __future__ import annotations
 

@@ -4,12 +4,10 @@ publishes each stored event to Kafka as a CloudEvent.
 - The loop is the shared outbox drainer (shared/outbox.py): the position is
   recorded only after the broker acknowledged every message of a batch, so a
   crash republishes (never skips). Consumers deduplicate by event id.
-- A broker that lost its topics (Tansu keeps them in memory) is detected by
-  topic id: a re-created topic has a new id. Then everything is republished
-  from the start, so consumers can rebuild what they lack. (End offsets are
-  no use here: Tansu reports the last batch's base offset + 1.) A batch is
-  recorded only if its topics still have, after the acknowledgement, the ids
-  they had when it was sent: a broker may ack and die the next moment.
+- On the development broker, which loses its topics when it restarts, the
+  ids of the topics published to are recorded with the position; topics gone
+  or re-created mean everything is republished from the start, so consumers
+  can rebuild what they lack (`devbroker.PublishedTopics`).
 - An event that must not be published (it cannot be decoded, or one of the
   `checks` says no) stops the line at its position: what came before is
   published, nothing after it is, until an operator decides (shared/relay_halt.py).
@@ -25,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from shared import config, db, kafka, relay_halt
+from shared import config, db, devbroker, kafka, relay_halt
 from shared.envelope import CloudEvent
 from shared.outbox import Drainer, Send
 from shared.relay_halt import Check, Decision
@@ -44,10 +42,6 @@ CREATE TABLE IF NOT EXISTS relay_position (
 """
 
 
-class BrokerReplaced(Exception):
-    """The broker lost the topics a batch went to while it was being sent."""
-
-
 class Relay:
     def __init__(self, application: Any, to_messages: ToMessages, database_url: str, name: str,
                  bootstrap_servers: str, batch_size: int = 500, idle_sleep: float = 0.1,
@@ -60,10 +54,11 @@ class Relay:
         self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
         self.stopping = threading.Event()
+        self.published = devbroker.published_topics(bootstrap_servers)
         self.drainer = Drainer(self, bootstrap_servers, name=name, idle_wait=idle_sleep,
-                               watch=self._recover_if_broker_lost_topics,
+                               watch=self._recover_if_broker_lost_topics
+                               if devbroker.enabled() else None,
                                watch_every=reset_check_every)
-        self.topic_ids = kafka.TopicIds(bootstrap_servers)
         self._topics: set[str] = set(kafka.TOPICS)
         db.run_schema(database_url, SCHEMA)
         with self.pool.connection() as conn:
@@ -94,15 +89,9 @@ class Relay:
                 "UPDATE relay_position SET position=%s, topic_ids=%s, updated_at=now() "
                 "WHERE name=%s", (position, json.dumps(topic_ids), self.name))
 
-    # -- kafka --------------------------------------------------------------
-    def broker_lost_topics(self, topic_ids: dict[str, str]) -> bool:
-        """True when a topic we published to is gone or was re-created since."""
-        if not topic_ids:
-            return False
-        return self.topic_ids.current(topic_ids) != topic_ids
-
+    # -- the development broker ---------------------------------------------
     def _recover_if_broker_lost_topics(self) -> bool:
-        if not self.broker_lost_topics(self.position()[1]):
+        if not self.published.lost(self.position()[1]):
             return False
         log.warning("broker lost or re-created topics; republishing from the start",
                     extra={"fields": {"relay": self.name}})
@@ -130,16 +119,13 @@ class Relay:
         if new_topics:
             kafka.ensure_topics(self.bootstrap_servers, new_topics)
             self._topics |= new_topics
-        # The ids the batch is sent to: those recorded, else those the topics have now.
-        sent_to = {t: topic_ids[t] for t in topics if t in topic_ids}
-        if unseen := topics - set(sent_to):
-            sent_to.update(self._ids_before_sending(unseen))
+        sent_to = self.published.before_sending(topics, topic_ids)
         send([(topic, *event.to_kafka(key)) for topic, key, event in messages])
-        # An acknowledgement counts only if the broker that gave it still has those topics:
-        # a memory-only broker that restarted right after acking has lost the messages.
-        if self.topic_ids.current(topics) != sent_to:
+        try:
+            self.published.confirm(sent_to)
+        except devbroker.BrokerReplaced:
             self.drainer.producer.reset()  # an idempotent producer does not survive that
-            raise BrokerReplaced("the topics changed while the batch was sent; not recording it")
+            raise
         self._record(last, {**topic_ids, **sent_to})
         if stop:
             self._stop_at(*stop)
@@ -181,13 +167,6 @@ class Relay:
         self.line.stop_at(n, reason)
         self.halted = self.line.halt()
 
-    def _ids_before_sending(self, topics: set[str]) -> dict[str, str]:
-        ids = self.topic_ids.current(topics)
-        if missing := topics - set(ids):  # the broker lost them and nobody re-created them yet
-            kafka.ensure_topics(self.bootstrap_servers, missing)
-            ids = self.topic_ids.current(topics)
-        return ids
-
     def step(self) -> int:
         """Publish one batch; return how many events went out."""
         return self.drainer.step()
@@ -202,7 +181,7 @@ class Relay:
 
     def close(self) -> None:
         self.drainer.close()
-        self.topic_ids.close()
+        self.published.close()
 
 
 def run(application: Any, to_messages: ToMessages, database_url: str, name: str) -> None:

@@ -1,5 +1,5 @@
 """Shared fixtures: real PostgreSQL and a real Kafka-protocol broker, resolved
-once per test session by shared.infra (explicit settings -> testcontainers ->
+once per test session by shared.devinfra.infra (explicit settings -> testcontainers ->
 embedded)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ os.environ.setdefault("JWT_SECRET", "test-secret-of-at-least-32-bytes!")
 os.environ.setdefault("LINK_SIGNING_KEY", "test-link-key")
 
 from deploy.stack import APIS, Stack  # noqa: E402
-from shared import infra as infra_module  # noqa: E402
+from shared.devinfra import infra as infra_module  # noqa: E402
 from shared.kafka import ensure_topics  # noqa: E402
 
 _counter = itertools.count()
@@ -60,7 +60,7 @@ def fresh_db(infra: infra_module.Infrastructure, request: pytest.FixtureRequest)
 
 @pytest.fixture
 def unique_topic(infra: infra_module.Infrastructure, request: pytest.FixtureRequest) -> str:
-    """A new topic (`kafka.PARTITIONS` partitions) for one test."""
+    """A new topic (`KAFKA_PARTITIONS` partitions) for one test."""
     name = f"test.{request.node.name[:40]}.{next(_counter)}"
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     ensure_topics(infra.kafka_bootstrap_servers, [name])

@@ -1,3 +1,3 @@
 """The workflow service: organisation-defined status workflows, versioned and
 immutable once published, and the authority that validates every status
-transition (with the pure rules of shared.lifecycle)."""
+transition (with the pure rules of shared.domain.lifecycle)."""

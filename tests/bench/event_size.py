@@ -13,8 +13,7 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application import commands as c
 from services.booking.application.app import Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ import requests
 
 from deploy.stack import APIS, Stack
 from shared import auth, kafka
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 
 N_SEQUENTIAL = 200
 N_BURST = 300

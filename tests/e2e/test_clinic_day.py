@@ -339,7 +339,7 @@ def test_feedback_request_carries_a_survey_link_and_the_answer_reaches_the_organ
                 if m["delivery"]["event_type"] == "appointment.feedback_submitted.v1"
                 and m["delivery"]["recipient_kind"] == "organisation"]
     assert {m["channel"] for m in answered} == {"email", "sms"}
-    assert all(m["delivery"]["template"] == "organisation/feedback_received" for m in answered)
+    assert all(m["delivery"]["template"] == "organisation/feedback_submitted" for m in answered)
     assert all("5/5" in m["body_text"] for m in answered)
     assert any("Kind staff, no waiting." in m["body_text"] for m in answered)
 

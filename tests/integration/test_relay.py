@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 from eventsourcing.persistence import Notification
 
-from shared import infra as infra_module
-from shared import kafka
+from shared import devbroker, kafka
+from shared.devinfra import infra as infra_module
 from shared.relay import Relay
 from tests.integration.relay_app import Ticket, make_app, to_messages
 from tests.waiting import first_within, wait_until
@@ -115,7 +115,7 @@ def test_a_healthy_broker_is_not_mistaken_for_one_that_lost_data(infra, fresh_db
     open_tickets(app, 30)  # one batch, several records per partition
     try:
         assert relay.step() == 30
-        assert not relay.broker_lost_topics(relay.position()[1])
+        assert not relay.published.lost(relay.position()[1])
     finally:
         relay.close()
 
@@ -143,7 +143,9 @@ def test_after_the_broker_restarts_empty_everything_is_republished(fresh_db, tmp
         again = read_all(broker.bootstrap_servers, topic, 25, timeout=60)
         assert {m["subject"] for m in again} == subjects
         position, topic_ids = relay.position()
-        assert position == 25 and topic_ids[topic] == relay.topic_ids.current([topic])[topic]
+        ids = devbroker.TopicIds(broker.bootstrap_servers)
+        assert position == 25 and topic_ids[topic] == ids.current([topic])[topic]
+        ids.close()
     finally:
         relay.stop()  # before the broker goes, or its producer retries for the rest of the session
         thread.join(10)

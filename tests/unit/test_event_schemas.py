@@ -24,16 +24,16 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake, to_messages
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication, Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain.appointment import DETAIL_ACTION_NAMES, Appointment
 from services.booking.domain.directory import KINDS, DirectoryEntry
 from services.booking.domain.organisation import Organisation
 from services.workflow.adapters.cloudevents import to_messages as workflow_messages
 from services.workflow.application import commands as wc
 from services.workflow.application.app import Actor, WorkflowApplication
-from shared import lifecycle, links, schemas
+from shared import links, schemas
+from shared.domain import lifecycle
 from shared.schemas import SchemaError, validate
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)          # Friday
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -252,7 +252,7 @@ def test_workflow_events_match_their_schema(workflow_events):
 def test_notification_events_match_their_schema():
     from datetime import datetime, timezone
 
-    from services.notifier.adapters.ledger import delivery_event
+    from services.notifier.adapters.ledger_rows import delivery_event
 
     now = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     row = {"id": 7, "event_id": "5f0c5b8e-1d2a-5c8e-9a41-0b7e6c2f9d10",

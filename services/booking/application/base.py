@@ -36,9 +36,10 @@ from services.booking.domain.meta import Meta
 from services.booking.domain.organisation import Organisation, organisation_uuid
 from services.booking.domain.transitions import Transition, intended_status
 from services.booking.domain.values import Slot
-from shared import lifecycle, links
+from shared import links
+from shared.domain import lifecycle
+from shared.domain.lifecycle import Definition
 from shared.errors import Invalid, NotFound
-from shared.lifecycle import Definition
 
 A = TypeVar("A", bound=Aggregate)
 SYSTEM = {"id": "booking", "role": "system"}

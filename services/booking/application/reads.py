@@ -13,8 +13,8 @@ from services.booking.domain.appointment import Appointment
 from services.booking.domain.directory import within_working_hours
 from services.booking.domain.values import Slot
 from shared import links
+from shared.domain.lifecycle import allowed_actions
 from shared.errors import Unavailable
-from shared.lifecycle import allowed_actions
 
 
 class Reads(BookingBase):

@@ -3,24 +3,23 @@
 `HttpWorkflowClient` talks to the workflow service (one `requests.Session` per
 thread, a cached `service` token per organisation) and caches definitions,
 which are immutable per version. When workflow cannot be reached it validates
-locally with shared.lifecycle against the cached version (and records that
+locally with shared.domain.lifecycle against the cached version (and records that
 version); with nothing cached it answers 503 with Retry-After.
-`LocalWorkflow` applies shared.lifecycle in-process (tests, no network).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
-from shared import auth, lifecycle
+from shared import auth
+from shared.domain import lifecycle
+from shared.domain.lifecycle import Definition
 from shared.errors import Conflict, Unavailable
-from shared.lifecycle import Definition
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = {"Retry-After": "5"}
@@ -52,44 +51,11 @@ class WorkflowNotFound(Conflict):
 
 
 def local_verdict(d: Definition, from_status: str | None, action: str, to_status: str) -> Verdict:
-    """The rules of shared.lifecycle, which the workflow service also applies."""
+    """The rules of shared.domain.lifecycle, which the workflow service also applies."""
     status = d.status(to_status)
     return Verdict(lifecycle.is_allowed(d, from_status, action, to_status),
                    {"id": d.id, "version": d.version}, to_status, status.kind if status else "",
                    lifecycle.allowed_actions(d, from_status))
-
-
-class LocalWorkflow:
-    """An in-process authority: published definitions plus shared.lifecycle."""
-
-    def __init__(self) -> None:
-        self._published: dict[tuple[str, str], dict[int, Definition]] = {}
-
-    def publish(self, organisation_id: str, statuses: list[dict[str, Any]],
-                workflow_id: str | None = None, name: str = "Custom") -> Definition:
-        problems = lifecycle.validate_custom(statuses)
-        if problems:
-            raise ValueError("; ".join(problems))
-        workflow_id = workflow_id or str(uuid.uuid4())
-        versions = self._published.setdefault((organisation_id, workflow_id), {})
-        d = Definition.from_dict({"id": workflow_id, "version": len(versions) + 1, "name": name,
-                                  "statuses": statuses, "organisation_id": organisation_id})
-        versions[d.version] = d
-        return d
-
-    def definition(self, organisation_id: str, workflow_id: str,
-                   version: int | None) -> Definition:
-        if workflow_id == lifecycle.BUILTIN_ID and version in (None, 1):
-            return lifecycle.BUILTIN
-        versions = self._published.get((organisation_id, workflow_id), {})
-        chosen = version if version is not None else max(versions, default=None)
-        if chosen not in versions:
-            raise WorkflowNotFound(workflow_id, version)
-        return versions[chosen]
-
-    def validate(self, organisation_id: str, definition: Definition, from_status: str | None,
-                 action: str, to_status: str) -> Verdict:
-        return local_verdict(definition, from_status, action, to_status)
 
 
 class Unreachable(Exception):

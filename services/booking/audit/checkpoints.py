@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from kafka import KafkaConsumer, TopicPartition
 
-from shared import db, kafka
+from shared import db, devbroker, kafka
 
 log = logging.getLogger("audit.checkpoints")
 TOPIC = kafka.AUDIT_CHECKPOINTS
@@ -120,7 +120,7 @@ class Checkpointer:
         self.interval = interval
         self.producer = kafka.DurableProducer(bootstrap_servers)
         self.bootstrap_servers = bootstrap_servers
-        self.topic_ids = kafka.TopicIds(bootstrap_servers)
+        self.topic_ids = devbroker.TopicIds(bootstrap_servers)
         db.run_schema(database_url, SCHEMA)
 
     def step(self) -> list[Checkpoint]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.domain.lifecycle import Definition
 from shared.errors import Invalid
-from shared.lifecycle import Definition
 
 # Actions that change (or re-enter) a status and so need the workflow's verdict.
 STATUS_ACTIONS = ("request", "create", "confirm", "accept_suggestion", "reschedule",

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from services.notifier.adapters.ledger import Ledger, Planned
+from services.notifier.adapters.ledger import Ledger
+from services.notifier.adapters.ledger_intake import Planned
 from services.notifier.domain.planning import plan
 from services.notifier.domain.rendering import Renderer
 from shared import config, links

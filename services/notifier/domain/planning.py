@@ -24,7 +24,7 @@ SILENT = frozenset({"note_added", "note_edited", "details_updated", "client_link
 
 # Per occasion: the client's template and the signed links it carries.
 CLIENT_LINKS: dict[str, tuple[str, ...]] = {
-    "received": ("cancel",),
+    "requested": ("cancel",),
     "in_progress": ("cancel",),
     "time_proposed": ("cancel",),
     "confirmed": ("cancel", "propose_time"),
@@ -38,12 +38,12 @@ CLIENT_LINKS: dict[str, tuple[str, ...]] = {
     "no_show": (),
     "reopened": (),
     "feedback_requested": ("submit_feedback",),
-    "feedback_received": (),
+    "feedback_submitted": (),
     "status_changed": (),
 }
 # The organisation gets a generic "update" except where it needs more.
-ORGANISATION_TEMPLATES = {"received": "received", "time_proposed": "received",
-                          "feedback_received": "feedback_received"}
+ORGANISATION_TEMPLATES = {"requested": "requested", "time_proposed": "requested",
+                          "feedback_submitted": "feedback_submitted"}
 # Resources (agent, location) hear about confirmed bookings only.
 RESOURCE_KINDS = ("agent", "location")
 
@@ -52,9 +52,9 @@ _BY_ACTION = {
     "reassign": "reassigned", "reassigned": "reassigned",
     "request_reschedule": "reschedule_requested", "propose_time": "time_proposed",
     "attend": "attended", "no_show": "no_show", "reopen": "reopened",
-    "request_feedback": "feedback_requested", "submit_feedback": "feedback_received",
+    "request_feedback": "feedback_requested", "submit_feedback": "feedback_submitted",
 }
-_BY_KIND = {"confirmation": "confirmed", "start": "received", "step": "in_progress",
+_BY_KIND = {"confirmation": "confirmed", "start": "requested", "step": "in_progress",
             "cancellation": "cancelled"}
 
 

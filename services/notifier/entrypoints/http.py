@@ -20,7 +20,8 @@ from marshmallow import Schema, fields, validate
 
 from services.notifier import bootstrap
 from services.notifier.adapters import dev_transport
-from services.notifier.adapters.ledger import Ledger, view
+from services.notifier.adapters.ledger import Ledger
+from services.notifier.adapters.ledger_rows import view
 from services.notifier.bootstrap import Settings
 from services.notifier.domain.model import STATES
 from services.notifier.domain.rendering import TEMPLATES

@@ -1,8 +1,8 @@
 """Where a rebuild reads history from: Kafka from the earliest offset, booking's
-event feed, or (tests) a list. Each source reads up to a *mark*: `mark_end()`
-fixes how far (Kafka: the current end offsets), `read()` yields the messages
-up to it, and a later `mark_end()` + `read()` continues from there (the
-catch-up before the switch-over).
+event feed, or (tests/doubles/projections.py) a list. Each source reads up to
+a *mark*: `mark_end()` fixes how far (Kafka: the current end offsets),
+`read()` yields the messages up to it, and a later `mark_end()` + `read()`
+continues from there (the catch-up before the switch-over).
 """
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from typing import Any, Protocol
 
 import requests
 from kafka import KafkaConsumer, TopicPartition
-
-from shared.envelope import CloudEvent
 
 
 class EventSource(Protocol):
@@ -27,33 +25,6 @@ class EventSource(Protocol):
         """The raw messages up to the mark."""
 
     def close(self) -> None: ...
-
-
-class ListSource:
-    """Events from memory (tests); `extend` adds events that 'arrive later'."""
-    name = "list"
-
-    def __init__(self, events: list[Any] | None = None) -> None:
-        self._events: list[bytes] = []
-        self._next = self._end = 0
-        self.extend(events or [])
-
-    def extend(self, events: list[Any]) -> None:
-        for e in events:
-            self._events.append(e.to_json() if isinstance(e, CloudEvent) else
-                                e if isinstance(e, bytes) else json.dumps(e).encode())
-
-    def mark_end(self) -> int:
-        self._end = len(self._events)
-        return self._end - self._next
-
-    def read(self) -> Iterator[bytes]:
-        while self._next < self._end:
-            self._next += 1
-            yield self._events[self._next - 1]
-
-    def close(self) -> None:
-        pass
 
 
 class KafkaSource:

@@ -27,8 +27,8 @@ from services.projections.domain.model import (
     is_unconfirmed,
 )
 from shared import history
+from shared.domain.lifecycle import holds_time
 from shared.envelope import CloudEvent
-from shared.lifecycle import holds_time
 
 TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
 

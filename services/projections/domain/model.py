@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from shared.domain.lifecycle import TAIL
 from shared.history import without_personal
-from shared.lifecycle import TAIL
 
 
 class Unprocessable(ValueError):

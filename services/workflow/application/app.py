@@ -12,7 +12,8 @@ from eventsourcing.persistence import IntegrityError
 from services.workflow.application import commands as c
 from services.workflow.domain.catalogue import Catalogue
 from services.workflow.domain.workflow import Workflow
-from shared import db, lifecycle
+from shared import db
+from shared.domain import lifecycle
 from shared.errors import Conflict, Invalid, NotFound
 
 
@@ -59,15 +60,15 @@ class WorkflowApplication(Application[UUID]):
         raise Conflict("too many concurrent changes to this organisation's workflows; retry")
 
     def replace_draft(self, actor: Actor, workflow_id: str, cmd: c.ReplaceDraft,
-                      expected_revision: int | None = None) -> Workflow:
-        workflow = self._for_change(actor, workflow_id, expected_revision)
+                      expected_version: int | None = None) -> Workflow:
+        workflow = self._for_change(actor, workflow_id, expected_version)
         workflow.replace_draft(cmd.name, cmd.statuses, actor.subject, actor.correlation_id)
         self._save(workflow)
         return workflow
 
     def publish(self, actor: Actor, workflow_id: str,
-                expected_revision: int | None = None) -> tuple[Workflow, int, bool]:
-        workflow = self._for_change(actor, workflow_id, expected_revision)
+                expected_version: int | None = None) -> tuple[Workflow, int, bool]:
+        workflow = self._for_change(actor, workflow_id, expected_version)
         version, created = workflow.publish(actor.subject, actor.correlation_id)
         if created:
             self._save(workflow)
@@ -135,13 +136,13 @@ class WorkflowApplication(Application[UUID]):
         return workflow
 
     def _for_change(self, actor: Actor, workflow_id: str,
-                    expected_revision: int | None) -> Workflow:
+                    expected_version: int | None) -> Workflow:
         if workflow_id == lifecycle.BUILTIN_ID:
             raise Conflict("the built-in workflow cannot be changed; define your own")
         workflow = self.workflow(actor.organisation_id, workflow_id)
-        if expected_revision is not None and expected_revision != workflow.version:
-            raise Conflict(f"workflow {workflow_id} is at revision {workflow.version}, "
-                           f"not {expected_revision}", revision=workflow.version)
+        if expected_version is not None and expected_version != workflow.version:
+            raise Conflict(f"workflow {workflow_id} is at version {workflow.version}, "
+                           f"not {expected_version}", current_version=workflow.version)
         return workflow
 
     def _save(self, workflow: Workflow) -> None:
@@ -149,8 +150,8 @@ class WorkflowApplication(Application[UUID]):
             self.save(workflow)
         except IntegrityError as e:
             current: int = self.repository.get(workflow.id).version
-            raise Conflict(f"workflow {workflow.id} changed meanwhile (now at revision "
-                           f"{current}); reload and retry", revision=current) from e
+            raise Conflict(f"workflow {workflow.id} changed meanwhile (now at version "
+                           f"{current}); reload and retry", current_version=current) from e
 
 
 def builtin_snapshot(organisation_id: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 published versions that never change once frozen.
 
 Pure domain: no Flask, no SQL. The rules of which action leads where are
-shared.lifecycle's; this aggregate only keeps definitions and their versions.
+shared.domain.lifecycle's; this aggregate only keeps definitions and their versions.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from shared import lifecycle
+from shared.domain import lifecycle
 from shared.errors import NotFound, Problem
 from shared.event_names import name_events
 

@@ -30,5 +30,5 @@ def request_key() -> str | None:
     return key
 
 
-def etag(revision: int | None) -> dict[str, str]:
-    return {"ETag": f'"{revision}"'} if revision is not None else {}
+def etag(version: int | None) -> dict[str, str]:
+    return {"ETag": f'"{version}"'} if version is not None else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared import lifecycle
+from shared.domain import lifecycle
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$",
                       error="must be lower-case letters, digits and _, starting with a letter")
@@ -52,7 +52,7 @@ class DefinitionCheckSchema(Schema):
 
 
 class DefinitionSchema(Schema):
-    """One published version: shared.lifecycle.Definition.as_dict() (tail included)."""
+    """One published version: shared.domain.lifecycle.Definition.as_dict() (tail included)."""
     id = fields.String()
     version = fields.Integer()
     name = fields.String()
@@ -74,7 +74,8 @@ class WorkflowSchema(Schema):
     organisation_id = fields.String()
     name = fields.String()
     builtin = fields.Boolean()
-    revision = fields.Integer(allow_none=True, metadata={"description": "aggregate version (ETag)"})
+    revision = fields.Integer(allow_none=True, metadata={
+        "description": "the workflow's version (ETag); named revision in the v1 contract"})
     created_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
     draft = fields.Nested(DraftSchema, allow_none=True)

@@ -19,8 +19,9 @@ from services.workflow.entrypoints.context import (
     etag,
     request_key,
 )
-from shared import lifecycle, openapi
+from shared import openapi
 from shared.auth import current, roles_allowed
+from shared.domain import lifecycle
 from shared.preconditions import if_match
 
 blp = Blueprint("workflows", __name__, url_prefix="/v1", description="Status workflows")

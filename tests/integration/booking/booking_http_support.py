@@ -1,5 +1,5 @@
 """What the booking HTTP tests share: times, a token-carrying client, and a tiny
-workflow service speaking the contract of docs/contracts.md with shared.lifecycle
+workflow service speaking the contract of docs/contracts.md with shared.domain.lifecycle
 (our own service's rules, served over real HTTP so booking's client is exercised)."""
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from services.booking.application.workflow_client import LocalWorkflow
-from shared import auth, lifecycle
+from shared import auth
+from shared.domain import lifecycle
+from tests.doubles.booking import LocalWorkflow
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)      # a Friday
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

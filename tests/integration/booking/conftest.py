@@ -16,9 +16,8 @@ from flask import Flask
 
 from services.booking import bootstrap
 from services.booking.application.app import BookingApplication
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.entrypoints.http import create_app
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 
 @dataclass

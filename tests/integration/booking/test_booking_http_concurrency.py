@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from booking_http_support import Api, slot
 
-from services.booking.application.workflow_client import LocalWorkflow
+from tests.doubles.booking import LocalWorkflow
 
 
 class MeetingWorkflow(LocalWorkflow):

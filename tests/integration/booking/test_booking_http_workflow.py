@@ -11,9 +11,9 @@ from booking_http_support import NOW, Api, WorkflowServer, slot
 from werkzeug.serving import make_server
 
 from services.booking import bootstrap
-from services.booking.application.clock import FixedClock
 from services.booking.application.workflow_client import HttpWorkflowClient
 from services.booking.entrypoints.http import create_app
+from tests.doubles.booking import FixedClock
 
 CUSTOM = [
     {"key": "received", "name": "Request received", "kind": "start", "position": 10},

@@ -22,12 +22,11 @@ from werkzeug.serving import make_server
 
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.entrypoints.http import create_app
 from shared import auth, db, kafka
-from shared import infra as infra_module
+from shared.devinfra import infra as infra_module
 from shared.relay import Relay
+from tests.doubles.booking import FixedClock, LocalWorkflow
 from tests.waiting import wait_until
 
 OUTAGE = 10.0   # seconds PostgreSQL stays down
@@ -206,7 +205,7 @@ def _appointment_ids(servers: str, wanted: set[str], timeout: float = 60) -> set
     (no consumer group: its join is not what this test is about), until all of `wanted`."""
     seen: set[str] = set()
     consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    consumer.assign([TopicPartition(kafka.APPOINTMENTS, p) for p in range(kafka.PARTITIONS)])
+    consumer.assign([TopicPartition(kafka.APPOINTMENTS, p) for p in range(kafka.partition_count())])
     consumer.seek_to_beginning()
     deadline = time.monotonic() + timeout
     try:

@@ -161,7 +161,7 @@ def test_a_message_that_cannot_be_processed_is_dead_lettered_and_the_rest_goes_o
     reader = KafkaConsumer(bootstrap_servers=infra.kafka_bootstrap_servers,
                            auto_offset_reset="earliest", enable_auto_commit=False)
     dead_topic = kafka.dlq(settings.topic)
-    reader.assign([TopicPartition(dead_topic, p) for p in range(kafka.PARTITIONS)])
+    reader.assign([TopicPartition(dead_topic, p) for p in range(kafka.partition_count())])
     dead: list = []
 
     def both_read() -> bool:

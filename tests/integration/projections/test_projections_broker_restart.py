@@ -9,8 +9,8 @@ from dataclasses import replace
 from kafka import KafkaAdminClient
 
 from services.projections.bootstrap import database
-from shared import infra as infra_module
-from shared import kafka
+from shared import devbroker, kafka
+from shared.devinfra import infra as infra_module
 from tests.integration.projections.support import applied_count, publish, running, wait_until
 from tests.unit.projections.factory import Booking, slot
 
@@ -51,6 +51,6 @@ def test_the_consumer_survives_a_broker_that_comes_back_empty(settings, tmp_path
             wait_until(lambda: consumer.counts.get("duplicate", 0) >= 1, what="old one deduped")
             # Whoever re-created them (a client asking, or us), they kept their partition count
             assert partition_counts(broker.bootstrap_servers, own.topics) == {
-                topic: kafka.PARTITIONS for topic in own.topics}
+                topic: devbroker.ON_DEMAND_PARTITIONS for topic in own.topics}
     finally:
         broker.stop()

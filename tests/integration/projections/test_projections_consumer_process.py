@@ -64,7 +64,7 @@ def offsets(settings) -> tuple[dict[TopicPartition, int], dict[TopicPartition, i
     admin.close()
     probe = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     ends = probe.end_offsets([TopicPartition(t, p) for t in settings.topics
-                              for p in range(kafka.PARTITIONS)])
+                              for p in range(kafka.partition_count())])
     probe.close()
     return {tp: max(0, committed[tp].offset) if tp in committed else 0 for tp in ends}, ends
 

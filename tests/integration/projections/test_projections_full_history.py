@@ -11,13 +11,12 @@ from rich.console import Console
 
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.entrypoints.http import create_app as booking_app
-from services.projections.adapters.sources import ListSource
 from services.projections.entrypoints import rebuild as command
 from services.projections.entrypoints.http import create_app
 from shared import auth, links
+from tests.doubles.booking import FixedClock, LocalWorkflow
+from tests.doubles.projections import ListSource
 from tests.integration.projections.support import applied_count, publish, running, wait_until
 
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture

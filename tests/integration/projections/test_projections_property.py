@@ -16,8 +16,8 @@ from services.projections.adapters.schema import ALL_TABLES, LIVE, REBUILD, VIEW
 from services.projections.application.apply import apply_event
 from services.projections.application.drift import compare
 from services.projections.bootstrap import database
-from shared import lifecycle
-from shared.lifecycle import BUILTIN
+from shared.domain import lifecycle
+from shared.domain.lifecycle import BUILTIN
 from tests.present import present
 from tests.unit.projections.factory import CUSTOM, Booking, slot, window
 

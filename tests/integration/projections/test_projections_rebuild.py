@@ -14,7 +14,7 @@ from rich.console import Console
 from werkzeug.serving import make_server
 
 from services.projections.adapters.schema import LIVE, VIEW_TABLES, VIEWS
-from services.projections.adapters.sources import BookingFeedSource, KafkaSource, ListSource
+from services.projections.adapters.sources import BookingFeedSource, KafkaSource
 from services.projections.application.apply import apply_event
 from services.projections.application.purge import purge
 from services.projections.application.rebuild import REBUILD_LOCK, RebuildRunning, rebuild
@@ -22,6 +22,7 @@ from services.projections.bootstrap import database
 from services.projections.entrypoints import rebuild as command
 from services.projections.entrypoints.http import create_app
 from shared import auth
+from tests.doubles.projections import ListSource
 from tests.integration.projections.support import (
     NOW,
     applied_count,
@@ -157,4 +158,7 @@ def test_only_one_rebuild_runs_at_a_time(settings):
         other.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
         with pytest.raises(RebuildRunning):
             rebuild(pool, ListSource([]), VIEW_TABLES, NOW)
+        # Released here: a closed connection's backend lets go of its locks only when it
+        # has exited, a moment after the client left (the next rebuild could still see it).
+        other.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK,))
     assert rebuild(pool, ListSource([]), VIEW_TABLES, NOW).swapped

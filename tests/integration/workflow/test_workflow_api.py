@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import lifecycle
+from shared.domain import lifecycle
 from tests.integration.workflow.tokens import bearer
 
 MANAGER, AGENT, AUDITOR, SERVICE = (bearer("acme", r) for r in
@@ -188,9 +188,9 @@ def test_other_bad_requests_are_clear_and_never_500(client):
     ):
         assert answer.status_code == status, (answer.status_code, answer.json)
         assert field is None or field in answer.json["errors"]
-    # A stale If-Match is a conflict naming the current revision.
+    # A stale If-Match is a conflict naming the current version.
     stale = client.post(f"/v1/workflows/{wid}/publish", headers={**MANAGER, "If-Match": '"1"'})
-    assert (stale.status_code, stale.json["revision"]) == (409, 2)
+    assert (stale.status_code, stale.json["current_version"]) == (409, 2)
 
 
 def test_the_validate_api_checks_a_definition_without_saving_it(client):

@@ -1,6 +1,6 @@
 """Booking unit tier: the domain and the application over the in-memory store.
 
-No I/O: the workflow authority is `LocalWorkflow` (shared.lifecycle in-process)
+No I/O: the workflow authority is `LocalWorkflow` (shared.domain.lifecycle in-process)
 and time is a `FixedClock` the test moves.
 """
 from __future__ import annotations
@@ -14,8 +14,7 @@ from booking_unit_support import NOW
 
 from services.booking import bootstrap
 from services.booking.application.app import BookingApplication, Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 
 @dataclass

@@ -13,11 +13,11 @@ from services.booking.adapters.cloudevents import to_messages
 from services.booking.application import commands as c
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain import errors
-from shared import kafka, lifecycle, links
+from shared import kafka, links
+from shared.domain import lifecycle
 from shared.errors import Invalid, NotFound
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 CUSTOM = [
     {"key": "received", "name": "Request received", "kind": "start", "position": 10},

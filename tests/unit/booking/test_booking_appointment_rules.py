@@ -1,7 +1,7 @@
 """The appointment aggregate's own rules, with an injected time and availability.
 
 Status changes are handed in as the workflow authority would allow them
-(shared.lifecycle on the built-in workflow); each test reads as a scenario.
+(shared.domain.lifecycle on the built-in workflow); each test reads as a scenario.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from services.booking.domain.meta import Meta
 from services.booking.domain.organisation import Organisation
 from services.booking.domain.transitions import Transition, intended_status
 from services.booking.domain.values import Slot
-from shared import lifecycle
+from shared.domain import lifecycle
 from shared.errors import Invalid
 
 SERVICE = {"id": "svc-1", "name": "Consultation", "duration_minutes": 30}

@@ -18,12 +18,12 @@ import tests.booking_commands as drive
 from services.booking import bootstrap
 from services.booking.application import commands as c
 from services.booking.application.app import Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain.appointment import Appointment
 from services.booking.domain.transitions import DETAIL_ACTIONS, STATUS_ACTIONS
-from shared import lifecycle, links
+from shared import links
+from shared.domain import lifecycle
 from shared.errors import Problem
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 ACTIONS = list(STATUS_ACTIONS) + list(DETAIL_ACTIONS) + ["tick", "tick"]
 REASONS = [None, "Other", "Fully booked", "not on any list"]

@@ -27,14 +27,13 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
-from services.booking.application.clock import FixedClock
 from services.booking.application.ports import SideWrites
-from services.booking.application.workflow_client import LocalWorkflow
 from services.booking.domain import appointment, directory, organisation
 from services.booking.domain.appointment import Appointment
 from services.booking.domain.directory import KINDS
 from services.booking.domain.organisation import Organisation
 from shared.event_names import event_classes, name_events
+from tests.doubles.booking import FixedClock, LocalWorkflow
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "booking_store_a02f93f.json"
 DOMAIN_NAME = re.compile(r"^(appointment|organisation|service|resource|client)\.[A-Z]\w*$")

@@ -101,7 +101,7 @@ def test_one_address_gets_one_message_per_channel_even_with_two_roles():
 
 
 @pytest.mark.parametrize("action,template,links", [
-    ("request", "received", ("cancel",)),
+    ("request", "requested", ("cancel",)),
     ("confirm", "confirmed", ("cancel", "propose_time")),
     ("accept_suggestion", "accepted", ("cancel", "propose_time")),
     ("reschedule", "rescheduled", ("cancel", "propose_time")),
@@ -110,7 +110,7 @@ def test_one_address_gets_one_message_per_channel_even_with_two_roles():
     ("cancel", "cancelled", ()),
     ("reject", "rejected", ()),
     ("request_feedback", "feedback_requested", ("submit_feedback",)),
-    ("submit_feedback", "feedback_received", ()),
+    ("submit_feedback", "feedback_submitted", ()),
 ])
 def test_the_client_template_and_its_signed_links(action, template, links):
     client = [m for m in plan(appointment_event(action)) if m.recipient_kind == "client"]
@@ -120,9 +120,9 @@ def test_the_client_template_and_its_signed_links(action, template, links):
 
 def test_the_organisation_hears_of_a_new_request_and_of_feedback_in_their_own_words():
     assert {m.template for m in plan(appointment_event("request"))
-            if m.recipient_kind == "organisation"} == {"organisation/received"}
+            if m.recipient_kind == "organisation"} == {"organisation/requested"}
     assert {m.template for m in plan(appointment_event("submit_feedback"))
-            if m.recipient_kind == "organisation"} == {"organisation/feedback_received"}
+            if m.recipient_kind == "organisation"} == {"organisation/feedback_submitted"}
     assert {m.template for m in plan(appointment_event("cancel"))
             if m.recipient_kind == "organisation"} == {"organisation/update"}
 
@@ -131,7 +131,7 @@ def test_custom_workflow_statuses_notify_by_their_kind():
     moved = {kind: occasion({"action": "move", "from_status": "a", "to_status": "b",
                              "status_kind": kind})
              for kind in ("start", "step", "confirmation", "cancellation")}
-    assert moved == {"start": "received", "step": "in_progress", "confirmation": "confirmed",
+    assert moved == {"start": "requested", "step": "in_progress", "confirmation": "confirmed",
                      "cancellation": "cancelled"}
 
 

@@ -11,12 +11,11 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.application import commands as c
 from services.booking.application.app import Caller
-from services.booking.application.clock import FixedClock
-from services.booking.application.workflow_client import LocalWorkflow
 from services.notifier.application.consume import prepare
 from services.notifier.domain.planning import organisation_settings
 from services.notifier.domain.rendering import Renderer
 from shared import links
+from tests.doubles.booking import FixedClock, LocalWorkflow
 from tests.present import present
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """A scripted stand-in for booking: commands -> CloudEvents shaped exactly as
 docs/contracts.md says (envelope, `change`, snapshots), with positions and
 aggregate versions as booking's event store would give them. Transitions are
-checked with shared.lifecycle, so every script is a history booking could write.
+checked with shared.domain.lifecycle, so every script is a history booking could write.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from shared import lifecycle
+from shared.domain import lifecycle
+from shared.domain.lifecycle import BUILTIN, Definition, Status
 from shared.envelope import CloudEvent
-from shared.lifecycle import BUILTIN, Definition, Status
 from tests.present import present
 
 ORGANISATION: dict[str, Any] = {
@@ -107,7 +107,7 @@ class Booking:
     def act(self, aid: str, action: str, to_status: str | None = None, *,
             actor: dict[str, str] | None = None, reason: str | None = None,
             message: str | None = None, minutes: int = 5, **fields: Any) -> CloudEvent:
-        """A status action (checked by shared.lifecycle) or a non-status change
+        """A status action (checked by shared.domain.lifecycle) or a non-status change
         (note_added, note_edited, details_updated, reassigned, client_linked)."""
         snap, definition = self.snapshots[aid], self.definitions[aid]
         current = snap["status"]

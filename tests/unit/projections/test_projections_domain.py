@@ -97,7 +97,7 @@ def test_confirm_then_reschedule_then_cancel():
     booking = Booking()
     requested = booking.request(slot_=slot("2026-11-23", "09:00"), agent_id="agent-7")
     aid = requested.subject
-    # Like booking (shared.lifecycle.holds_time): a request does not hold the agent yet.
+    # Like booking (shared.domain.lifecycle.holds_time): a request does not hold the agent yet.
     assert not views(requested).appointment.blocks_time
     confirmed = views(booking.act(aid, "confirm")).appointment
     assert (confirmed.status, confirmed.unconfirmed, confirmed.blocks_time) == (

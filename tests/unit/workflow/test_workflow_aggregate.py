@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.workflow.domain.workflow import NotPublishable, VersionNotFound, Workflow
-from shared import lifecycle
+from shared.domain import lifecycle
 from tests.present import present
 
 FIVE_STEPS = [

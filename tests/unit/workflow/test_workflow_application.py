@@ -58,13 +58,13 @@ def test_a_retried_create_with_the_same_key_answers_the_first(app):
     assert [w.id for w in app.workflows("acme")] == [first.id]
 
 
-def test_a_stale_revision_is_a_conflict(app):
+def test_a_stale_version_is_a_conflict(app):
     workflow = app.create(MIA, c.Create("Flow", STATUSES))
     app.replace_draft(MIA, str(workflow.id), c.ReplaceDraft(STATUSES, "Flow 2"),
-                      expected_revision=1)
+                      expected_version=1)
     with pytest.raises(Conflict) as stale:
-        app.publish(MIA, str(workflow.id), expected_revision=1)
-    assert stale.value.extra["revision"] == 2
+        app.publish(MIA, str(workflow.id), expected_version=1)
+    assert stale.value.extra["current_version"] == 2
 
 
 def test_the_builtin_workflow_is_served_but_read_only(app):

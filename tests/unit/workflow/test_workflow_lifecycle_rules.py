@@ -1,4 +1,4 @@
-"""The transition rules the workflow service serves (shared.lifecycle.targets),
+"""The transition rules the workflow service serves (shared.domain.lifecycle.targets),
 checked against DOMAIN.md's action table for the built-in lifecycle and
 against a five-step custom workflow (Calenso)."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from shared import lifecycle
-from shared.lifecycle import BUILTIN, Definition, Status, allowed_actions, targets
+from shared.domain import lifecycle
+from shared.domain.lifecycle import BUILTIN, Definition, Status, allowed_actions, targets
 
 # DOMAIN.md, "Actions and their rules": (action, from) -> allowed targets.
 BUILTIN_TABLE: dict[tuple[str, str | None], set[str]] = {
@@ -132,7 +132,7 @@ def test_after_confirmation_the_builtin_tail_applies():
     assert targets(CUSTOM, "attended", "move") == []
 
 
-# -- findings in shared/lifecycle.py, now fixed
+# -- findings in shared/domain/lifecycle.py, now fixed
 def test_a_step_after_the_confirmation_is_refused():
     statuses = [s.as_dict() for s in CUSTOM.statuses] + [
         dict(key="late_step", name="Late", kind="step", position=55)]

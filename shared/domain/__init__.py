@@ -1,0 +1,1 @@
+"""Domain rules more than one service applies (booking, workflow, projections)."""
