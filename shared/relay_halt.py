@@ -209,13 +209,19 @@ class CorrectingMapper(Mapper[Any]):
     def __init__(self, original: Mapper[Any],
                  corrections: Callable[[], dict[tuple[str, int], bytes]]) -> None:
         super().__init__(original.transcoder, original.compressor, original.cipher)
-        self.corrections = corrections
+        self.original, self.corrections = original, corrections
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        return self.original.to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         key = (str(stored_event.originator_id), stored_event.originator_version)
         if (corrected := self.corrections().get(key)) is not None:
             stored_event = replace(stored_event, state=corrected)
-        return super().to_domain_event(stored_event)
+        return self.original.to_domain_event(stored_event)   # e.g. booking's sealing mapper
+
+    def __getattr__(self, name: str) -> Any:   # what the original mapper adds (its keys)
+        return getattr(self.original, name)
 
 
 def install(application: Any, corrections: Callable[[], dict[tuple[str, int], bytes]]) -> None:
