@@ -6,6 +6,8 @@ real answers against them (schemathesis response conformance).
 """
 from __future__ import annotations
 
+import functools
+
 from marshmallow import INCLUDE, Schema, fields
 
 
@@ -156,6 +158,7 @@ ENTRIES: dict[str, type[Entry]] = {"service": ServiceEntry, "resource": Resource
                                    "client": ClientEntry}
 
 
+@functools.cache  # one schema per kind, however many operations answer it
 def entry_result(kind: str) -> type[Schema]:
     """`{<kind>: {...}, version, position}`: one entry as created, changed or read."""
     return Answer.from_dict({kind: fields.Nested(ENTRIES[kind]), "version": fields.Integer(),

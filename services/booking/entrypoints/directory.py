@@ -99,7 +99,9 @@ for _kind, (_path, _schema, _writers) in KINDS.items():
 
 @bp.route("/clients/<uuid:entry_id>/erase", methods=["POST"])
 @bp.arguments(s.EmptySchema)
+@bp.response(200, answers.entry_result("client"))
 @roles_allowed("manager")
+@openapi.errors(409)
 @command()
 def erase_client(args: dict[str, Any], entry_id: uuid.UUID) -> dict[str, Any]:
     """Erase a client's personal data (GDPR): their key is destroyed, so their name,

@@ -90,7 +90,7 @@ def test_an_untouched_store_verifies_clean_and_the_command_exits_0(audit, monkey
 def test_an_altered_payload_is_named_by_position(audit, monkeypatch, capsys):
     position, aggregate, version = audit.chain_of("acme", "appointment.")[1]
     audit.sql(f"UPDATE {EVENTS} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
-              f"'Ada', 'Eve'), 'UTF8') WHERE notification_id = %s", (position,))
+              f"'widget', 'agent'), 'UTF8') WHERE notification_id = %s", (position,))
     report = audit.verify()
     first = report.problems[0]
     assert (first.position, first.kind, first.aggregate_id, first.version) == (
@@ -149,7 +149,7 @@ def test_a_chain_rewritten_to_match_is_caught_by_the_signed_checkpoint(audit):
     # consistent in itself, only the checkpoint signed before tells
     position = audit.chain_of("acme", "appointment.")[0][0]
     audit.sql(f"UPDATE {EVENTS} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
-              f"'Ada', 'Eve'), 'UTF8') WHERE notification_id = %s", (position,))
+              f"'widget', 'agent'), 'UTF8') WHERE notification_id = %s", (position,))
     with psycopg.connect(audit.url) as conn, conn.cursor() as curs:
         previous = chain.GENESIS
         for e in list(chain.entries(curs, psycopg.sql.SQL(EVENTS), "acme")):
