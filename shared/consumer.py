@@ -18,6 +18,9 @@ from the earliest) only causes harmless duplicates.
   twin with the reason (shared/deadletters.py) and the consumer goes on.
 - Topics are created before subscribing, and a topic re-created under the
   consumer is read again from its start (`kafka.TopicWatch`).
+- With `progress`, what was handled (next offset per partition, the highest
+  relay fence) is recorded after each batch for read-your-writes
+  (shared/freshness.py).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared import kafka
 from shared.deadletters import DeadLetterFailed, DeadLetters
+from shared.freshness import Progress, fence_of
 
 log = logging.getLogger(__name__)
 Handler = Callable[[ConsumerRecord], object]
@@ -52,8 +56,10 @@ class ConsumerRuntime:
                  handle: Handler, *, expected: tuple[type[Exception], ...] = (),
                  also_ensure: Iterable[str] = (), poll_interval: float = 0.5,
                  retry_wait: float = 1.0, topic_check_interval: float = 3.0,
-                 before_poll: Callable[[], None] | None = None) -> None:
+                 before_poll: Callable[[], None] | None = None,
+                 progress: Progress | None = None) -> None:
         self.topics = tuple(topics)
+        self.progress = progress
         self.handle, self.expected = handle, expected
         self.poll_ms = int(poll_interval * 1000)
         self.retry_wait = retry_wait
@@ -92,6 +98,7 @@ class ConsumerRuntime:
             log.warning("poll failed: %s", e)
             return False
         done: dict[TopicPartition, int] = {}
+        fence: int | None = None
         try:
             for tp, records in batch.items():
                 for record in records:
@@ -100,6 +107,7 @@ class ConsumerRuntime:
                         return True
                     self._handle_or_dead_letter(record)
                     done[tp] = record.offset + 1
+                    fence = max(fence or 0, fence_of(record.headers) or 0) or None
         except Exception as e:
             self._rewind(batch, done)  # not handled: read it again
             if not isinstance(e, TRANSIENT):
@@ -108,6 +116,7 @@ class ConsumerRuntime:
             return False
         finally:
             self._commit(done)
+            self._record_progress(done, fence)
         return True
 
     def _handle_or_dead_letter(self, record: ConsumerRecord) -> None:
@@ -139,6 +148,14 @@ class ConsumerRuntime:
                                   for tp, offset in done.items()})
         except KafkaError as e:  # rebalance or broker gone: the events are deduplicated
             log.warning("offset commit failed; events will be seen again: %s", e)
+
+    def _record_progress(self, done: dict[TopicPartition, int], fence: int | None) -> None:
+        if not done or self.progress is None:
+            return
+        try:
+            self.progress.record(done, fence)
+        except psycopg.Error as e:  # read-your-writes waits longer; nothing is lost
+            log.warning("could not record the consumer's progress: %s", e)
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

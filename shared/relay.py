@@ -10,6 +10,10 @@ publishes each stored event to Kafka as a CloudEvent.
   no use here: Tansu reports the last batch's base offset + 1.) A batch is
   recorded only if its topics still have, after the acknowledgement, the ids
   they had when it was sent: a broker may ack and die the next moment.
+- A batch's last message is sent alone, once the broker acknowledged all the
+  others, with a `fence` header holding its position: whoever can read it
+  knows every event at or below it is in the log (read-your-writes,
+  shared/freshness.py). One more round trip per batch of more than one.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from typing import Any
 
 from shared import config, db, kafka
 from shared.envelope import CloudEvent
+from shared.freshness import FENCE
 from shared.outbox import Drainer, Send
 
 log = logging.getLogger("relay")
@@ -111,7 +116,11 @@ class Relay:
         sent_to = {t: topic_ids[t] for t in topics if t in topic_ids}
         if unseen := topics - set(sent_to):
             sent_to.update(self._ids_before_sending(unseen))
-        send([(topic, *event.to_kafka(key)) for topic, key, event in messages])
+        *before, (topic, key, last) = messages
+        if before:
+            send([(t, *event.to_kafka(k)) for t, k, event in before])
+        value_key, value, headers = last.to_kafka(key)
+        send([(topic, value_key, value, [*headers, (FENCE, str(last.position).encode())])])
         # An acknowledgement counts only if the broker that gave it still has those topics:
         # a memory-only broker that restarted right after acking has lost the messages.
         if self.topic_ids.current(topics) != sent_to:
