@@ -12,6 +12,13 @@ from shared.freshness import Freshness
 MAX_POSITION = 2**63 - 1  # PostgreSQL bigint, like booking's positions
 
 
+RESPONSE_504 = {
+    "description": "min_position: the view has not applied every event up to that position "
+                   "within 5 s (problem+json with `position`); retry after Retry-After seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+}
+
+
 class NotCaughtUp(Problem):
     status = 504
     title = "View not caught up"

@@ -28,6 +28,7 @@ from services.notifier.bootstrap import Settings
 from shared import db, logs
 from shared.consumer import ConsumerRuntime
 from shared.envelope import CloudEvent
+from shared.freshness import Progress
 
 log = logging.getLogger("notifier")
 
@@ -49,7 +50,8 @@ class NotifierProcess:
             settings.bootstrap_servers, settings.group_id,
             (settings.topic, settings.directory_topic), self._handle,
             also_ensure=(settings.events_topic, settings.dlq_topic),
-            poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base))
+            poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base),
+            progress=Progress(self.pool, settings.group_id))
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:

@@ -4,6 +4,9 @@
 
 GET /v1/deliveries   which message went to whom, on which channel, its state
 GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
+Both take `min_position` (read-your-writes, shared/freshness.py): every event up
+to that booking position is consumed (its deliveries planned), and for the
+mailbox every message of those events is in it; else 504 with Retry-After.
 GET /mailbox         the same as a page for a person, newest first; the token may
                      come as ?access_token= (a browser sends no header)
 Both mailbox routes exist only while a channel has no provider credentials
@@ -24,8 +27,10 @@ from services.notifier.adapters.ledger import Ledger, view
 from services.notifier.bootstrap import Settings
 from services.notifier.domain.model import STATES
 from services.notifier.domain.rendering import TEMPLATES
-from shared import auth, db, kafka
+from shared import auth, db, kafka, read_your_writes
+from shared.freshness import Freshness
 from shared.http import create_app as create_service_app
+from shared.read_your_writes import min_position_field
 
 READERS = ("agent", "manager", "auditor")
 api = Blueprint("notifier", __name__, url_prefix="/v1", description="Deliveries of email and SMS")
@@ -34,6 +39,7 @@ mailbox = Blueprint("mailbox", __name__, description="The development mailbox (n
 
 
 class DeliveryQuery(Schema):
+    min_position = min_position_field()
     appointment_id = fields.String(metadata={"description": "only this appointment"})
     recipient = fields.String(metadata={"description": "only this email address or phone number"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
@@ -61,6 +67,7 @@ class DeliverySchema(Schema):
 
 
 class MailboxQuery(Schema):
+    min_position = min_position_field()
     appointment_id = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
@@ -82,8 +89,10 @@ class Deliveries(MethodView):
     @auth.roles_allowed(*READERS)
     @api.arguments(DeliveryQuery, location="query")
     @api.response(200, DeliverySchema(many=True))
+    @api.alt_response(504, **read_your_writes.RESPONSE_504)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Deliveries of the caller's organisation, oldest first"""
+        read_your_writes.wait_or_504(_freshness(), query.get("min_position"))
         rows = _ledger().deliveries(auth.current().org, query.get("appointment_id"),
                                     query.get("recipient"), query["limit"])
         return [view(r) for r in rows]
@@ -94,8 +103,13 @@ class Mailbox(MethodView):
     @auth.roles_allowed(*READERS)
     @mailbox.arguments(MailboxQuery, location="query")
     @mailbox.response(200, MailSchema(many=True))
+    @mailbox.alt_response(504, **read_your_writes.RESPONSE_504)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Messages the development transport kept, newest first"""
+        org, position = auth.current().org, query.get("min_position")
+        if position is not None:  # and the messages of those events are in the mailbox
+            read_your_writes.wait_or_504(_freshness(), position, also=lambda: dev_transport.settled(
+                _ledger().pool, org, position, bootstrap.dev_channels()))
         return dev_transport.messages(_ledger().pool, auth.current().org,
                                       query.get("appointment_id"), query["limit"])
 
@@ -117,8 +131,15 @@ def _ledger() -> Ledger:
     return current_app.extensions["notifier.ledger"]
 
 
-def create_app(database_url: str | None = None, bootstrap_servers: str | None = None) -> Flask:
-    settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers)
+def _freshness() -> Freshness:
+    return current_app.extensions["notifier.freshness"]
+
+
+def create_app(database_url: str | None = None, bootstrap_servers: str | None = None,
+               **overrides: Any) -> Flask:
+    """`overrides`: other Settings (tests: their topics, group, read-your-writes time-out)."""
+    settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers,
+                                 **overrides)
     connections = bootstrap.pool(settings)
     app = create_service_app(
         "notifier", [api, mailbox] if bootstrap.uses_dev_mailbox() else [api],
@@ -126,4 +147,7 @@ def create_app(database_url: str | None = None, bootstrap_servers: str | None = 
         ready_checks={"database": lambda: db.is_reachable(settings.database_url)},
         informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers)})
     app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
+    app.extensions["notifier.freshness"] = Freshness(
+        settings.database_url, connections, settings.bootstrap_servers, settings.group_id,
+        (settings.topic, settings.directory_topic), settings.read_your_writes_timeout)
     return app

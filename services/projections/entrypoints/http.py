@@ -78,6 +78,7 @@ def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Calendar)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def calendar(args: dict[str, Any]) -> dict[str, Any]:
     """Calendar: appointments in a date range, optionally for one agent or resource.
 
@@ -100,6 +101,7 @@ def calendar(args: dict[str, Any]) -> dict[str, Any]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.ListArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Page)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
     """Appointment list by status, agent, service, client and date, paged.
 
@@ -123,6 +125,7 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.QueueArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Page)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def queue(args: dict[str, Any]) -> dict[str, Any]:
     """Request queue: unconfirmed appointments (start and step statuses, incl.
     `reschedule_requested`); `include_confirmed=true` shows confirmed ones too.
@@ -142,6 +145,7 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.History)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
     """Status history of one appointment, newest first: every status passed
     through (and every status action), with who, when, reason and message."""
@@ -157,6 +161,7 @@ def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.ClientAppointments)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
     """A client's current and past appointments (date, time, service,
     resources, status); past ones only within the organisation's retention period."""
@@ -178,6 +183,7 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.AvailabilityArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Availability)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def availability(args: dict[str, Any]) -> dict[str, Any]:
     """Who is available at a time (for reassigning): within working hours in
     the organisation's time zone and not busy with another active appointment."""
@@ -199,6 +205,7 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 @auth.roles_allowed("manager", "auditor")
 @blp.arguments(schemas.StatisticsArgs, location="query", unknown=RAISE)
 @blp.response(200, schemas.Statistics)
+@blp.alt_response(504, **read_your_writes.RESPONSE_504)
 def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
     """Statistics for managers: counts by status and outcome, no-show rate,
     mean and median time from request to confirmation; grouped by agent
