@@ -153,7 +153,7 @@ class ConsumerRuntime:
         if not done or self.progress is None:
             return
         try:
-            self.progress.record(done, fence)
+            self.progress.record(done, fence, self.watch.known)
         except psycopg.Error as e:  # read-your-writes waits longer; nothing is lost
             log.warning("could not record the consumer's progress: %s", e)
 

@@ -30,10 +30,8 @@ save left in the positions) is covered by the next fence. A group must consume
 the topics the fences are on; booking's go to appointments.events or
 directory.events, and both views consume both.
 
-End offsets: Tansu answers ListOffsets with the last record batch's base offset
-+ 1 (a batch of 3 records at 5..7 gives 6, not 8), so the true end is found by
-fetching from that offset - 1 (on Apache Kafka the last record). One sample
-serves every read anchored before it was taken.
+End offsets come from shared/end_offsets.py (true ends on Tansu too; offsets of
+a re-created topic are never compared with its former self's).
 """
 from __future__ import annotations
 
@@ -44,9 +42,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import psycopg
-from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 from psycopg_pool import ConnectionPool
+
+from shared.end_offsets import Ends
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +57,7 @@ CREATE TABLE IF NOT EXISTS consumer_progress (
     topic       text NOT NULL,
     partition   integer NOT NULL,
     next_offset bigint NOT NULL,   -- every record before it is handled
+    topic_id    text NOT NULL DEFAULT '',  -- of the topic those offsets are in
     fence       bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (group_id, topic, partition)
 );
@@ -82,16 +82,20 @@ class Progress:
         with pool.connection() as conn:
             conn.execute(SCHEMA)
 
-    def record(self, offsets: Mapping[TopicPartition, int], fence: int | None) -> None:
-        """Every record before `offsets[tp]` is handled; `fence` the highest one seen."""
-        # A re-created topic starts again at 0: the offset is set, not maximised.
-        rows = [(self.group_id, tp.topic, tp.partition, offset, fence or 0)
-                for tp, offset in offsets.items()]
+    def record(self, offsets: Mapping[TopicPartition, int], fence: int | None,
+               topic_ids: Mapping[str, str]) -> None:
+        """Every record before `offsets[tp]` is handled; `fence` the highest one seen;
+        `topic_ids`: the ids the topics had as far as the consumer knows."""
+        # A re-created topic starts again at 0: the offset is set, not maximised, and
+        # kept with the topic's id, so a reader never compares it with another topic's end.
+        rows = [(self.group_id, tp.topic, tp.partition, offset, topic_ids.get(tp.topic, ""),
+                 fence or 0) for tp, offset in offsets.items()]
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO consumer_progress (group_id, topic, partition, next_offset, fence)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (group_id, topic, partition) DO UPDATE"
-                " SET next_offset = EXCLUDED.next_offset,"
+                "INSERT INTO consumer_progress (group_id, topic, partition, next_offset,"
+                " topic_id, fence) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+                " SET next_offset = EXCLUDED.next_offset, topic_id = EXCLUDED.topic_id,"
                 " fence = GREATEST(consumer_progress.fence, EXCLUDED.fence)", rows)
             cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.group_id))
 
@@ -99,63 +103,14 @@ class Progress:
 @dataclass(frozen=True)
 class Handled:
     fence: int
-    offsets: dict[TopicPartition, int]
+    offsets: dict[TopicPartition, tuple[int, str]]  # next offset, topic id ('' unknown)
 
-
-class Ends:
-    """End offsets of the consumed topics' partitions, one sample shared by readers."""
-
-    def __init__(self, bootstrap_servers: str, topics: tuple[str, ...]) -> None:
-        self.bootstrap_servers, self.topics = bootstrap_servers, topics
-        self._lock = threading.Lock()
-        self._consumer: KafkaConsumer | None = None
-        self._sample: tuple[float, dict[TopicPartition, int]] | None = None
-
-    def after(self, moment: float, deadline: float) -> dict[TopicPartition, int] | None:
-        """Ends sampled after `moment` (monotonic); None when not found by the deadline."""
-        with self._lock:
-            if self._sample and self._sample[0] >= moment:
-                return self._sample[1]
-            started = time.monotonic()
-            try:
-                ends = self._read(deadline)
-            except Exception as e:  # noqa: BLE001 - the broker away: the read is not fresh
-                log.warning("could not read the topics' end offsets: %r", e)
-                self.close()
-                return None
-            if ends is not None:
-                self._sample = (started, ends)
-            return ends
-
-    def _read(self, deadline: float) -> dict[TopicPartition, int] | None:
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap_servers,
-                                           group_id=None, enable_auto_commit=False,
-                                           request_timeout_ms=5000)
-        c = self._consumer
-        partitions = [TopicPartition(t, p) for t in self.topics
-                      for p in sorted(c.partitions_for_topic(t) or ())]
-        if len(partitions) == 0 or {tp.topic for tp in partitions} != set(self.topics):
-            c.topics()  # refresh the metadata; the reader tries again
-            return None
-        reported = c.end_offsets(partitions)
-        c.assign(partitions)
-        tails = [tp for tp, end in reported.items() if end > 0]
-        for tp in tails:
-            c.seek(tp, reported[tp] - 1)
-        pending = set(tails)
-        while pending and time.monotonic() < deadline:
-            c.poll(timeout_ms=100, update_offsets=True)
-            pending = {tp for tp in pending if c.position(tp) < reported[tp]}
-        if pending:
-            return None
-        return {tp: max(reported[tp], c.position(tp)) if tp in tails else 0
-                for tp in partitions}
-
-    def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+    def reached(self, ends: Ends.Sample) -> bool:
+        """Every partition handled up to its end (offsets of a former topic count 0)."""
+        def at(tp: TopicPartition) -> int:
+            offset, topic_id = self.offsets.get(tp, (0, ""))
+            return offset if topic_id in ("", ends.ids.get(tp.topic, topic_id)) else 0
+        return all(at(tp) >= end for tp, end in ends.offsets.items())
 
 
 class Freshness:
@@ -196,8 +151,7 @@ class Freshness:
             ends = self.ends.after(anchored, deadline)
             if ends is None:
                 return False
-            if self._until(lambda h: all(h.offsets.get(tp, 0) >= end
-                                         for tp, end in ends.items()), deadline) is None:
+            if self._until(lambda h: h.reached(ends), deadline) is None:
                 return False
         if also is not None:
             return self._until(lambda _: also(), deadline, self.also_poll) is not None
@@ -205,11 +159,11 @@ class Freshness:
 
     def handled(self) -> Handled:
         with self.pool.connection() as conn:
-            rows = conn.execute("SELECT topic, partition, next_offset, fence FROM"
+            rows = conn.execute("SELECT topic, partition, next_offset, topic_id, fence FROM"
                                 " consumer_progress WHERE group_id = %s",
                                 (self.group_id,)).fetchall()
-        return Handled(max((r[3] for r in rows), default=0),
-                       {TopicPartition(r[0], r[1]): r[2] for r in rows})
+        return Handled(max((r[4] for r in rows), default=0),
+                       {TopicPartition(r[0], r[1]): (r[2], r[3]) for r in rows})
 
     def _until(self, condition: Callable[[Handled], bool], deadline: float,
                poll: float | None = None) -> float | None:

@@ -81,7 +81,7 @@ def test_a_waiting_query_is_woken_by_the_notification_not_the_poll(settings):
     progress = Progress(pool, settings.group_id)
     # The consumer handled the fence at 77 (its topics are empty: nothing else to read)
     handled = {TopicPartition(settings.topics[0], 0): 0}
-    threading.Timer(0.5, lambda: progress.record(handled, 77)).start()
+    threading.Timer(0.5, lambda: progress.record(handled, 77, {})).start()
     started = time.monotonic()
     assert freshness.wait(77)
     assert 0.4 < time.monotonic() - started < 2.5
