@@ -131,6 +131,8 @@ class Freshness:
         self.ends = Ends(bootstrap_servers, topics)
         self._cond = threading.Condition()
         self._generation = 0  # notifications seen
+        self._fences: list[tuple[int, float]] = []  # rising fences, when first seen
+        self.remember = 10_000
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
@@ -148,10 +150,11 @@ class Freshness:
             anchored = self._until(lambda h: h.fence >= position, deadline)
             if anchored is None:
                 return False
-            ends = self.ends.after(anchored, deadline)
+            ends = self.ends.after(self._first_seen(position), deadline)
             if ends is None:
                 return False
-            if self._until(lambda h: h.reached(ends), deadline) is None:
+            if not anchored.reached(ends) and self._until(lambda h: h.reached(ends),
+                                                          deadline) is None:
                 return False
         if also is not None:
             return self._until(lambda _: also(), deadline, self.also_poll) is not None
@@ -162,17 +165,30 @@ class Freshness:
             rows = conn.execute("SELECT topic, partition, next_offset, topic_id, fence FROM"
                                 " consumer_progress WHERE group_id = %s",
                                 (self.group_id,)).fetchall()
-        return Handled(max((r[4] for r in rows), default=0),
-                       {TopicPartition(r[0], r[1]): (r[2], r[3]) for r in rows})
+        handled = Handled(max((r[4] for r in rows), default=0),
+                          {TopicPartition(r[0], r[1]): (r[2], r[3]) for r in rows})
+        with self._cond:
+            if not self._fences or handled.fence > self._fences[-1][0]:
+                self._fences.append((handled.fence, time.monotonic()))
+                del self._fences[:-self.remember]
+        return handled
+
+    def _first_seen(self, fence: int) -> float:
+        """When this process first saw a fence >= `fence`: any end offsets read after
+        that moment cover it, so reads of a position seen before share one sample.
+        (Forgotten ones answer a later moment, which is as true.)"""
+        with self._cond:
+            return next(moment for seen, moment in self._fences if seen >= fence)
 
     def _until(self, condition: Callable[[Handled], bool], deadline: float,
-               poll: float | None = None) -> float | None:
-        """The moment `condition` was seen to hold; None at the deadline."""
+               poll: float | None = None) -> Handled | None:
+        """What was handled when `condition` was seen to hold; None at the deadline."""
         while True:
             with self._cond:
                 seen = self._generation
-            if condition(self.handled()):
-                return time.monotonic()
+            handled = self.handled()
+            if condition(handled):
+                return handled
             now = time.monotonic()
             if now >= deadline:
                 return None
