@@ -60,6 +60,7 @@ class ConsumerRuntime:
                  progress: Progress | None = None) -> None:
         self.topics = tuple(topics)
         self.progress = progress
+        self._progress_known: set[TopicPartition] = set()  # recorded at least once
         self.handle, self.expected = handle, expected
         self.poll_ms = int(poll_interval * 1000)
         self.retry_wait = retry_wait
@@ -150,10 +151,24 @@ class ConsumerRuntime:
             log.warning("offset commit failed; events will be seen again: %s", e)
 
     def _record_progress(self, done: dict[TopicPartition, int], fence: int | None) -> None:
-        if not done or self.progress is None:
+        if self.progress is None:
+            return
+        handled = dict(done)
+        # A partition first met in this process: what the group committed before was
+        # handled (by an earlier process, perhaps of a release that recorded nothing).
+        for tp in self.consumer.assignment() - self._progress_known - handled.keys():
+            try:
+                committed = self.consumer.committed(tp)
+            except KafkaError:
+                continue
+            self._progress_known.add(tp)
+            if committed:
+                handled[tp] = committed
+        if not handled:
             return
         try:
-            self.progress.record(done, fence, self.watch.known)
+            self.progress.record(handled, fence, self.watch.known)
+            self._progress_known |= handled.keys()
         except psycopg.Error as e:  # read-your-writes waits longer; nothing is lost
             log.warning("could not record the consumer's progress: %s", e)
 

@@ -44,16 +44,20 @@ class Ends:
         with self._lock:
             if self._sample and self._sample[0] >= moment:
                 return self._sample[1]
-            started = time.monotonic()
-            try:
-                ends = self._read(deadline)
-            except Exception as e:  # noqa: BLE001 - the broker away: the read is not fresh
-                log.warning("could not read the topics' end offsets: %r", e)
-                self.close()
-                return None
-            if ends is not None:
-                self._sample = (started, ends)
-            return ends
+            while True:
+                started = time.monotonic()
+                try:
+                    ends = self._read(deadline)
+                except Exception as e:  # noqa: BLE001 - the broker away: the read is not fresh
+                    log.warning("could not read the topics' end offsets: %r", e)
+                    self.close()
+                    return None
+                if ends is not None:
+                    self._sample = (started, ends)
+                    return ends
+                if time.monotonic() + 0.1 >= deadline:  # metadata not there yet: ask again
+                    return None
+                time.sleep(0.1)
 
     def _read(self, deadline: float) -> Ends.Sample | None:
         ids = self._ids.current(self.topics)

@@ -7,11 +7,20 @@ import itertools
 import time
 from dataclasses import replace
 
+import psycopg
+
 from services.projections.bootstrap import Settings
 from services.projections.entrypoints.http import create_app
 from shared.envelope import CloudEvent
-from tests.integration.projections.support import applied_count, running, token, wait_until
+from tests.integration.projections.support import (
+    applied_count,
+    publish,
+    running,
+    token,
+    wait_until,
+)
 from tests.integration.relaying import relaying
+from tests.present import present
 from tests.unit.projections.factory import Booking, slot
 
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
@@ -95,3 +104,28 @@ def test_a_position_the_view_never_receives_does_not_hold_the_read(settings):
         assert answer.status_code == 200
         assert aid in {i["id"] for i in answer.get_json()["items"]}
         assert time.monotonic() - started < 4
+
+
+def test_partitions_handled_before_progress_was_recorded_do_not_hold_reads(settings):
+    # A consumer of a release that recorded no progress committed its offsets;
+    # after the upgrade its idle partitions count from those commits.
+    booking = Booking(first_position=100)
+    ids = [booking.request(slot_=slot("2026-11-23", "09:00")).subject for _ in range(12)]
+    api = create_app(settings).test_client()
+    with running(settings):
+        publish(settings, booking.events)
+        wait_until(lambda: applied_count(settings) == 12, what="applied")
+        wait_until(lambda: progress_rows(settings) > 0, what="progress recorded")
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("DELETE FROM consumer_progress")
+    with running(settings):
+        later = booking.request(slot_=slot("2026-11-23", "10:00"))  # one partition moves
+        publish(settings, [later])
+        answer = api.get(f"/v1/queue?limit=100&min_position={later.position}", headers=token())
+        assert answer.status_code == 200
+        assert {i["id"] for i in answer.get_json()["items"]} == {*ids, later.subject}
+
+
+def progress_rows(settings: Settings) -> int:
+    with psycopg.connect(settings.database_url) as conn:
+        return present(conn.execute("SELECT count(*) FROM consumer_progress").fetchone())[0]
