@@ -30,6 +30,12 @@ save left in the positions) is covered by the next fence. A group must consume
 the topics the fences are on; booking's go to appointments.events or
 directory.events, and both views consume both.
 
+A partition the runtime has not handled anything of in this process counts
+from the group's committed offset (everything before it was handled, perhaps
+by a release that recorded nothing). Positions written before a release with
+fences are covered by the first fence after it, so such a read waits for the
+next write (or answers 504).
+
 End offsets come from shared/end_offsets.py (true ends on Tansu too; offsets of
 a re-created topic are never compared with its former self's).
 """

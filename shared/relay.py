@@ -119,8 +119,8 @@ class Relay:
         *before, (topic, key, last) = messages
         if before:
             send([(t, *event.to_kafka(k)) for t, k, event in before])
-        value_key, value, headers = last.to_kafka(key)
-        send([(topic, value_key, value, [*headers, (FENCE, str(last.position).encode())])])
+        key_bytes, value, headers = last.to_kafka(key)
+        send([(topic, key_bytes, value, [*headers, (FENCE, str(last.position).encode())])])
         # An acknowledgement counts only if the broker that gave it still has those topics:
         # a memory-only broker that restarted right after acking has lost the messages.
         if self.topic_ids.current(topics) != sent_to:

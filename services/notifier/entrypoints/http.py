@@ -4,11 +4,11 @@
 
 GET /v1/deliveries   which message went to whom, on which channel, its state
 GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
-Both take `min_position` (read-your-writes, shared/freshness.py): every event up
-to that booking position is consumed (its deliveries planned), and for the
-mailbox every message of those events is in it; else 504 with Retry-After.
 GET /mailbox         the same as a page for a person, newest first; the token may
                      come as ?access_token= (a browser sends no header)
+The first two take `min_position` (read-your-writes, shared/freshness.py): every
+event up to that booking position is consumed (its deliveries planned), and for
+the mailbox every message of those events is in it; else 504 with Retry-After.
 Both mailbox routes exist only while a channel has no provider credentials
 (bootstrap.uses_dev_mailbox), the one condition that puts messages there.
 """
@@ -108,10 +108,10 @@ class Mailbox(MethodView):
         """Messages the development transport kept, newest first"""
         org, position = auth.current().org, query.get("min_position")
         if position is not None:  # and the messages of those events are in the mailbox
-            read_your_writes.wait_or_504(_freshness(), position, also=lambda: dev_transport.settled(
-                _ledger().pool, org, position, bootstrap.dev_channels()))
-        return dev_transport.messages(_ledger().pool, auth.current().org,
-                                      query.get("appointment_id"), query["limit"])
+            read_your_writes.wait_or_504(_freshness(), position, also=lambda: (
+                dev_transport.settled(_ledger().pool, org, position, bootstrap.dev_channels())))
+        return dev_transport.messages(_ledger().pool, org, query.get("appointment_id"),
+                                      query["limit"])
 
 
 @mailbox.route("/mailbox", methods=["GET"])
