@@ -51,6 +51,7 @@ import psycopg
 from kafka.structs import TopicPartition
 from psycopg_pool import ConnectionPool
 
+from shared import db
 from shared.end_offsets import Ends
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,9 @@ def fence_of(headers: Iterable[tuple[str, bytes]] | None) -> int | None:
 class Progress:
     """The consumer side: what a group has handled, per partition."""
 
-    def __init__(self, pool: ConnectionPool, group_id: str) -> None:
-        self.pool, self.group_id = pool, group_id
-        with pool.connection() as conn:
-            conn.execute(SCHEMA)
+    def __init__(self, url: str, group_id: str) -> None:
+        db.run_schema(url, SCHEMA)  # one process at a time
+        self.pool, self.group_id = db.pool(url), group_id  # the process's pool for `url`
 
     def record(self, offsets: Mapping[TopicPartition, int], fence: int | None,
                topic_ids: Mapping[str, str]) -> None:
@@ -143,8 +143,7 @@ class Freshness:
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        with pool.connection() as conn:
-            conn.execute(SCHEMA)
+        db.run_schema(url, SCHEMA)  # one process at a time: API workers start together
 
     def wait(self, position: int, timeout: float | None = None,
              also: Callable[[], bool] | None = None) -> bool:

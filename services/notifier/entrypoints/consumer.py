@@ -51,7 +51,7 @@ class NotifierProcess:
             (settings.topic, settings.directory_topic), self._handle,
             also_ensure=(settings.events_topic, settings.dlq_topic),
             poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base),
-            progress=Progress(self.pool, settings.group_id))
+            progress=Progress(settings.database_url, settings.group_id))
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:

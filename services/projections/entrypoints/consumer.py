@@ -43,7 +43,7 @@ class Consumer:
         self.runtime = ConsumerRuntime(
             settings.bootstrap_servers, settings.group_id, settings.topics, self.handle,
             expected=(Unprocessable,), topic_check_interval=settings.topic_check_interval,
-            before_poll=self._purge_when_due, progress=Progress(self.pool, settings.group_id))
+            before_poll=self._purge_when_due, progress=Progress(settings.database_url, settings.group_id))
 
     def run(self, stop: threading.Event) -> None:
         self.runtime.run(stop)

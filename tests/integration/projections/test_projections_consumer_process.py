@@ -78,7 +78,7 @@ def test_a_waiting_query_is_woken_by_the_notification_not_the_poll(settings):
     freshness = Freshness(settings.database_url, pool, settings.bootstrap_servers,
                           settings.group_id, settings.topics, timeout=5,
                           poll=30)  # poll only at start
-    progress = Progress(pool, settings.group_id)
+    progress = Progress(settings.database_url, settings.group_id)
     # The consumer handled the fence at 77 (its topics are empty: nothing else to read)
     handled = {TopicPartition(settings.topics[0], 0): 0}
     threading.Timer(0.5, lambda: progress.record(handled, 77, {})).start()
