@@ -21,6 +21,9 @@ from the earliest) only causes harmless duplicates.
   creation is off). On the development broker, a topic re-created under the
   consumer is read again from its start, and a member left with the broker's
   sticky empty assignment is replaced (`devbroker.TopicWatch`).
+- With `progress`, what was handled (next offset per partition, the highest
+  relay fence) is recorded after each batch for read-your-writes
+  (shared/freshness.py).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared import devbroker, kafka
 from shared.deadletters import DeadLetterFailed, DeadLetters
+from shared.freshness import Progress, fence_of
 
 log = logging.getLogger(__name__)
 Handler = Callable[[ConsumerRecord], object]
@@ -57,8 +61,10 @@ class ConsumerRuntime:
                  also_ensure: Iterable[str] = (), poll_interval: float = 0.5,
                  retry_wait: float = 1.0, topic_check_interval: float = 3.0,
                  before_poll: Callable[[], None] | None = None,
-                 database_url: str | None = None) -> None:
+                 database_url: str | None = None, progress: Progress | None = None) -> None:
         self.topics = tuple(topics)
+        self.progress = progress
+        self._progress_known: set[TopicPartition] = set()  # recorded at least once
         self.handle, self.expected = handle, expected
         self.poll_ms = int(poll_interval * 1000)
         self.retry_wait = retry_wait
@@ -109,6 +115,7 @@ class ConsumerRuntime:
             log.warning("poll failed: %s", e)
             return False
         done: dict[TopicPartition, int] = {}
+        fence: int | None = None
         try:
             for tp, records in batch.items():
                 for record in records:
@@ -117,6 +124,7 @@ class ConsumerRuntime:
                         return True
                     self._handle_or_dead_letter(record)
                     done[tp] = record.offset + 1
+                    fence = max(fence or 0, fence_of(record.headers) or 0) or None
         except Exception as e:
             self._rewind(batch, done)  # not handled: read it again
             if not isinstance(e, TRANSIENT):
@@ -125,6 +133,7 @@ class ConsumerRuntime:
             return False
         finally:
             self._commit(done)
+            self._record_progress(done, fence)
         return True
 
     def _handle_or_dead_letter(self, record: ConsumerRecord) -> None:
@@ -156,6 +165,28 @@ class ConsumerRuntime:
                                   for tp, offset in done.items()})
         except KafkaError as e:  # rebalance or broker gone: the events are deduplicated
             log.warning("offset commit failed; events will be seen again: %s", e)
+
+    def _record_progress(self, done: dict[TopicPartition, int], fence: int | None) -> None:
+        if self.progress is None:
+            return
+        handled = dict(done)
+        # A partition first met in this process: what the group committed before was
+        # handled (by an earlier process, perhaps of a release that recorded nothing).
+        for tp in self.consumer.assignment() - self._progress_known - handled.keys():
+            try:
+                committed = self.consumer.committed(tp)
+            except KafkaError:
+                continue
+            self._progress_known.add(tp)
+            if committed:
+                handled[tp] = committed
+        if not handled:
+            return
+        try:
+            self.progress.record(handled, fence, self.watch.known if self.watch else {})
+            self._progress_known |= handled.keys()
+        except psycopg.Error as e:  # read-your-writes waits longer; nothing is lost
+            log.warning("could not record the consumer's progress: %s", e)
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

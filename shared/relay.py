@@ -8,6 +8,10 @@ publishes each stored event to Kafka as a CloudEvent.
   ids of the topics published to are recorded with the position; topics gone
   or re-created mean everything is republished from the start, so consumers
   can rebuild what they lack (`devbroker.PublishedTopics`).
+- A batch's last message is sent alone, once the broker acknowledged all the
+  others, with a `fence` header holding its position: whoever can read it
+  knows every event at or below it is in the log (read-your-writes,
+  shared/freshness.py). One more round trip per batch of more than one.
 - An event that must not be published (it cannot be decoded, or one of the
   `checks` says no) stops the line at its position: what came before is
   published, nothing after it is, until an operator decides (shared/relay_halt.py).
@@ -25,6 +29,7 @@ from typing import Any
 
 from shared import config, db, devbroker, kafka, relay_halt
 from shared.envelope import CloudEvent
+from shared.freshness import FENCE
 from shared.outbox import Drainer, Send
 from shared.relay_halt import Check, Decision
 
@@ -120,7 +125,11 @@ class Relay:
             kafka.ensure_topics(self.bootstrap_servers, new_topics)
             self._topics |= new_topics
         sent_to = self.published.before_sending(topics, topic_ids)
-        send([(topic, *event.to_kafka(key)) for topic, key, event in messages])
+        *before, (topic, key, fence) = messages
+        if before:
+            send([(t, *event.to_kafka(k)) for t, k, event in before])
+        key_bytes, value, headers = fence.to_kafka(key)
+        send([(topic, key_bytes, value, [*headers, (FENCE, str(fence.position).encode())])])
         try:
             self.published.confirm(sent_to)
         except devbroker.BrokerReplaced:

@@ -34,6 +34,7 @@ class Settings:
     send_timeout: float = 10.0        # provider HTTP time-out
     lease: float | None = None        # claim lease; default 3 x time-out + 5 s
     workers_per_channel: int = 2
+    read_your_writes_timeout: float = 5.0   # seconds a read waits for min_position
     # messages to one client address per organisation, in any hour / 24 hours
     quota_per_hour: int = field(
         default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_HOUR")))
@@ -72,8 +73,14 @@ def ledger(settings: Settings, connections: ConnectionPool) -> Ledger:
 
 
 def uses_dev_mailbox() -> bool:
-    return not (config.get("SENDGRID_API_KEY")
-                and config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"))
+    return bool(dev_channels())
+
+
+def dev_channels() -> tuple[str, ...]:
+    """The channels without provider credentials: their messages go to the mailbox."""
+    return (*(() if config.get("SENDGRID_API_KEY") else ("email",)),
+            *(() if config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN")
+              else ("sms",)))
 
 
 def transports(settings: Settings) -> dict[str, Transport | LocalTransport]:

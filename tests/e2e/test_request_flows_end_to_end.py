@@ -27,6 +27,10 @@ def service_id(stack) -> str:
     created = manager.post("booking", "/v1/services", {"name": "Consultation",
                                                        "duration_minutes": 30})
     assert created.status_code == 201, created.text
+    # A cold stack's consumer takes 4-6 s to join its group: wait for it here, so the
+    # tests' reads measure read-your-writes and not the start-up.
+    eventually(lambda: manager.get("projections", "/v1/queue", params={"min_position": 1}
+                                   ).status_code == 200, 60, "the projections consumer started")
     return created.json()["service"]["id"]
 
 

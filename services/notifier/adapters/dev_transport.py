@@ -49,6 +49,17 @@ class DevTransport:
         return f"dev-{row['id']}"
 
 
+def settled(pool: ConnectionPool, organisation_id: str, position: int,
+            channels: tuple[str, ...]) -> bool:
+    """Whether every delivery of the organisation's events up to `position` on these
+    channels has left the queue (sent, or failed, skipped, suppressed)."""
+    with pool.connection() as conn:
+        return conn.execute(
+            "SELECT 1 FROM deliveries WHERE channel = ANY(%s) AND state IN ('pending', 'sending')"
+            " AND organisation_id = %s AND position <= %s LIMIT 1",
+            (list(channels), organisation_id, position)).fetchone() is None
+
+
 def messages(pool: ConnectionPool, organisation_id: str | None = None,
              appointment_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """The mailbox, newest first (one organisation's, or everyone's)."""

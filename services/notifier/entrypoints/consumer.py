@@ -28,6 +28,7 @@ from services.notifier.bootstrap import Settings
 from shared import db, logs
 from shared.consumer import ConsumerRuntime
 from shared.envelope import CloudEvent
+from shared.freshness import Progress
 
 log = logging.getLogger("notifier")
 
@@ -50,7 +51,8 @@ class NotifierProcess:
             (settings.topic, settings.directory_topic), self._handle,
             also_ensure=(settings.events_topic, settings.dlq_topic),
             poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base),
-            database_url=settings.database_url)
+            database_url=settings.database_url,
+            progress=Progress(settings.database_url, settings.group_id))
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:

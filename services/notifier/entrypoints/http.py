@@ -6,6 +6,9 @@ GET /v1/deliveries   which message went to whom, on which channel, its state
 GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
 GET /mailbox         the same as a page for a person, newest first; the token may
                      come as ?access_token= (a browser sends no header)
+The first two take `min_position` (read-your-writes, shared/freshness.py): every
+event up to that booking position is consumed (its deliveries planned), and for
+the mailbox every message of those events is in it; else 504 with Retry-After.
 Both mailbox routes exist only while a channel has no provider credentials
 (bootstrap.uses_dev_mailbox), the one condition that puts messages there.
 """
@@ -25,8 +28,10 @@ from services.notifier.adapters.ledger_rows import view
 from services.notifier.bootstrap import Settings
 from services.notifier.domain.model import STATES
 from services.notifier.domain.rendering import TEMPLATES
-from shared import auth, db, deadletters, kafka
+from shared import auth, db, deadletters, kafka, openapi, read_your_writes
+from shared.freshness import Freshness
 from shared.http import create_app as create_service_app
+from shared.read_your_writes import min_position_field
 
 READERS = ("agent", "manager", "auditor")
 api = Blueprint("notifier", __name__, url_prefix="/v1", description="Deliveries of email and SMS")
@@ -35,6 +40,7 @@ mailbox = Blueprint("mailbox", __name__, description="The development mailbox (n
 
 
 class DeliveryQuery(Schema):
+    min_position = min_position_field()
     appointment_id = fields.String(metadata={"description": "only this appointment"})
     recipient = fields.String(metadata={"description": "only this email address or phone number"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
@@ -62,6 +68,7 @@ class DeliverySchema(Schema):
 
 
 class MailboxQuery(Schema):
+    min_position = min_position_field()
     appointment_id = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
@@ -83,8 +90,10 @@ class Deliveries(MethodView):
     @auth.roles_allowed(*READERS)
     @api.arguments(DeliveryQuery, location="query")
     @api.response(200, DeliverySchema(many=True))
+    @openapi.errors(504)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Deliveries of the caller's organisation, oldest first"""
+        read_your_writes.wait_or_504(_freshness(), query.get("min_position"))
         rows = _ledger().deliveries(auth.current().org, query.get("appointment_id"),
                                     query.get("recipient"), query["limit"])
         return [view(r) for r in rows]
@@ -95,10 +104,15 @@ class Mailbox(MethodView):
     @auth.roles_allowed(*READERS)
     @mailbox.arguments(MailboxQuery, location="query")
     @mailbox.response(200, MailSchema(many=True))
+    @openapi.errors(504)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """Messages the development transport kept, newest first"""
-        return dev_transport.messages(_ledger().pool, auth.current().org,
-                                      query.get("appointment_id"), query["limit"])
+        org, position = auth.current().org, query.get("min_position")
+        if position is not None:  # and the messages of those events are in the mailbox
+            read_your_writes.wait_or_504(_freshness(), position, also=lambda: (
+                dev_transport.settled(_ledger().pool, org, position, bootstrap.dev_channels())))
+        return dev_transport.messages(_ledger().pool, org, query.get("appointment_id"),
+                                      query["limit"])
 
 
 @mailbox.route("/mailbox", methods=["GET"])
@@ -118,8 +132,15 @@ def _ledger() -> Ledger:
     return current_app.extensions["notifier.ledger"]
 
 
-def create_app(database_url: str | None = None, bootstrap_servers: str | None = None) -> Flask:
-    settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers)
+def _freshness() -> Freshness:
+    return current_app.extensions["notifier.freshness"]
+
+
+def create_app(database_url: str | None = None, bootstrap_servers: str | None = None,
+               **overrides: Any) -> Flask:
+    """`overrides`: other Settings (tests: their topics, group, read-your-writes time-out)."""
+    settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers,
+                                 **overrides)
     connections = bootstrap.pool(settings)
     app = create_service_app(
         "notifier", [api, mailbox] if bootstrap.uses_dev_mailbox() else [api],
@@ -128,4 +149,7 @@ def create_app(database_url: str | None = None, bootstrap_servers: str | None = 
         informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers),
                             "dead_letters": deadletters.ready(settings.database_url)})
     app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
+    app.extensions["notifier.freshness"] = Freshness(
+        settings.database_url, connections, settings.bootstrap_servers, settings.group_id,
+        (settings.topic, settings.directory_topic), settings.read_your_writes_timeout)
     return app

@@ -187,11 +187,6 @@ def purge(conn: psycopg.Connection, ts: TableSet, now: datetime) -> int:
     return len(ids)
 
 
-def is_applied(conn: psycopg.Connection, ts: TableSet, position: int) -> bool:
-    return conn.execute(sql.SQL("SELECT 1 FROM {} WHERE position = %s LIMIT 1").format(
-        ts.t("applied_events")), (position,)).fetchone() is not None
-
-
 JSONB = frozenset({"resources", "proposal", "outcome", "feedback", "parts_of_day",
                    "working_hours", "changes", "state"})
 

@@ -27,6 +27,7 @@ from services.projections.bootstrap import Settings, database
 from services.projections.domain.model import Unprocessable
 from shared import db, logs
 from shared.consumer import ConsumerRuntime
+from shared.freshness import Progress
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class Consumer:
         self.runtime = ConsumerRuntime(
             settings.bootstrap_servers, settings.group_id, settings.topics, self.handle,
             expected=(Unprocessable,), topic_check_interval=settings.topic_check_interval,
-            before_poll=self._purge_when_due, database_url=settings.database_url)
+            before_poll=self._purge_when_due, database_url=settings.database_url,
+            progress=Progress(settings.database_url, settings.group_id))
 
     def run(self, stop: threading.Event) -> None:
         self.runtime.run(stop)

@@ -2,8 +2,9 @@
 organisation; another organisation's ids answer 404.
 
 Read-your-writes: every query takes `min_position` (a booking position, as
-returned by booking's command API). The query waits up to 5 s until the
-event at that position is applied; if it is not by then the answer is
+returned by booking's command API). The query waits up to 5 s until every
+event at or below that position is applied (shared/freshness.py: a prefix, not
+only the event at it); if they are not by then the answer is
 504 `application/problem+json` with `Retry-After: 1` and the position, and no
 stale data is returned (a frontend simply retries).
 """
@@ -18,14 +19,14 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from services.projections.adapters import queries
-from services.projections.adapters.freshness import Freshness
 from services.projections.bootstrap import Settings, database
 from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
-from shared import auth, db, deadletters, http, kafka, openapi
-from shared.errors import NotFound, Problem
+from shared import auth, db, deadletters, http, kafka, openapi, read_your_writes
+from shared.errors import NotFound
+from shared.freshness import Freshness
 from shared.history import for_viewer
 
 blp = Blueprint("projections", __name__, url_prefix="/v1",
@@ -33,11 +34,6 @@ blp = Blueprint("projections", __name__, url_prefix="/v1",
                             "statistics")
 CALENDAR_LIMIT = 2000
 STAFF = ("agent", "manager", "auditor")  # the organisation's people; statistics: managers, auditors
-
-
-class ProjectionLagging(Problem):
-    status = 504
-    title = "Projection not caught up"
 
 
 @dataclass
@@ -58,7 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                               **({"kafka": lambda: kafka.is_reachable(servers)} if servers else {}),
                               "dead_letters": deadletters.ready(settings.database_url)})
     app.extensions["projections"] = Wiring(settings, pool, Freshness(
-        settings.database_url, pool, settings.read_your_writes_timeout))
+        settings.database_url, pool, servers, settings.group_id, settings.topics,
+        settings.read_your_writes_timeout))
     return app
 
 
@@ -67,13 +64,10 @@ def _wiring() -> Wiring:
 
 
 def _fresh(args: dict[str, Any]) -> Wiring:
-    """Wait for `min_position` (read-your-writes), then hand out the wiring."""
+    """Wait until every event up to `min_position` is applied (read-your-writes),
+    then hand out the wiring."""
     w = _wiring()
-    position = args.get("min_position")
-    if position is not None and not w.freshness.wait(position):
-        raise ProjectionLagging(
-            f"the event at position {position} is not applied yet; retry shortly",
-            headers={"Retry-After": "1"}, position=position)
+    read_your_writes.wait_or_504(w.freshness, args.get("min_position"))
     return w
 
 

@@ -9,6 +9,7 @@ from webargs.fields import DelimitedList
 
 from services.projections.domain.statistics import PERIODS
 from shared.input import Day, within_years
+from shared.read_your_writes import min_position_field
 
 MAX_RANGE_DAYS = 366
 
@@ -50,10 +51,7 @@ class AwareDateTime(DayOrTime):
 
 
 class FreshArgs(Schema):
-    min_position = fields.Integer(
-        validate=validate.Range(min=0), metadata={"description": (
-            "read-your-writes: wait (up to 5 s) until the event at this booking position is "
-            "applied; 504 if it is not by then")})
+    min_position = min_position_field()
 
 
 class RangeArgs(FreshArgs):

@@ -17,6 +17,7 @@ from services.projections.bootstrap import Settings
 from services.projections.entrypoints.consumer import Consumer
 from shared import auth, kafka
 from shared.envelope import CloudEvent
+from shared.freshness import FENCE
 from tests.present import present
 from tests.waiting import (
     first_within,
@@ -44,17 +45,19 @@ def running(settings: Settings) -> Iterator[Consumer]:
 def publish(settings: Settings, events: Sequence[CloudEvent | bytes], topic: str | None = None
             ) -> None:
     """Send to the appointment topic (directory events to the directory topic), keyed
-    by subject (appointments) or organisation (directory), as booking's relay does."""
+    by subject (appointments) or organisation (directory), as booking's relay does:
+    one at a time, the last one with its `fence` header (shared/freshness.py)."""
     producer = kafka.producer(settings.bootstrap_servers)
     try:
-        for e in events:
+        for n, e in enumerate(events, 1):
             if isinstance(e, bytes):
                 producer.send(topic or settings.topics[0], key=b"poison", value=e).get(10)
                 continue
             appointment = e.type.startswith("appointment.")
             target = topic or settings.topics[0 if appointment else 1]
             key = (e.subject if appointment else e.orgid).encode()
-            producer.send(target, key=key, value=e.to_json()).get(10)
+            fence = [(FENCE, str(e.position).encode())] if n == len(events) else []
+            producer.send(target, key=key, value=e.to_json(), headers=fence).get(10)
     finally:
         producer.close()
 
