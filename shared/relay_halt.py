@@ -204,18 +204,28 @@ def first_reason(n: Notification, checks: Sequence[Check], convert: Callable[[No
 
 class CorrectingMapper(Mapper[Any]):
     """The application's mapper, reading corrected bytes where a decision gave them,
-    so the aggregate can be rebuilt past a corrupt event (the relay's process only)."""
+    so the aggregate can be rebuilt past a corrupt event (the relay's process only).
+    Everything else is the original's (booking's opens sealed personal data)."""
 
     def __init__(self, original: Mapper[Any],
                  corrections: Callable[[], dict[tuple[str, int], bytes]]) -> None:
         super().__init__(original.transcoder, original.compressor, original.cipher)
+        self.original = original
         self.corrections = corrections
+
+    def __getattr__(self, name: str) -> Any:  # the original's attributes (booking's `keys`)
+        if name == "original":
+            raise AttributeError(name)
+        return getattr(self.original, name)
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        return self.original.to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         key = (str(stored_event.originator_id), stored_event.originator_version)
         if (corrected := self.corrections().get(key)) is not None:
             stored_event = replace(stored_event, state=corrected)
-        return super().to_domain_event(stored_event)
+        return self.original.to_domain_event(stored_event)
 
 
 def install(application: Any, corrections: Callable[[], dict[tuple[str, int], bytes]]) -> None:
