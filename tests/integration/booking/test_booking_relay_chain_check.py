@@ -48,8 +48,9 @@ def test_an_event_whose_hash_does_not_verify_halts_the_relay_until_restored(
 
     # When booking's relay, with the checks its process runs with, goes over it
     app = bootstrap.build(fresh_db, clock=clock, workflow=workflow)
+    checks = relay_process.checks(app)
     relay = Relay(app, to_messages, fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers,
-                  checks=relay_process.checks(app))
+                  checks=checks)
     try:
         with caplog.at_level(logging.ERROR, logger="relay"):
             assert relay.step() == len([n for n in booking.notifications(0, 1000)
@@ -86,9 +87,10 @@ def test_an_event_whose_hash_does_not_verify_halts_the_relay_until_restored(
     assert "hash does not verify" in capsys.readouterr().err and alter_copy != original
     # ... the original bytes (from a backup) verify, and the relay publishes the rest
     assert resolve(original) == 0
+    c = api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
+                                      "slot": slot(11)}).get_json()["appointment"]["id"]
     relay = Relay(bootstrap.build(fresh_db, clock=clock, workflow=workflow), to_messages,
-                  fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers,
-                  checks=relay_process.checks(app))
+                  fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers, checks=checks)
     try:
         while relay.step():
             pass
@@ -96,5 +98,6 @@ def test_an_event_whose_hash_does_not_verify_halts_the_relay_until_restored(
         relay.close()
     assert relayed(fresh_db) == booking.notifications(0, 1000)[-1].id
     assert flask_app.test_client().get("/readyz").status_code == 200
-    seen = read_ids(infra.kafka_bootstrap_servers, {event_id(a, 2), event_id(b, 1)})
+    seen = read_ids(infra.kafka_bootstrap_servers, {event_id(a, 2), event_id(b, 1),
+                                                     event_id(c, 1)})
     assert "call first" in str(seen.data[event_id(a, 2)])  # type: ignore[attr-defined]
