@@ -56,8 +56,7 @@ def event_time(state: bytes | None) -> str | None:
     try:
         stamp = json.loads(state or b"")["timestamp"]
         value = stamp["_data_"] if isinstance(stamp, dict) else stamp
-        datetime.fromisoformat(value)
-        return str(value)
+        return str(value) if datetime.fromisoformat(value).tzinfo is not None else None
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -119,14 +118,22 @@ class Csv:
 
 def stream(connect: Connect, organisation_id: str, start: datetime, end: datetime, fmt: str,
            key: Ed25519PrivateKey, now: Callable[[], datetime]) -> Iterator[bytes]:
-    """The export as chunks of bytes: a page of lines at a time, the manifest last."""
+    """The export as chunks of bytes: a page of lines at a time, the manifest last.
+    Where it starts is found at once, so a database that cannot answer fails the
+    request (503) before anything is sent."""
+    with connect() as conn:
+        first = _first_at_or_after(conn, organisation_id, start)
+        previous = _hash_before(conn, organisation_id, first)
+    return _chunks(connect, organisation_id, start, end, fmt, key, now, first, previous)
+
+
+def _chunks(connect: Connect, organisation_id: str, start: datetime, end: datetime, fmt: str,
+            key: Ed25519PrivateKey, now: Callable[[], datetime], first: int | None,
+            previous: bytes) -> Iterator[bytes]:
     writer = Csv() if fmt == "csv" else Jsonl()
     lines = hashlib.sha256(writer.header)
     if writer.header:
         yield writer.header
-    with connect() as conn:
-        first = _first_at_or_after(conn, organisation_id, start)
-        previous = _hash_before(conn, organisation_id, first)
     count, last_hash = 0, previous
     first_values: dict[str, Any] | None = None
     last: dict[str, Any] | None = None
