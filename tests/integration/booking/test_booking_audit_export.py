@@ -229,3 +229,14 @@ def test_only_auditors_and_managers_export(api, period):
         f"/v1/audit/export?{query}").get_data())
     assert [line["manifest"]["count"] for line in other[-1:]] == [2]
     assert period.expected[0] not in [line.get("position") for line in other]
+
+
+def test_a_period_without_events_exports_a_signed_empty_manifest(api, period, tmp_path):
+    r = api.as_(roles=("auditor",)).get(
+        "/v1/audit/export?from=2030-01-01T00:00:00%2B00:00&to=2030-02-01T00:00:00%2B00:00")
+    [line] = lines_of(r.get_data())
+    manifest = line["manifest"]
+    assert (manifest["count"], manifest["first_position"], manifest["last_position"]) == (
+        0, None, None)
+    assert manifest["previous_hash"] == manifest["last_hash"] != "00" * 32  # acme's head
+    assert verified(tmp_path, r.get_data(), period.public_key) == []
