@@ -58,9 +58,11 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "WEB_CONCURRENCY": ("2", "gunicorn worker processes per API"),
     "MAX_BODY_BYTES": ("65536", "largest request body any API accepts (413 past it)"),
     "WEB_THREADS": ("4", "threads per gunicorn worker, and so each process's PostgreSQL pool size"),
-    "AUDIT_SIGNING_KEY": (None, "PEM file of the Ed25519 private key that signs audit checkpoints; "
+    "AUDIT_SIGNING_KEY": (None, "PEM file of the Ed25519 private key that signs audit checkpoints "
+                          "(booking relay) and exports (booking API); "
                           "unset = one generated once as `DATA_DIR/audit/signing-key.pem`"),
-    "AUDIT_PUBLIC_KEY": (None, "PEM file of the public key `verify` checks checkpoints with; "
+    "AUDIT_PUBLIC_KEY": (None, "PEM file of the public key `verify` checks checkpoints and exports "
+                         "with; "
                          "unset = the public half of the signing key"),
     "AUDIT_CHECKPOINT_INTERVAL": ("60", "seconds between signed checkpoints of the changed "
                                   "organisations' chain heads (booking relay)"),

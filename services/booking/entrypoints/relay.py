@@ -4,6 +4,7 @@ Follows booking's notification log (the outbox) and publishes each event to
 `appointments.events` or `directory.events` (see adapters/cloudevents.py).
 Beside it, a thread signs the changed organisations' chain heads every
 `AUDIT_CHECKPOINT_INTERVAL` seconds and publishes them on `audit.checkpoints`.
+Besides decoding, an event must match its chain hash to be published (`checks`).
 
 `... relay status` says whether it is halted at an event it must not publish;
 `... relay resolve --position N --by NAME --reason WHY (--republish-corrected
@@ -12,21 +13,30 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
 from services.booking.audit import keys
 from services.booking.audit.checkpoints import Checkpointer
+from services.booking.audit.relay_check import ChainCheck
 from services.booking.entrypoints.http import RELAY_NAME
 from shared import config, logs, relay_resolve
 from shared.relay import run
+from shared.relay_halt import Check
+
+
+def checks(application: Any) -> list[Check]:
+    """What an event must pass, besides decoding, to be published (and to resume with)."""
+    return [ChainCheck(application)]
 
 
 def main(argv: list[str]) -> int:
     if argv:
         logs.setup("booking-relay-operator")
-        return relay_resolve.main(argv, bootstrap.booking(), to_messages,
-                                  config.database_url("booking"), RELAY_NAME)
+        application = bootstrap.booking()
+        return relay_resolve.main(argv, application, to_messages,
+                                  config.database_url("booking"), RELAY_NAME, checks(application))
     logs.setup("booking-relay")
     application = bootstrap.booking()
     url = config.database_url("booking")
@@ -37,7 +47,8 @@ def main(argv: list[str]) -> int:
                               daemon=True)
     thread.start()
     try:
-        run(application=application, to_messages=to_messages, database_url=url, name=RELAY_NAME)
+        run(application=application, to_messages=to_messages, database_url=url, name=RELAY_NAME,
+            checks=checks(application))
     finally:
         stop.set()
         thread.join(5)
