@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Client, eventually
+from tests.e2e.test_audit_end_to_end import verify
 
 pytestmark = pytest.mark.e2e
 ORG = "e2e-erasure"
@@ -65,3 +66,22 @@ def test_an_erased_client_is_gone_from_every_answer_and_the_statistics_stay(stac
                what="the notifier forgot her")
     auditor = Client(stack, org=ORG, roles=("auditor",))
     assert personal(auditor.get("booking", "/v1/events", params={"after": 0}).json()) == []
+
+
+def test_the_store_still_verifies_after_an_erasure(stack):
+    """Erasing destroys a key and appends one event: the hash chain over the stored
+    bytes and the signed checkpoints still verify."""
+    manager = Client(stack, org="e2e-erasure-verify")
+    client = manager.post("booking", "/v1/clients", {"name": ADA[0], "email": ADA[1]}).json()
+    service = manager.post("booking", "/v1/services", {"name": "Check-up"}).json()
+    assert manager.post("booking", "/v1/appointments", {
+        "service_id": service["service"]["id"], "client_id": client["client"]["id"],
+        "window": {"date": "2030-03-05", "part_of_day": "morning"}}).status_code == 201
+    assert manager.post("booking", f"/v1/clients/{client['client']['id']}/erase",
+                        {}).status_code == 200
+
+    def verified() -> bool:
+        done = verify(stack, "--organisation", "e2e-erasure-verify")
+        return done.returncode == 0 and "0 signed checkpoint" not in done.stdout
+
+    eventually(verified, 60, what="the erased organisation's store verifies")

@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.booking.adapters.pg_store import EVENTS_TABLE
-from services.booking.application.clock import FixedClock
 from services.booking.audit import __main__ as cli
 from services.booking.audit import chain, keys
 from services.booking.audit.export import event_time
 from services.booking.audit.export_verify import verify_export
+from tests.doubles.booking import FixedClock
 
 EVENTS = ".".join(EVENTS_TABLE)
 DAY2, DAY3 = NOW + timedelta(days=1), NOW + timedelta(days=2)
