@@ -7,12 +7,15 @@ they never disagree with the event store:
 - the directory: services, resources and clients, for listing and matching;
 - idempotency answers: (organisation, key) -> the first answer;
 - the organisation of every stored event, so `GET /v1/events` selects one
-  organisation's events in the query itself.
+  organisation's events in the query itself;
+- the timers (`booking_timers`, shared/timers.py): what time will do to each
+  appointment (application/timers.py plans them from its state after the events).
 """
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from services.booking.domain.values import Slot
@@ -45,9 +48,19 @@ class Answer:
     body: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TimerRow:
+    """A timer planned at `due_at` (moved if it was planned), or dropped when due_at is None."""
+    key: str
+    kind: str
+    due_at: datetime | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class SideWrites:
     calendar: list[CalendarRow] = field(default_factory=list)
+    timers: list[TimerRow] = field(default_factory=list)
     entries: list[EntryRow] = field(default_factory=list)
     answer: Answer | None = None
     organisation_id: str | None = None  # of every event saved (set by BookingApplication.save)

@@ -64,6 +64,7 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         self.outcome: dict[str, Any] | None = None
         self.feedback: dict[str, Any] | None = None
         self.feedback_requested_on: str | None = None
+        self.hold_until: str | None = None   # a request holding its agent's time until then
         self.requested_at = iso(timestamp)
         self.confirmed_at: str | None = None
         self.updated_at = iso(timestamp)
@@ -223,6 +224,15 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
                                  organisation_version=ctx.organisation.version, **fields)
         return cls._create(event, id=uuid.uuid4(), organisation_id=ctx.organisation.organisation_id,
                            initial=initial, change=change, timestamp=ctx.meta.now)
+
+    # -- time ----------------------------------------------------------------------------
+
+    def held_until(self) -> datetime | None:
+        """When the hold of an open request ends (None: it holds nothing)."""
+        if self.hold_until and self.status_kind in ("start", "step") and self.slot \
+                and self.agent_id:
+            return datetime.fromisoformat(self.hold_until)
+        return None
 
     # -- representation ------------------------------------------------------------------
 

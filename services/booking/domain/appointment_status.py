@@ -86,9 +86,9 @@ class StatusChanges(AppointmentRules):
                    "completion_reason": completion_reason, "remark": remark}
         self._record(self._attended, ctx, t, outcome=outcome)
 
-    def no_show(self, ctx: Context, t: Transition) -> None:
+    def no_show(self, ctx: Context, t: Transition, *, reason: str | None = None) -> None:
         self._ensure_due(ctx, "no_show")
-        self._record(self._no_show, ctx, t)
+        self._record(self._no_show, ctx, t, reason=reason)
 
     def reopen(self, ctx: Context, t: Transition, *, message: str | None = None) -> None:
         self._record(self._reopened, ctx, t, message=message, outcome=None)

@@ -115,6 +115,9 @@ class OrganisationSettings(Answer):
     cancel_reason_required = fields.Boolean()
     rejection_reasons = fields.List(fields.String())
     reschedule_needs_reconfirmation = fields.Boolean()
+    no_show_after_minutes = Nullable(fields.Integer())
+    late_cancellation_notice_hours = Nullable(fields.Integer())
+    hold_minutes = fields.Integer()
 
 
 class OrganisationResult(Answer):
