@@ -206,3 +206,27 @@ def test_the_memory_store_keeps_the_same_timers():
         f"no_show:{aid}": MONDAY + timedelta(hours=9, minutes=40)}
     app.cancel(manager, uuid.UUID(aid), c.Cancel())
     assert tables.timers == {}
+
+
+def test_a_cancellation_inside_the_notice_records_a_late_cancellation(api, manager, seed, clock):
+    early, late = scheduled(api, seed, slot(9)), scheduled(api, seed, slot(11))
+    r = api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
+                                      "slot": slot(14)})
+    unbooked = r.get_json()["appointment"]["id"]
+    clock.set(MONDAY - timedelta(hours=15))                  # off: nothing is late
+    assert api.post(f"/v1/appointments/{early}/cancel", {}).get_json()[
+        "appointment"]["outcome"] is None
+    assert manager.patch("/v1/organisation",
+                         {"late_cancellation_notice_hours": 24}).status_code == 200
+    clock.set(MONDAY - timedelta(hours=13))                  # moving it is no cancellation
+    assert api.post(f"/v1/appointments/{late}/reschedule", {"slot": slot(12)}).status_code == 200
+    clock.set(MONDAY - timedelta(hours=11, minutes=59))      # 23:59 before 12:00
+    got = api.post(f"/v1/appointments/{late}/cancel", {}).get_json()["appointment"]
+    assert got["outcome"] == {"kind": "late_cancellation", "time_taken_minutes": None,
+                              "completion_reason": "late_cancellation", "remark": None}
+    last = audit(manager, late)[-1]
+    assert {c["field"]: c["after"] for c in last["changes"]}["outcome"]["kind"] == \
+        "late_cancellation"
+    # A request never booked is not a late cancellation
+    assert api.post(f"/v1/appointments/{unbooked}/cancel", {}).get_json()[
+        "appointment"]["outcome"] is None
