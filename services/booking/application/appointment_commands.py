@@ -175,6 +175,14 @@ class AppointmentCommands(BookingBase):
                reason=cmd.reason, message=cmd.message)
         return self._save(caller, "appointment", a, org=org)
 
+    def expire_hold(self, caller: Caller, appointment_id: uuid.UUID,
+                    expected_version: int | None = None, reason: str | None = None
+                    ) -> dict[str, Any]:
+        """A request's hold lapsed (the timer worker's command: application/timers.py)."""
+        a, org = self._load(caller, appointment_id, expected_version)
+        a.expire_hold(self._context(caller, org, str(a.id)), reason=reason)
+        return self._save(caller, "appointment", a, org=org)
+
     def reassign(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reassign,
                  expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)

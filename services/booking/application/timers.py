@@ -120,7 +120,7 @@ def handlers(app: Any) -> dict[str, timers.Handler]:
             if timer.kind == NO_SHOW:
                 app.no_show(caller, a.id, c.NoShow(reason=REASON), expected_version=a.version)
             else:
-                app.expire_hold(caller, a.id, expected_version=a.version)
+                app.expire_hold(caller, a.id, expected_version=a.version, reason=REASON)
         except errors.StaleVersion:
             raise                        # changed meanwhile: retried with the new state
         except (Conflict, Invalid) as e:  # refused by the state or the workflow: harmless

@@ -72,8 +72,13 @@ class Appointment(Answer):
     source = fields.String()
     questionnaire = fields.Dict()
     metadata = fields.Dict()
-    outcome = Nullable(fields.Dict())
+    outcome = Nullable(fields.Dict(metadata={
+        "description": "attend's outcome; on a cancellation inside the organisation's "
+                       "late_cancellation_notice_hours {kind: late_cancellation, ...}"}))
     feedback = Nullable(fields.Dict())
+    hold_until = fields.String(metadata={
+        "format": "date-time", "description": "only while a request for an exact slot holds its "
+                                              "agent's time (hold_minutes): until when"})
     feedback_requested_on = Nullable(fields.String(metadata={"format": "date"}))
     requested_at = fields.String(metadata={"format": "date-time"})
     confirmed_at = Nullable(fields.String(metadata={"format": "date-time"}))

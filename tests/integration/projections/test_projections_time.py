@@ -95,3 +95,48 @@ def test_late_cancellations_and_automatic_no_shows_have_their_figures_and_histor
     absent = newest(ids["absent"])
     assert (absent["action"], absent["to_status"], absent["actor"], absent["reason"]) == (
         "no_show", "no_show", {"id": "system", "role": "system"}, "automatic")
+
+
+def test_availability_shows_a_held_slot_until_its_hold_expires(settings, infra):
+    url = infra.database(f"t_time_hold_booking_{os.getpid()}")
+    clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    app = bootstrap.build(url, clock=clock, workflow=LocalWorkflow())
+    web = booking_app(app).test_client()
+
+    def post(path: str, body: dict[str, Any], roles: tuple[str, ...] = ("manager",)) -> Any:
+        r = web.post(path, json=body, headers=_headers(roles))
+        assert r.status_code in (200, 201), r.get_json()
+        return r.get_json()
+
+    def publish_new(seen: int) -> int:
+        messages = [ce for _, _, ce in to_messages(app, app.notifications(seen, 1000))]
+        publish(settings, messages)
+        total = seen + len(messages)
+        wait_until(lambda: applied_count(settings) == total, what="every event applied")
+        return total
+
+    service = post("/v1/services", {"name": "Consultation"})["service"]["id"]
+    who = post("/v1/resources", {"name": "Dr Who", "kind": "agent"})["resource"]["id"]
+    start = MONDAY + timedelta(hours=9)
+    held = post("/v1/appointments", {
+        "service_id": service, "source": "widget", "agent_id": who,
+        "client": {"name": "Ada", "email": "ada@example.com"},
+        "slot": {"start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat()}},
+        roles=("agent",))["appointment"]["id"]
+    api = create_app(settings).test_client()
+    at = f"/v1/availability?at={(start + timedelta(minutes=10)).isoformat().replace('+', '%2B')}"
+    with running(settings):
+        seen = publish_new(0)
+        [dr] = api.get(at, headers=_headers(("agent",))).get_json()["resources"]
+        assert (dr["available"], dr["busy_with"], dr["held_by"]) == (False, [held], [held])
+        clock.advance(timedelta(minutes=15))
+        with ConnectionPool(url, min_size=1, max_size=2, open=True) as pool:
+            assert TimerWorker(pool, booking_timers.TABLE, booking_timers.handlers(app),
+                               now=clock.now).run_due() == 1
+        publish_new(seen)
+        [dr] = api.get(at, headers=_headers(("agent",))).get_json()["resources"]
+        assert (dr["available"], dr["busy_with"], dr["held_by"]) == (True, [], [])
+        r = api.get(f"/v1/appointments/{held}/history", headers=_headers(("auditor",)))
+        newest = r.get_json()["items"][0]
+        assert (newest["action"], newest["actor"]["role"]) == ("hold_expired", "system")
+    app.close()
