@@ -4,7 +4,8 @@
 and its organisation's settings, each kind of timer it may have, planned (`due_at`)
 or dropped (None):
 - `no_show:<id>`: the slot's end + `no_show_after_minutes`, while the appointment
-  awaits the visit (a status of kind confirmation, or `reopened`);
+  awaits the visit (a status of kind confirmation, or `reopened`: then from the
+  reopening if later, so a person reopening it has the grace period to mark it);
 - `hold:<id>`: the end of a slot hold (`hold_until`), while the request is open.
 BookingBase._save writes them beside the events, in their transaction
 (SideWrites.timers); `planned_from_events` replays every appointment to write the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from psycopg import Connection
@@ -56,8 +57,12 @@ def awaits_visit(a: Appointment) -> bool:
 def plan(a: Appointment, org: Organisation) -> list[TimerRow]:
     payload = {"appointment_id": str(a.id), "organisation_id": a.organisation_id}
     minutes = org.setting("no_show_after_minutes")
-    no_show = (Slot.of(a.slot).end + timedelta(minutes=minutes)
-               if minutes is not None and a.slot and awaits_visit(a) else None)
+    no_show = None
+    if minutes is not None and a.slot and awaits_visit(a):
+        since = Slot.of(a.slot).end
+        if a.status == "reopened" and a.reopened_at:   # the grace again, from the reopening
+            since = max(since, datetime.fromisoformat(a.reopened_at))
+        no_show = since + timedelta(minutes=minutes)
     hold = a.held_until()
     return [TimerRow(f"{NO_SHOW}:{a.id}", NO_SHOW, no_show, payload),
             TimerRow(f"{HOLD}:{a.id}", HOLD, hold, payload)]

@@ -68,6 +68,7 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         self.feedback: dict[str, Any] | None = None
         self.feedback_requested_on: str | None = None
         self.hold_until: str | None = None   # a request holding its agent's time until then
+        self.reopened_at: str | None = None  # internal: when it was last reopened
         self.requested_at = iso(timestamp)
         self.confirmed_at: str | None = None
         self.updated_at = iso(timestamp)
@@ -93,6 +94,8 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
             self.used_links.append(change["link_id"])
         if self.status_kind not in HOLDING_KINDS:
             self.hold_until = None       # a hold ends with the request (confirmed, cancelled)
+        if change.get("action") == "reopen":
+            self.reopened_at = iso(timestamp)
         if self.status_kind == "confirmation" and self.confirmed_at is None:
             self.confirmed_at = iso(timestamp)
         self.updated_at = iso(timestamp)

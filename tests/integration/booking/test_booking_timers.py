@@ -96,6 +96,13 @@ def test_an_appointment_nobody_marks_becomes_no_show_after_the_grace_period(
     assert (last["action"], last["actor"], last["reason"]) == ("no_show", SYSTEM, "automatic")
     assert planned(pool) == {}
     assert worker(pool, booking).run_due() == 0              # fired once
+    # Reopened ("she came after all"): the grace period again, from the reopening
+    clock.set(MONDAY + timedelta(hours=15))
+    assert api.post(f"/v1/appointments/{aid}/reopen", {}).status_code == 200
+    assert planned(pool) == {"no_show": MONDAY + timedelta(hours=15, minutes=30)}
+    assert worker(pool, booking).run_due() == 0
+    assert api.post(f"/v1/appointments/{aid}/attend", {}).status_code == 200
+    assert planned(pool) == {}
 
 
 def test_an_agent_marking_it_attended_first_wins(api, manager, seed, clock, booking, pool):
@@ -181,13 +188,16 @@ def test_rebuild_reproduces_the_table_from_the_events(api, manager, seed, clock,
         scheduled(api, seed, slot(h))
     done = scheduled(api, seed, slot(14))
     assert api.post(f"/v1/appointments/{done}/cancel", {}).status_code == 200
+    r = api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
+                                      "slot": slot(15), "agent_id": seed.agent})
+    assert r.status_code == 201                               # held: a hold timer
     with pool.connection() as conn:
         before = timers.pending(conn, booking_timers.TABLE)
         conn.execute(f"DELETE FROM {booking_timers.TABLE}")
         conn.commit()
-        assert booking_timers.rebuild(booking, conn) == 3
+        assert booking_timers.rebuild(booking, conn) == 4
         assert timers.pending(conn, booking_timers.TABLE) == before
-    assert len(before) == 3
+    assert sorted(t.kind for t in before) == ["hold", "no_show", "no_show", "no_show"]
 
 
 def test_the_memory_store_keeps_the_same_timers():
