@@ -65,7 +65,16 @@ CREATE TABLE IF NOT EXISTS booking_event_organisation (
 );
 CREATE INDEX IF NOT EXISTS booking_event_organisation_feed
     ON booking_event_organisation (organisation_id, notification_id);
-""" + timers.ddl(TIMERS).as_string(None)
+""" + f"""
+-- Only when missing: an existing table is not locked at start-up. A booking process
+-- starting (CREATE INDEX takes a SHARE lock even if the index exists) while others save
+-- through booking_timers would otherwise deadlock with them.
+DO $timers$ BEGIN
+IF to_regclass('{TIMERS}') IS NULL THEN
+{timers.ddl(TIMERS).as_string(None)}
+END IF;
+END $timers$;
+"""
 
 
 class BookingRecorder(PostgresApplicationRecorder):
