@@ -69,6 +69,7 @@ class Stack:
         env.update(self.infra.env())
         env.setdefault("WORKFLOW_URL", self.url("workflow"))
         env.setdefault("BOOKING_PUBLIC_URL", self.url("booking"))
+        env.setdefault("DATA_DIR", str(self.data_dir))  # where the relay keeps its dev signing key
         env.update(self.extra_env)
         env["PYTHONPATH"] = str(ROOT)
         return env

@@ -14,6 +14,11 @@ SERVICES = ("booking", "workflow", "notifier", "projections")
 SETTINGS: dict[str, tuple[str | None, str]] = {
     "BOOKING_DATABASE_URL": (None, "PostgreSQL URL of booking's event store"),
     "WORKFLOW_DATABASE_URL": (None, "PostgreSQL URL of workflow's event store"),
+    "BOOKING_OWNER_DATABASE_URL": (None, "PostgreSQL URL of the role that owns booking's event store "
+                                   "and changes its schema at start-up; the role of "
+                                   "`BOOKING_DATABASE_URL` then may only SELECT and INSERT events; "
+                                   "unset = `BOOKING_DATABASE_URL` (one role)"),
+    "WORKFLOW_OWNER_DATABASE_URL": (None, "the same for workflow's event store"),
     "NOTIFIER_DATABASE_URL": (None, "PostgreSQL URL of the notifier's ledger"),
     "PROJECTIONS_DATABASE_URL": (None, "PostgreSQL URL of the read models"),
     "DATABASE_POOL_TIMEOUT": ("5", "seconds a request waits for a free PostgreSQL connection before 503 "
@@ -51,6 +56,12 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "BOOKING_TIMERS_INTERVAL_SECONDS": ("1", "seconds between two rounds of booking's timer worker "
                                         "(automatic no-show, expiring holds)"),
     "WEB_THREADS": ("4", "threads per gunicorn worker, and so each process's PostgreSQL pool size"),
+    "AUDIT_SIGNING_KEY": (None, "PEM file of the Ed25519 private key that signs audit checkpoints; "
+                          "unset = one generated once as `DATA_DIR/audit/signing-key.pem`"),
+    "AUDIT_PUBLIC_KEY": (None, "PEM file of the public key `verify` checks checkpoints with; "
+                         "unset = the public half of the signing key"),
+    "AUDIT_CHECKPOINT_INTERVAL": ("60", "seconds between signed checkpoints of the changed "
+                                  "organisations' chain heads (booking relay)"),
 }
 
 

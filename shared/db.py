@@ -82,6 +82,25 @@ def with_database(url: str, dbname: str) -> str:
     return parts._replace(path=f"/{dbname}").geturl()
 
 
+def with_user(url: str, user: str, password: str) -> str:
+    """The same server and database URL, logging in as another role."""
+    parts = urlparse(url)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:{password}@{host}").geturl()
+
+
+APP_ROLE, APP_PASSWORD = "app", "app"  # the role services use where infra creates it
+
+
+def create_app_role(server_url: str) -> None:
+    """The login role every service process connects as (idempotent): grants are given
+    per database by the owner at start-up (`grant_append_only`)."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD)))
+
+
 def create_database(server_url: str, dbname: str) -> None:
     """Create `dbname` on the server if it does not exist yet (idempotent)."""
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -113,3 +132,38 @@ def run_schema(url: str, ddl: str) -> None:
     """Apply a module's idempotent DDL (CREATE ... IF NOT EXISTS) once at start-up."""
     with schema_lock(url) as conn:
         conn.execute(ddl)
+
+
+def owner_url(service: str, url: str) -> str:
+    """The URL schema changes of `service`'s store run with: `<SERVICE>_OWNER_DATABASE_URL`
+    when `url` is the service's configured one, else `url` itself (tests, one role)."""
+    owner = config.get(f"{service.upper()}_OWNER_DATABASE_URL")
+    if owner and url == config.get(f"{service.upper()}_DATABASE_URL"):
+        return owner
+    return url
+
+
+def role_of(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT current_user").fetchone()
+    assert row
+    return str(row[0])
+
+
+def grant_append_only(owner_url: str, app_url: str, event_tables: list[str]) -> None:
+    """As the owner: the app role may use every table of the schema, but only SELECT and
+    INSERT the event tables (no UPDATE, DELETE or TRUNCATE). MAINTAIN (PostgreSQL 17+)
+    lets it take the EXCLUSIVE lock the eventsourcing library serialises inserts with."""
+    role = role_of(app_url)
+    if role == role_of(owner_url):
+        return
+    app = sql.Identifier(role)
+    with schema_lock(owner_url) as conn:
+        tables = sql.SQL(", ").join(sql.Identifier(t) for t in event_tables)
+        for statement in (
+                "GRANT USAGE, CREATE ON SCHEMA public TO {app}",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}",
+                "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}",
+                "REVOKE UPDATE, DELETE, TRUNCATE ON {tables} FROM {app}",
+                "GRANT MAINTAIN ON {tables} TO {app}"):
+            conn.execute(sql.SQL(statement).format(app=app, tables=tables))

@@ -104,6 +104,17 @@ def state_of(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     return {k: snapshot[k] for k in FIELDS if k in snapshot and k != "client"}
 
 
+# The fields of an entry's `changes` that hold what a client is or wrote (erasure blanks them).
+PERSONAL = ("client", "questionnaire", "feedback")
+
+
+def without_personal(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`changes` once the client is erased: the fields holding their data say only that
+    they changed (`erased`), not from what to what."""
+    return [{"field": c["field"], "before": None, "after": None, "erased": True}
+            if c.get("field") in PERSONAL else c for c in changes]
+
+
 def for_viewer(entry: Mapping[str, Any], roles: frozenset[str] | set[str]) -> dict[str, Any]:
     """The entry as `roles` may see it: internal notes for staff only."""
     if roles & STAFF:

@@ -169,6 +169,11 @@ class EmbeddedPostgres:
                 time.sleep(0.05)
 
 
+# Event stores: their processes connect as an app role that may only SELECT and INSERT
+# the event tables; the owner role (the server's superuser here) changes the schema.
+EVENT_STORES = ("booking", "workflow")
+
+
 @dataclass
 class Infrastructure:
     database_urls: dict[str, str]
@@ -177,16 +182,19 @@ class Infrastructure:
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    owner_urls: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         """Settings to hand to every process of the system."""
         out = {f"{s.upper()}_DATABASE_URL": url for s, url in self.database_urls.items()}
+        out.update({f"{s.upper()}_OWNER_DATABASE_URL": url for s, url in self.owner_urls.items()})
         out["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap_servers
         return out
 
     def database(self, name: str) -> str:
-        """A fresh database `name` on the same server (tests use one per module)."""
-        server = next(iter(self.database_urls.values()))
+        """A fresh database `name` on the same server (tests use one per module), as the owner."""
+        server = next(iter(self.owner_urls.values()), None) or next(
+            iter(self.database_urls.values()))
         db.create_database(server, name)
         return db.with_database(server, name)
 
@@ -219,6 +227,7 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
     origins = []
     use_docker = not (all(explicit_db.values()) and explicit_kafka) and docker_answers()
 
+    owners = {s: u for s in EVENT_STORES if (u := os.environ.get(f"{s.upper()}_OWNER_DATABASE_URL"))}
     if all(explicit_db.values()):
         urls = {s: u for s, u in explicit_db.items() if u}
         origins.append("explicit PostgreSQL")
@@ -235,10 +244,14 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
             stoppers.append(pg.stop)
             server_url = pg.url
             origins.append(f"embedded PostgreSQL in {data_dir / 'postgres'}")
-        urls = {}
+        urls, owners = {}, {}
+        db.create_app_role(server_url)
         for service in config.SERVICES:
             db.create_database(server_url, service)
             urls[service] = db.with_database(server_url, service)
+            if service in EVENT_STORES:
+                owners[service] = urls[service]
+                urls[service] = db.with_user(urls[service], db.APP_ROLE, db.APP_PASSWORD)
 
     if explicit_kafka:
         bootstrap = explicit_kafka
@@ -257,4 +270,4 @@ def resolve(data_dir: Path | None = None, kafka_port: int | None = None) -> Infr
         stoppers.append(broker.stop)
         bootstrap = broker.bootstrap_servers
         origins.append(f"embedded Tansu broker on {bootstrap}")
-    return Infrastructure(urls, bootstrap, ", ".join(origins), broker, pg, stoppers)
+    return Infrastructure(urls, bootstrap, ", ".join(origins), broker, pg, stoppers, owners)

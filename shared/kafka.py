@@ -15,6 +15,7 @@ APPOINTMENTS = "appointments.events"
 WORKFLOWS = "workflows.events"
 NOTIFICATIONS = "notifications.events"
 DIRECTORY = "directory.events"
+AUDIT_CHECKPOINTS = "audit.checkpoints"  # signed chain heads of booking's event store
 # Tansu's default for topics it creates on demand: after the dev broker came back
 # empty, the first client asking for a topic re-creates it, and with the same
 # count each key stays in the partition it was in (tests/integration/test_infra.py).
@@ -28,7 +29,25 @@ def dlq(topic: str) -> str:
 
 # Topics with dead letters: the consumed ones, and the notifier's deliveries.
 DEAD_LETTERED = (APPOINTMENTS, DIRECTORY, NOTIFICATIONS)
-TOPICS = (APPOINTMENTS, DIRECTORY, WORKFLOWS, NOTIFICATIONS, *(dlq(t) for t in DEAD_LETTERED))
+TOPICS = (APPOINTMENTS, DIRECTORY, WORKFLOWS, NOTIFICATIONS, *(dlq(t) for t in DEAD_LETTERED),
+          AUDIT_CHECKPOINTS)
+# How long each topic keeps a message (retention.ms, set when the topic is created).
+# Topics whose messages name clients keep them a week, Apache Kafka's default, in
+# segments rolled daily (a segment goes only once its newest message is past the
+# retention, so no message outlives 8 days); the settings topics keep everything (a
+# fresh consumer reads them from the start) and carry no client's contact data
+# (services/booking/adapters/cloudevents.py).
+DAY_MS = 24 * 3600 * 1000
+FOREVER = -1
+# The signed checkpoints anchor the hash chain outside the database: kept forever too.
+RETENTION_MS = {DIRECTORY: FOREVER, WORKFLOWS: FOREVER, AUDIT_CHECKPOINTS: FOREVER}
+
+
+def topic_configs(topic: str) -> dict[str, str]:
+    retention = RETENTION_MS.get(topic, 7 * DAY_MS)
+    if retention == FOREVER:
+        return {"retention.ms": str(FOREVER)}
+    return {"retention.ms": str(retention), "segment.ms": str(DAY_MS)}
 
 
 def producer(bootstrap_servers: str, **overrides: object) -> KafkaProducer:
@@ -82,7 +101,8 @@ def ensure_topics(bootstrap_servers: str, topics: Iterable[str] = TOPICS,
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1)
+        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1,
+                            topic_configs=topic_configs(t))
                    for t in topics if t not in existing]
         if missing:
             try:

@@ -43,7 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                               "LINK_SIGNING_KEY": os.environ["LINK_SIGNING_KEY"],
                               # Every test client calls from 127.0.0.1, and the fuzzer writes
                               # faster than any person: limits have their own tests.
-                              "RATE_LIMIT_PER_TOKEN": "off", "RATE_LIMIT_PER_IP": "off"})
+                              "RATE_LIMIT_PER_TOKEN": "off", "RATE_LIMIT_PER_IP": "off",
+                              "AUDIT_CHECKPOINT_INTERVAL": "1"})
     system.start()
     yield system
     system.stop()

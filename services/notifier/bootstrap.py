@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import dev_transport, organisations
+from services.notifier.adapters import dev_transport, erasure, organisations
 from services.notifier.adapters import ledger as ledger_module
 from services.notifier.adapters.dev_transport import DevTransport
 from services.notifier.adapters.ledger import Ledger
@@ -62,7 +62,8 @@ class Settings:
 def pool(settings: Settings) -> ConnectionPool:
     """The process's pool, with the tables in place (idempotent DDL)."""
     db.run_schema(settings.database_url,
-                  ledger_module.SCHEMA + organisations.SCHEMA + dev_transport.SCHEMA)
+                  ledger_module.SCHEMA + organisations.SCHEMA + dev_transport.SCHEMA
+                  + erasure.SCHEMA)
     return db.pool(settings.database_url, max_size=2 * settings.workers_per_channel + 4)
 
 

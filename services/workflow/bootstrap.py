@@ -22,8 +22,19 @@ def application(url: str | None = None) -> WorkflowApplication:
     url = database_url(url)
     with _lock:
         if url not in _apps:
-            with db.schema_lock(url):  # the library creates its tables in the constructor
-                _apps[url] = WorkflowApplication.for_database(url)
+            owner = db.owner_url("workflow", url)
+            # The library creates its tables in the constructor: as the owner role, whose
+            # grants then leave the app role only SELECT and INSERT on the event table.
+            with db.schema_lock(owner):
+                created = WorkflowApplication.for_database(owner)
+                table = created.recorder.events_table_name  # type: ignore[attr-defined]
+                if owner == url:
+                    _apps[url] = created
+                else:
+                    created.close()
+            if owner != url:
+                db.grant_append_only(owner, url, [table])
+                _apps[url] = WorkflowApplication.for_database(url, create_table=False)
         return _apps[url]
 
 

@@ -112,7 +112,7 @@ def test_sixteen_clients_at_once_all_succeed_within_postgresqls_connections(stac
     manager = Client(stack, org="e2e-rush")
     service = manager.post("booking", "/v1/services", {"name": "Rush", "duration_minutes": 15})
     assert service.status_code == 201, service.text
-    server = db.with_database(stack.infra.database_urls["booking"], "postgres")
+    server = db.with_database(stack.infra.owner_urls["booking"], "postgres")
     peak, done = [0], threading.Event()
 
     def watch_connections() -> None:

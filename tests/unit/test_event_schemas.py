@@ -69,8 +69,8 @@ def declared_events(aggregate: type) -> list[str]:
 
 APPOINTMENT_TYPES = {f"appointment.{snake(n)}.v1" for n in declared_events(Appointment)}
 ORGANISATION_TYPES = {f"organisation.{snake(n)}.v1" for n in declared_events(Organisation)}
-DIRECTORY_TYPES = {f"{kind}.{snake(n)}.v1" for kind in KINDS
-                   for n in declared_events(DirectoryEntry)}
+DIRECTORY_TYPES = {f"{kind}.{snake(n)}.v1" for kind, entry in KINDS.items()
+                   for n in declared_events(DirectoryEntry) + declared_events(entry)}
 
 
 def drive_booking() -> list[dict[str, Any]]:
@@ -176,6 +176,10 @@ def drive_booking() -> list[dict[str, Any]]:
         act(auto, "no_show")
         act(auto, "reopen", message="she came after all")
         act(auto, "attend")
+
+        # -- a client erased: every event of theirs reads as erased from now on
+        bob = app.appointment("acme", uuid.UUID(phoned["id"])).client["id"]
+        app.erase_client(manager, uuid.UUID(bob))
 
         notifications = app.recorder.select_notifications(start=1, limit=10000)
         return [json.loads(ce.to_json()) for _, _, ce in to_messages(app, notifications)]

@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from services.booking.domain.personal_data import CONTACT
 from shared import kafka
 from shared.envelope import CloudEvent
 
@@ -30,6 +31,14 @@ class _Recent:
         self.size = size
         self.items: OrderedDict[uuid.UUID, Any] = OrderedDict()
         self.lock = threading.Lock()
+        self.erasures = 0
+
+    def forget_if_erased(self, app: Application[Any]) -> None:
+        erasures = app.mapper.keys.erasures()  # type: ignore[attr-defined]
+        with self.lock:
+            if erasures != self.erasures:
+                self.items.clear()
+                self.erasures = erasures
 
     def at(self, app: Application[Any], event: Any) -> Any:
         """The aggregate just after `event`."""
@@ -61,12 +70,17 @@ def to_messages(app: Application[Any],
     """(topic, key, CloudEvent) for each stored event, in notification order."""
     with _caches_lock:
         recent = _caches.setdefault(app, _Recent())
+    recent.forget_if_erased(app)
     messages = []
     for n in notifications:
         event: Any = app.mapper.to_domain_event(n)
         aggregate = recent.at(app, event)
         kind = type(aggregate).__name__.lower()
         change = deepcopy(event.change)
+        snapshot = aggregate.snapshot()
+        if kind == "client":  # directory.events keeps messages for good: no contact data
+            for holder in (snapshot, change.get("fields") or {}):
+                holder.update({f: None for f in CONTACT if f in holder})
         key = str(aggregate.id) if kind == "appointment" else aggregate.organisation_id
         ce = CloudEvent(
             id=str(uuid.uuid5(event.originator_id, str(event.originator_version))),
@@ -74,7 +88,7 @@ def to_messages(app: Application[Any],
             subject=str(event.originator_id), time=event.timestamp.isoformat(),
             orgid=aggregate.organisation_id, aggregateversion=event.originator_version,
             position=n.id, correlationid=change.get("correlation_id", ""),
-            data={"change": change, kind: aggregate.snapshot()})
+            data={"change": change, kind: snapshot})
         messages.append((kafka.APPOINTMENTS if kind == "appointment" else kafka.DIRECTORY, key, ce))
     return messages
 

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from services.booking.adapters import keys
 from services.booking.application.ports import Answer, CalendarRow, SideWrites, TimerRow, matches
 from services.booking.domain.values import Slot
 
@@ -31,6 +32,7 @@ class MemoryTables:
         self.answers: dict[tuple[str, str], Answer] = {}
         self.event_organisations: dict[int, str] = {}  # notification id -> organisation
         self.timers: dict[str, TimerRow] = {}          # key -> planned timer (booking_timers)
+        self.keys = keys.MemoryKeys()
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
 
@@ -55,6 +57,11 @@ class MemoryTables:
                 self.timers[timer.key] = timer
         for entry in side.entries:
             self.directory[entry.id] = (entry.organisation_id, entry.kind, deepcopy(entry.snapshot))
+        if side.erase:
+            self.keys.erase(side.erase)
+            for answer in self.answers.values():
+                if answer.organisation_id == side.erase.organisation_id:
+                    keys.scrubbed_if_of(answer.body, side.erase)
         if side.answer:
             side.answer.body["position"] = ids[-1]
             self.answers[(side.answer.organisation_id, side.answer.key)] = deepcopy(side.answer)
@@ -117,6 +124,13 @@ class MemoryRecorder(POPOApplicationRecorder):
                                     originator_version=s.originator_version, topic=s.topic,
                                     state=s.state) for i, s in found),
                       key=lambda n: n.originator_version)
+
+    def appointments_of(self, organisation_id: str, client_id: str) -> list[str]:
+        with self._database_lock:
+            ids = {n.originator_id for i, org in self.tables.event_organisations.items()
+                   if org == organisation_id for n in self.select_notifications(i, 1)
+                   if n.topic.startswith("appointment.") and client_id in n.state.decode()}
+        return sorted(str(i) for i in ids)
 
 
 class MemoryFactory(POPOFactory):

@@ -5,7 +5,8 @@
 `SideWrites` handed to `Application.save(..., side=...)`. An overlapping
 booking of the same agent breaks the exclusion constraint and the whole save
 rolls back. Each event's organisation goes beside it, so the event feed
-selects one organisation's events in SQL (`select_organisation_notifications`).
+selects one organisation's events in SQL (`select_organisation_notifications`),
+and its place in the organisation's hash chain (services/booking/audit/chain.py).
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor, errors
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
-from services.booking.application.ports import Answer, SideWrites, TimerRow
+from services.booking.adapters import keys
+from services.booking.application.ports import Answer, Keys, SideWrites, TimerRow
 from services.booking.application.timers import TABLE as TIMERS
+from services.booking.audit import chain
 from services.booking.domain.values import Slot
 from shared import timers
 from shared.outage import Pool
@@ -30,6 +33,9 @@ RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
 # With the library's lock_timeout (shared.db.eventsourcing_env) and its
 # idle_in_transaction_session_timeout, no save holds the event table for long.
 STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '5s'"
+# The library's table of BookingApplication's events (schema, table), for readers
+# without the application (the audit command).
+EVENTS_TABLE = ("public", "bookingapplication_events")
 
 DDL = """
 CREATE EXTENSION IF NOT EXISTS btree_gist;
@@ -65,7 +71,7 @@ CREATE TABLE IF NOT EXISTS booking_event_organisation (
 );
 CREATE INDEX IF NOT EXISTS booking_event_organisation_feed
     ON booking_event_organisation (organisation_id, notification_id);
-""" + f"""
+""" + chain.DDL + f"""
 -- Only when missing: an existing table is not locked at start-up. A booking process
 -- starting (CREATE INDEX takes a SHARE lock even if the index exists) while others save
 -- through booking_timers would otherwise deadlock with them.
@@ -104,7 +110,7 @@ class BookingRecorder(PostgresApplicationRecorder):
                                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
-            write(curs, kwargs.get("side") or SideWrites(), ids)
+            write(curs, kwargs.get("side") or SideWrites(), ids, stored_events)
         return ids
 
     def select_organisation_notifications(self, organisation_id: str, after: int,
@@ -135,6 +141,19 @@ class BookingRecorder(PostgresApplicationRecorder):
                                  topic=row["topic"], state=bytes(row["state"]))
                     for row in curs.fetchall()]
 
+    def appointments_of(self, organisation_id: str, client_id: str) -> list[str]:
+        """The organisation's appointments whose events name the client (ids stay plain
+        in sealed events too): those stored before sealing existed have no key yet."""
+        statement = SQL(
+            "SELECT DISTINCT e.originator_id::text FROM booking_event_organisation o "
+            "JOIN {schema}.{table} e USING (notification_id) WHERE o.organisation_id = %s "
+            "AND (e.topic LIKE 'appointment.%%' OR e.topic LIKE '%%:Appointment.%%') "
+            "AND strpos(convert_from(e.state, 'UTF8'), %s) > 0").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (organisation_id, client_id))
+            return [row["originator_id"] for row in curs.fetchall()]
+
     def backfill_organisations(self) -> int:
         """The organisation of events stored before it was recorded beside them: every
         aggregate's first event names it (idempotent; at start-up). Only those events'
@@ -155,12 +174,21 @@ class BookingRecorder(PostgresApplicationRecorder):
             curs.execute(statement)
             return curs.rowcount
 
+    def events_table(self) -> Composable:
+        return SQL("{}.{}").format(Identifier(self.datastore.schema),
+                                   Identifier(self.events_table_name))
 
-def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int]) -> None:
+    def backfill_chain(self) -> int:
+        """Chain the events stored before the hash chain existed (idempotent; at start-up)."""
+        with self.datastore.transaction(commit=True) as curs:
+            return chain.backfill(curs, self.events_table())
+
+
+def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
+          stored_events: Sequence[StoredEvent]) -> None:
     if not side.organisation_id:  # an event no organisation's feed would show: refuse
         raise ValueError("events saved without their organisation (BookingApplication.save)")
-    curs.execute("INSERT INTO booking_event_organisation SELECT unnest(%s::bigint[]), %s",
-                 (list(ids), side.organisation_id))
+    chain.append(curs, side.organisation_id, ids, stored_events)
     for row in side.calendar:
         curs.execute("DELETE FROM booking_agent_calendar WHERE appointment_id = %s",
                      (row.appointment_id,))
@@ -177,6 +205,8 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int]) -> None:
             (entry.id, entry.organisation_id, entry.kind, s.get("email"), s.get("phone"), Jsonb(s)))
     for timer in side.timers:
         write_timer(curs, timer)
+    if side.erase:
+        keys.erase(curs, side.erase)
     if side.answer:
         a = side.answer
         a.body["position"] = ids[-1]
@@ -225,6 +255,7 @@ class PgTables:
         # A command waits at most seconds for another one holding its Idempotency-Key.
         self.locks = Pool(url, min_size=0, max_size=16, open=True,
                           kwargs={"options": "-c lock_timeout=10s"})
+        self.keys: Keys = keys.PgKeys(self.pool)
 
     def close(self) -> None:
         self.pool.close()

@@ -20,7 +20,15 @@ from eventsourcing.persistence import IntegrityError
 
 from services.booking.application import timers
 from services.booking.application.clock import Clock
-from services.booking.application.ports import Answer, CalendarRow, EntryRow, SideWrites, Tables
+from services.booking.application.ports import (
+    Answer,
+    CalendarRow,
+    EntryRow,
+    Erasure,
+    SideWrites,
+    Tables,
+    saving_for,
+)
 from services.booking.application.workflow_client import WorkflowPort
 from services.booking.domain import errors
 from services.booking.domain.appointment import Appointment, Context
@@ -47,6 +55,8 @@ class Caller:
 
 class BookingBase(Application[uuid.UUID]):
     log_section_size = 1000
+    # A client's personal data is sealed in stored events with their key (keys.py).
+    env = {"MAPPER_TOPIC": "services.booking.adapters.sealing:SealingMapper"}
 
     def __init__(self, env: dict[str, str] | None = None, *, workflow: WorkflowPort, clock: Clock,
                  tables: Tables | None = None) -> None:
@@ -55,6 +65,7 @@ class BookingBase(Application[uuid.UUID]):
         self.clock = clock
         # PostgreSQL tables are given; the in-memory recorder carries its own.
         self.tables: Tables = tables or self.recorder.tables  # type: ignore[attr-defined]
+        self.mapper.keys = self.tables.keys  # type: ignore[attr-defined]
 
     def close(self) -> None:
         close_tables = getattr(self.tables, "close", None)
@@ -85,7 +96,11 @@ class BookingBase(Application[uuid.UUID]):
             raise ValueError(f"a save belongs to exactly one organisation, not {orgs}")
         side = kwargs["side"] = kwargs.get("side") or SideWrites()
         side.organisation_id = orgs.pop()
-        return super().save(*objs, **kwargs)
+        token = saving_for.set(side.organisation_id)
+        try:
+            return super().save(*objs, **kwargs)
+        finally:
+            saving_for.reset(token)
 
     def _get(self, organisation_id: str | None, aggregate_id: uuid.UUID, cls: type[A],
              version: int | None = None) -> A:
@@ -163,9 +178,10 @@ class BookingBase(Application[uuid.UUID]):
                           verdict.workflow, status.name if status else verdict.to_status)
 
     def _save(self, caller: Caller, kind: str, primary: Any, *others: Aggregate,
-              org: Organisation | None = None) -> dict[str, Any]:
+              org: Organisation | None = None,
+              erase: Erasure | None = None) -> dict[str, Any]:
         body = {kind: primary.snapshot(), "version": primary.version}
-        side = SideWrites(answer=caller.answer)
+        side = SideWrites(answer=caller.answer, erase=erase)
         if caller.answer is not None:
             caller.answer.body = body
         for aggregate in (primary, *others):

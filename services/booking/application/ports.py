@@ -9,11 +9,14 @@ they never disagree with the event store:
 - the organisation of every stored event, so `GET /v1/events` selects one
   organisation's events in the query itself;
 - the timers (`booking_timers`, shared/timers.py): what time will do to each
-  appointment (application/timers.py plans them from its state after the events).
+  appointment (application/timers.py plans them from its state after the events);
+- the client keys that seal personal data in events (adapters/keys.py), destroyed
+  in the transaction that records a client's erasure.
 """
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -57,16 +60,47 @@ class TimerRow:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing a client destroys, in the transaction of its `client.Erased` event."""
+    organisation_id: str
+    client_id: str
+    subjects: tuple[str, ...]   # the appointments whose keys go with the client's own
+
+
+# The organisation of the events being saved (BookingBase.save), for a key made for an
+# event that does not name it.
+saving_for: ContextVar[str | None] = ContextVar("saving_for", default=None)
+
+
+class Keys(Protocol):
+    def key_for(self, organisation_id: str | None, subject: str,
+                client_id: str | None) -> bytes | None:
+        """The subject's key, created on first use; None once erased."""
+
+    def lookup(self, subject: str) -> tuple[bytes | None, bool]:
+        """The subject's key (None: erased or never made), and whether it was erased."""
+
+    def subjects(self, organisation_id: str, client_id: str) -> list[str]:
+        """The appointments whose keys belong to the client."""
+
+    def erasures(self) -> int:
+        """How many keys were destroyed so far (caches of decrypted state compare it)."""
+
+
 @dataclass
 class SideWrites:
     calendar: list[CalendarRow] = field(default_factory=list)
     timers: list[TimerRow] = field(default_factory=list)
     entries: list[EntryRow] = field(default_factory=list)
     answer: Answer | None = None
+    erase: Erasure | None = None
     organisation_id: str | None = None  # of every event saved (set by BookingApplication.save)
 
 
 class Tables(Protocol):
+    keys: Keys
+
     def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]: ...
 
     def entries(self, organisation_id: str, kind: str, email: str | None = None,

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from eventsourcing.domain import Aggregate
 
 from services.booking.domain.meta import Meta
+from services.booking.domain.personal_data import ERASED_CLIENT
 from services.booking.domain.values import HHMM, WEEKDAYS, Slot, clock_time
-from shared.errors import Invalid
+from shared.errors import Conflict, Invalid
 from shared.event_names import name_events
 
 OFFICE_HOURS = {day: [["09:00", "17:00"]] for day in WEEKDAYS[:5]}
@@ -44,6 +45,8 @@ class DirectoryEntry(Aggregate):
                            timestamp=meta.now, change=meta.change("created", fields=full))
 
     def update(self, fields: dict[str, Any], meta: Meta) -> None:
+        if self.fields.get("erased"):
+            raise Conflict(f"this {self.kind} was erased")
         changed = {k: v for k, v in fields.items() if self.fields.get(k) != v}
         if changed:
             self.check({**self.fields, **changed})
@@ -117,6 +120,18 @@ class Resource(DirectoryEntry):
 
 class Client(DirectoryEntry):
     DEFAULTS = MappingProxyType({"email": None, "phone": None, "active": True})
+
+    class Erased(DirectoryEntry.Updated):
+        """The client's personal data erased (their keys destroyed); `change.appointment_ids`
+        names the appointments whose keys went with theirs, for the consumers."""
+
+    def erase(self, appointment_ids: tuple[str, ...], meta: Meta) -> bool:
+        """False when already erased (erasing again changes nothing)."""
+        if self.fields.get("erased"):
+            return False
+        self.trigger_event(self.Erased, timestamp=meta.now, change=meta.change(
+            "erased", fields=dict(ERASED_CLIENT), appointment_ids=list(appointment_ids)))
+        return True
 
     def reference(self) -> dict[str, Any]:
         return {"id": str(self.id), "name": self.fields["name"], "email": self.fields["email"],

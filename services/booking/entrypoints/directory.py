@@ -95,3 +95,14 @@ def _patch(schema: type[Schema]) -> Schema:
 
 for _kind, (_path, _schema, _writers) in KINDS.items():
     _register(_kind, _path, _schema, _writers)
+
+
+@bp.route("/clients/<uuid:entry_id>/erase", methods=["POST"])
+@bp.arguments(s.EmptySchema)
+@roles_allowed("manager")
+@command()
+def erase_client(args: dict[str, Any], entry_id: uuid.UUID) -> dict[str, Any]:
+    """Erase a client's personal data (GDPR): their key is destroyed, so their name,
+    email, phone and what they wrote read as erased in every event; statuses, times and
+    counts stay. Erasing again changes nothing (position null)."""
+    return booking().erase_client(caller(), entry_id)

@@ -10,6 +10,7 @@ from services.booking.application.app import BookingApplication
 from services.booking.entrypoints import (
     appointments,
     audit,
+    checkpoint_key,
     client_actions,
     directory,
     events_feed,
@@ -33,7 +34,7 @@ def create_app(application: BookingApplication | None = None) -> Flask:
         required["relay"] = relay_halt.ready(lambda: ratelimit.store_pool(application),
                                              RELAY_NAME)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
-                                      events_feed.bp, audit.bp], required,
+                                      events_feed.bp, audit.bp, checkpoint_key.bp], required,
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
                           if servers else None)
     app.extensions["booking"] = application

@@ -2,6 +2,8 @@
 
 Follows booking's notification log (the outbox) and publishes each event to
 `appointments.events` or `directory.events` (see adapters/cloudevents.py).
+Beside it, a thread signs the changed organisations' chain heads every
+`AUDIT_CHECKPOINT_INTERVAL` seconds and publishes them on `audit.checkpoints`.
 
 `... relay status` says whether it is halted at an event it must not publish;
 `... relay resolve --position N --by NAME --reason WHY (--republish-corrected
@@ -9,9 +11,12 @@ FILE | --skip-with-record)` resumes it by a recorded decision (shared/relay_reso
 from __future__ import annotations
 
 import sys
+import threading
 
 from services.booking import bootstrap
 from services.booking.adapters.cloudevents import to_messages
+from services.booking.audit import keys
+from services.booking.audit.checkpoints import Checkpointer
 from services.booking.entrypoints.http import RELAY_NAME
 from shared import config, logs, relay_resolve
 from shared.relay import run
@@ -23,8 +28,20 @@ def main(argv: list[str]) -> int:
         return relay_resolve.main(argv, bootstrap.booking(), to_messages,
                                   config.database_url("booking"), RELAY_NAME)
     logs.setup("booking-relay")
-    run(application=bootstrap.booking(), to_messages=to_messages,
-        database_url=config.database_url("booking"), name=RELAY_NAME)
+    application = bootstrap.booking()
+    url = config.database_url("booking")
+    checkpointer = Checkpointer(url, config.require("KAFKA_BOOTSTRAP_SERVERS"), keys.signing_key(),
+                                interval=float(config.require("AUDIT_CHECKPOINT_INTERVAL")))
+    stop = threading.Event()
+    thread = threading.Thread(target=checkpointer.run, args=(stop,), name="checkpoints",
+                              daemon=True)
+    thread.start()
+    try:
+        run(application=application, to_messages=to_messages, database_url=url, name=RELAY_NAME)
+    finally:
+        stop.set()
+        thread.join(5)
+        checkpointer.close()
     return 0
 
 

@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import organisations
+from services.notifier.adapters import erasure, organisations
 from services.notifier.domain.model import Delivery, Message, Rendered
 from services.notifier.domain.planning import (
     organisation_settings,
@@ -224,6 +224,18 @@ class Ledger:
                     organisations.keep_parked(cur, parked.id, f"{type(e).__name__}: {e}")
             return "applied"
 
+    def erase_client(self, event: CloudEvent) -> str:
+        """A client erased (client.erased.v1): their queued messages suppressed, the copies
+        of their data dropped (services/notifier/adapters/erasure.py), in one transaction.
+        Erasing again finds nothing more to do."""
+        ids = [str(i) for i in (event.data.get("change") or {}).get("appointment_ids") or []]
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            erasure.remember(cur, event.orgid, event.subject, ids)
+            for row in erasure.suppress_queued(cur, event.orgid, ids, _COLUMNS):
+                self._emit(cur, row)
+            erasure.forget(cur, event.orgid, ids)
+        return "erased"
+
     @staticmethod
     def _version(cur: Cursor[Any], appointment_id: str) -> int:
         """The appointment's last applied version, its row locked until commit."""
@@ -240,9 +252,11 @@ class Ledger:
         cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
                     (event.aggregateversion, event.subject))
         refusals = self._over_quota(cur, event.orgid, planned)
+        erased = bool(planned) and erasure.is_erased(cur, event.orgid, event.subject)
         created = 0
         for item in planned:
-            row = self._insert(cur, event, item, refusals.get((item.message.to or "").lower()))
+            row = self._insert(cur, event, item, erasure.ERASED if erased
+                               else refusals.get((item.message.to or "").lower()))
             if row:
                 created += 1
                 self._emit(cur, row)
@@ -276,8 +290,12 @@ class Ledger:
 
     def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
                 refusal: str | None = None) -> dict[str, Any] | None:
-        m, r = item.message, item.rendered
-        skipped = m.to is None or r is None
+        m, r, to, name = item.message, item.rendered, item.message.to, item.message.recipient_name
+        if refusal == erasure.ERASED:  # its words name an erased client: none are kept
+            r = None
+            if m.recipient_kind == "client":
+                to, name = None, ""
+        skipped = refusal != erasure.ERASED and (m.to is None or r is None)
         state = "skipped" if skipped else "suppressed" if refusal else "pending"
         error = f"no {m.channel} address for the {m.recipient_kind}" if skipped else refusal
         return cur.execute(
@@ -291,7 +309,7 @@ class Ledger:
                 ON CONFLICT DO NOTHING RETURNING {_COLUMNS}""",
             (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
              event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
-             m.recipient_name, m.to, m.template, r.subject if r else "", r.text if r else "",
+             name, to, m.template, r.subject if r else "", r.text if r else "",
              r.html if r else "", state, error, state != "pending",
              self.give_up_after)).fetchone()
 

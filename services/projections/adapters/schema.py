@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS {clients} (
   id text NOT NULL, organisation_id text NOT NULL, version integer NOT NULL, name text,
   email text, phone text, active boolean NOT NULL,
   CONSTRAINT {clients_pkey} PRIMARY KEY (id));
+ALTER TABLE {clients} ADD COLUMN IF NOT EXISTS erased boolean NOT NULL DEFAULT false;
 
 CREATE TABLE IF NOT EXISTS {applied_events} (
   event_id text NOT NULL, source text NOT NULL, type text NOT NULL, subject text NOT NULL,

@@ -19,8 +19,9 @@ from psycopg.types.json import Jsonb
 
 from services.projections.adapters.schema import NOTIFY_CHANNEL, TableSet
 from services.projections.domain.apply import place_window
-from services.projections.domain.model import Changes, OrganisationRow
+from services.projections.domain.model import ERASED_NAME, Changes, OrganisationRow
 from shared.envelope import CloudEvent
+from shared.history import PERSONAL
 
 _GUARDS = {  # table -> (conflict key, condition for replacing the stored row)
     "appointments": ("id", "{t}.version < EXCLUDED.version"),
@@ -106,6 +107,42 @@ def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
         _upsert(conn, ts, "resources", changes.resource)
     if changes.client:
         _upsert(conn, ts, "clients", changes.client)
+    if changes.erased_client:
+        _erase_client(conn, ts, changes)
+
+
+def is_erased_client(conn: psycopg.Connection, ts: TableSet, client_id: str) -> bool:
+    return conn.execute(_statement(conn, ("erased", ts), lambda: sql.SQL(
+        "SELECT 1 FROM {} WHERE id = %s AND erased").format(ts.t("clients"))),
+        (client_id,)).fetchone() is not None
+
+
+def _erase_client(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
+    """Blank the client in every appointment row and history entry of theirs (statuses,
+    times and counts stay): their name, email and phone, their feedback comment and the
+    messages they wrote through links."""
+    ids = [r[0] for r in conn.execute(sql.SQL(
+        "UPDATE {} SET client_name = %s, client_email = NULL, client_phone = NULL,"
+        " feedback = CASE WHEN feedback ? 'comment'"
+        " THEN jsonb_set(feedback, '{{comment}}', 'null') ELSE feedback END"
+        " WHERE organisation_id = %s AND (client_id = %s OR id = ANY(%s)) RETURNING id").format(
+        ts.t("appointments")), (ERASED_NAME, changes.organisation_id, changes.erased_client,
+                                list(changes.erased_appointments))).fetchall()]
+    # Their messages, and what the history's before/after values and kept state hold of
+    # them (shared/history.py PERSONAL: client, questionnaire, feedback).
+    conn.execute(sql.SQL(
+        "UPDATE {} SET message = CASE WHEN actor_role = 'client' THEN NULL ELSE message END,"
+        " changes = COALESCE((SELECT jsonb_agg(CASE WHEN c->>'field' = ANY(%s) THEN"
+        "   jsonb_build_object('field', c->'field', 'before', NULL, 'after', NULL, 'erased', true)"
+        "   ELSE c END ORDER BY n) FROM jsonb_array_elements(changes) WITH ORDINALITY AS x(c, n)),"
+        "   '[]'),"
+        " state = state || jsonb_build_object('questionnaire', '{{}}'::jsonb) ||"
+        "   CASE WHEN state->'feedback' ? 'comment' THEN jsonb_build_object('feedback',"
+        "   jsonb_set(state->'feedback', '{{comment}}', 'null')) ELSE '{{}}'::jsonb END"
+        " WHERE organisation_id = %s AND appointment_id = ANY(%s)").format(
+        ts.t("status_history")),
+        (list(PERSONAL), changes.organisation_id,
+         sorted({*ids, *changes.erased_appointments})))
 
 
 def _placing(org: OrganisationRow | None) -> tuple[Any, ...] | None:

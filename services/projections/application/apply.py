@@ -7,7 +7,8 @@ Order of work inside the transaction:
    event refers to it; its settings come with the organisation's own events)
    and the state its previous version's history entry kept (what the event's
    changes are described against), and turn the event into rows (an
-   Unprocessable event stops here, nothing written);
+   Unprocessable event stops here, nothing written); an appointment of a
+   client erased before its event arrived shows them erased;
 3. record the event id (a duplicate stops here: nothing else happens);
 4. compare with the subject's last applied aggregateversion: an older or
    equal one does not touch the snapshot views (its status-history entry is
@@ -24,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from services.projections.adapters import store
 from services.projections.adapters.schema import LIVE_LOCK, TableSet
 from services.projections.domain.apply import apply as changes_of
-from services.projections.domain.model import Changes, Unprocessable
+from services.projections.domain.model import Changes, Unprocessable, without_client
 from shared.envelope import CloudEvent, InvalidEnvelope
 
 APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
@@ -56,6 +57,9 @@ def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
         if isinstance(event.aggregateversion, int) and event.aggregateversion > 1:
             before = store.previous_state(conn, ts, event.subject, event.aggregateversion)
     changes = changes_of(event, known, before)
+    client = changes.appointment.client_id if changes.appointment else None
+    if client and store.is_erased_client(conn, ts, client):
+        changes = without_client(changes)
     if not store.record_event(conn, ts, event, APPLIED):
         return DUPLICATE
     last = store.last_version(conn, ts, changes.subject)

@@ -186,8 +186,13 @@ def _client_event(event: CloudEvent) -> Changes:
     _owned(c, event)
     row = ClientRow(id=c["id"], organisation_id=c["organisation_id"],
                     version=event.aggregateversion, name=c.get("name"), email=c.get("email"),
-                    phone=c.get("phone"), active=bool(c.get("active", True)))
-    return Changes(event.subject, event.aggregateversion, event.orgid, client=row)
+                    phone=c.get("phone"), active=bool(c.get("active", True)),
+                    erased=bool(c.get("erased")))
+    if event.type != "client.erased.v1":
+        return Changes(event.subject, event.aggregateversion, event.orgid, client=row)
+    appointments = _obj(event.data, "change").get("appointment_ids") or []
+    return Changes(event.subject, event.aggregateversion, event.orgid, client=row,
+                   erased_client=row.id, erased_appointments=tuple(map(_str, appointments)))
 
 
 def _service_event(event: CloudEvent) -> Changes:

@@ -6,10 +6,11 @@ append keyed by (appointment, version), so writing it twice changes nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from shared.history import without_personal
 from shared.lifecycle import TAIL
 
 
@@ -130,6 +131,7 @@ class ClientRow:
     email: str | None
     phone: str | None
     active: bool
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,25 @@ class Changes:
     organisation: OrganisationRow | None = None
     resource: ResourceRow | None = None
     client: ClientRow | None = None
+    erased_client: str | None = None              # client.erased.v1: whose rows to blank
+    erased_appointments: tuple[str, ...] = ()     # ... and which appointments' (booking's list)
+
+
+ERASED_NAME = "erased"
+
+
+def without_client(changes: Changes) -> Changes:
+    """An appointment event's rows as they show once its client was erased (an event
+    that reaches the views after the erasure: topics are not ordered between each other)."""
+    a, h = changes.appointment, changes.history
+    feedback = a.feedback if a else None
+    if feedback and "comment" in feedback:
+        feedback = {**feedback, "comment": None}
+    return replace(
+        changes,
+        appointment=replace(a, client_name=ERASED_NAME, client_email=None, client_phone=None,
+                            feedback=feedback) if a else None,
+        history=replace(h, message=None if h.actor_role == "client" else h.message,
+                        changes=without_personal(h.changes),
+                        state={**h.state, "questionnaire": {}, "feedback": feedback})
+        if h else None)

@@ -34,8 +34,11 @@ class WorkflowApplication(Application[UUID]):
         self._published: dict[tuple[str, str, int], lifecycle.Definition] = {}
 
     @classmethod
-    def for_database(cls, url: str) -> WorkflowApplication:
-        return cls(env=db.eventsourcing_env(url, cls.name))
+    def for_database(cls, url: str, create_table: bool = True) -> WorkflowApplication:
+        env = db.eventsourcing_env(url, cls.name)
+        if not create_table:  # the owner role made them; the app role may not
+            env["CREATE_TABLE"] = "n"
+        return cls(env=env)
 
     # -- commands -----------------------------------------------------------
     def create(self, actor: Actor, cmd: c.Create, request_key: str | None = None) -> Workflow:

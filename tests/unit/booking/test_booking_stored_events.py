@@ -8,6 +8,7 @@ must give the same CloudEvents, also once the classes are gone from their old pa
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
@@ -66,12 +67,23 @@ def published(app: BookingApplication) -> list[dict[str, Any]]:
     return [json.loads(ce.to_json()) for _, _, ce in to_messages(app, notifications)]
 
 
+def as_published_now(cloudevents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What that release published, as this one publishes it: a client's own events no
+    longer carry their contact data (directory.events keeps messages for good)."""
+    now = copy.deepcopy(cloudevents)
+    for e in now:
+        if e["type"].startswith("client."):
+            for holder in (e["data"]["client"], e["data"]["change"]["fields"]):
+                holder.update({f: None for f in ("name", "email", "phone") if f in holder})
+    return now
+
+
 def test_the_old_store_replays_to_the_cloudevents_it_was_published_as(fresh, old_store):
     # Given the store of the earlier release, with class-path topics
     assert all(":" in row["topic"] for row in old_store["events"])
     load(fresh, old_store["events"])
     # Then today's code publishes exactly what that release published
-    assert published(fresh) == old_store["cloudevents"]
+    assert published(fresh) == as_published_now(old_store["cloudevents"])
     # And the aggregates rebuild from it
     ids = {row["originator_id"] for row in old_store["events"] if "Appointment" in row["topic"]}
     for appointment_id in ids:
@@ -118,7 +130,7 @@ def test_after_the_classes_moved_the_old_store_still_replays(fresh, old_store, f
     name_all()
     move_classes(monkeypatch)
     load(fresh, old_store["events"])
-    assert published(fresh) == old_store["cloudevents"]
+    assert published(fresh) == as_published_now(old_store["cloudevents"])
 
 
 def test_new_events_are_stored_under_domain_names(booking, directory, agent):
