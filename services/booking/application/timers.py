@@ -1,8 +1,8 @@
 """What time does to an appointment by itself (README "Time"), on shared/timers.py.
 
-`plan(appointment, settings)` is pure: from an appointment's state after its events
-and its organisation's settings, each kind of timer it may have, planned (`due_at`)
-or dropped (None):
+`plan(appointment, organisation)` is pure: from an appointment's state after its
+events and its organisation's settings, each kind of timer it may have, planned
+(`due_at`) or dropped (None):
 - `no_show:<id>`: the slot's end + `no_show_after_minutes`, while the appointment
   awaits the visit (a status of kind confirmation, or `reopened`: then from the
   reopening if later, so a person reopening it has the grace period to mark it);

@@ -30,9 +30,9 @@ from services.booking.domain.values import Slot, iso, window
 from shared.errors import Invalid
 from shared.event_names import name_events
 
-# Keys of `change` that carry the new value of a field of the appointment.
 # The statuses (by kind) of an open request, which a hold keeps (held_until).
 HOLDING_KINDS = ("start", "step")
+# Keys of `change` that carry the new value of a field of the appointment.
 STATE_KEYS = ("slot", "window", "proposal", "client", "service", "agent_id", "resources",
               "questionnaire", "metadata", "outcome", "feedback", "feedback_requested_on",
               "hold_until")
