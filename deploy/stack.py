@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 APIS = {"booking": 8001, "workflow": 8002, "notifier": 8003, "projections": 8004}
 WORKERS = {
     "booking-relay": ["-m", "services.booking.entrypoints.relay"],
+    # Its own process (not a thread of the relay): a relay halted at a bad event
+    # must not stop time, and each is restarted alone.
+    "booking-timers": ["-m", "services.booking.entrypoints.timers"],
     "workflow-relay": ["-m", "services.workflow.entrypoints.relay"],
     "projections-consumer": ["-m", "services.projections.entrypoints.consumer"],
     "notifier-consumer": ["-m", "services.notifier.entrypoints.consumer"],

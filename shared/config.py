@@ -57,6 +57,8 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "LOG_LEVEL": ("INFO", "log level of every process"),
     "WEB_CONCURRENCY": ("2", "gunicorn worker processes per API"),
     "MAX_BODY_BYTES": ("65536", "largest request body any API accepts (413 past it)"),
+    "BOOKING_TIMERS_INTERVAL_SECONDS": ("1", "seconds between two rounds of booking's timer worker "
+                                        "(automatic no-show, expiring holds)"),
     "WEB_THREADS": ("4", "threads per gunicorn worker, and so each process's PostgreSQL pool size"),
     "AUDIT_SIGNING_KEY": (None, "PEM file of the Ed25519 private key that signs audit checkpoints "
                           "(booking relay) and exports (booking API); "

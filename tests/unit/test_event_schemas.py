@@ -161,8 +161,15 @@ def drive_booking() -> list[dict[str, Any]]:
         act(loan, "move", status="approved")
         act(loan, "move", status="confirmed")
 
+        # -- a request for an exact slot holds the agent's time; nobody confirms it
+        held = app.request(agent, c.Request(service_id=service, client_id=ada, source="widget",
+                                            slot=slot(8), agent_id=watson))["appointment"]
+        assert held["hold_until"]
+
         # -- after the visits
         clock.set(MONDAY + timedelta(hours=17))
+        system = Caller("acme", {"id": "system", "role": "system"}, "timer:hold")
+        app.expire_hold(system, uuid.UUID(held["id"]), reason="automatic")
         act(a, "attend", time_taken_minutes=25, completion_reason="done", remark="fine")
         act(a, "request_feedback", message="How was it?")
         by_link(a, "submit_feedback", rating=4, comment="kind")

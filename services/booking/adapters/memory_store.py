@@ -15,7 +15,7 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notif
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from services.booking.adapters import keys
-from services.booking.application.ports import Answer, CalendarRow, SideWrites, matches
+from services.booking.application.ports import Answer, CalendarRow, SideWrites, TimerRow, matches
 from services.booking.domain.values import Slot
 
 FACTORY_TOPIC = "services.booking.adapters.memory_store:MemoryFactory"
@@ -31,6 +31,7 @@ class MemoryTables:
         self.directory: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self.answers: dict[tuple[str, str], Answer] = {}
         self.event_organisations: dict[int, str] = {}  # notification id -> organisation
+        self.timers: dict[str, TimerRow] = {}          # key -> planned timer (booking_timers)
         self.keys = keys.MemoryKeys()
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
@@ -50,6 +51,10 @@ class MemoryTables:
             self.calendar.pop(row.appointment_id, None)
             if row.agent_id and row.slot:
                 self.calendar[row.appointment_id] = row
+        for timer in side.timers:
+            self.timers.pop(timer.key, None)
+            if timer.due_at is not None:
+                self.timers[timer.key] = timer
         for entry in side.entries:
             self.directory[entry.id] = (entry.organisation_id, entry.kind, deepcopy(entry.snapshot))
         if side.erase:

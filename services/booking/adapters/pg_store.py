@@ -22,9 +22,11 @@ from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
 from services.booking.adapters import keys
-from services.booking.application.ports import Answer, Keys, SideWrites
+from services.booking.application.ports import Answer, Keys, SideWrites, TimerRow
+from services.booking.application.timers import TABLE as TIMERS
 from services.booking.audit import chain
 from services.booking.domain.values import Slot
+from shared import timers
 from shared.outage import Pool
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
@@ -69,7 +71,16 @@ CREATE TABLE IF NOT EXISTS booking_event_organisation (
 );
 CREATE INDEX IF NOT EXISTS booking_event_organisation_feed
     ON booking_event_organisation (organisation_id, notification_id);
-""" + chain.DDL
+""" + chain.DDL + f"""
+-- Only when missing: an existing table is not locked at start-up. A booking process
+-- starting (CREATE INDEX takes a SHARE lock even if the index exists) while others save
+-- through booking_timers would otherwise deadlock with them.
+DO $timers$ BEGIN
+IF to_regclass('{TIMERS}') IS NULL THEN
+{timers.ddl(TIMERS).as_string(None)}
+END IF;
+END $timers$;
+"""
 
 
 class BookingRecorder(PostgresApplicationRecorder):
@@ -192,6 +203,8 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
             "INSERT INTO booking_directory VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO "
             "UPDATE SET email = EXCLUDED.email, phone = EXCLUDED.phone, snapshot = EXCLUDED.snapshot",
             (entry.id, entry.organisation_id, entry.kind, s.get("email"), s.get("phone"), Jsonb(s)))
+    for timer in side.timers:
+        write_timer(curs, timer)
     if side.erase:
         keys.erase(curs, side.erase)
     if side.answer:
@@ -200,6 +213,32 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
         curs.execute("INSERT INTO booking_idempotency (organisation_id, key, fingerprint, status, "
                      "body) VALUES (%s, %s, %s, %s, %s)",
                      (a.organisation_id, a.key, a.fingerprint, a.status, Jsonb(a.body)))
+
+
+def write_timer(curs: Cursor[Any], timer: TimerRow) -> None:
+    """Plan, move or drop one timer, never waiting for a worker firing it.
+
+    A worker holds the row it fires (FOR UPDATE) while its handler sends a booking
+    command, whose save would wait here for that row behind the event table's lock:
+    so a row being fired is left alone, and the handler, which plans the appointment
+    again from its current state, moves or drops it (application/timers.py).
+    """
+    t = Identifier(TIMERS)
+    held = curs.execute(SQL("SELECT key FROM {t} WHERE key = %s FOR UPDATE SKIP LOCKED").format(
+        t=t), (timer.key,)).fetchone()
+    if held is None and curs.execute(SQL("SELECT 1 FROM {t} WHERE key = %s").format(t=t),
+                                     (timer.key,)).fetchone():
+        return                                  # being fired right now
+    if timer.due_at is None:
+        if held is not None:
+            curs.execute(SQL("DELETE FROM {t} WHERE key = %s").format(t=t), (timer.key,))
+        return
+    curs.execute(SQL(
+        "INSERT INTO {t} (key, kind, due_at, payload) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at, "
+        "payload = EXCLUDED.payload, attempts = 0, last_error = NULL "
+        "WHERE ({t}.due_at, {t}.payload) IS DISTINCT FROM (EXCLUDED.due_at, EXCLUDED.payload)"
+    ).format(t=t), (timer.key, timer.kind, timer.due_at, Jsonb(timer.payload)))
 
 
 class PgTables:

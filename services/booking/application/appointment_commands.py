@@ -50,7 +50,7 @@ class AppointmentCommands(BookingBase):
             ctx, t, service=refs.service.reference(), client=refs.client, source=cmd.source,
             slot=cmd.slot, window=cmd.window, agent=refs.agent, resources=refs.resources,
             questionnaire=cmd.questionnaire, metadata=cmd.metadata, message=cmd.message)
-        return self._save(caller, "appointment", appointment)
+        return self._save(caller, "appointment", appointment, org=org)
 
     def create_for_client(self, caller: Caller, cmd: c.CreateForClient) -> dict[str, Any]:
         """create for client: the agent chooses the initial status."""
@@ -64,7 +64,7 @@ class AppointmentCommands(BookingBase):
             client=refs.client, slot=cmd.slot, agent=refs.agent, resources=refs.resources,
             questionnaire=cmd.questionnaire, metadata=cmd.metadata, note=cmd.note,
             message=cmd.message, source=cmd.source)
-        return self._save(caller, "appointment", appointment)
+        return self._save(caller, "appointment", appointment, org=org)
 
     def save_tentative_client(self, caller: Caller, appointment_id: uuid.UUID,
                               expected_version: int | None = None) -> dict[str, Any]:
@@ -81,7 +81,7 @@ class AppointmentCommands(BookingBase):
         org = self._organisation_for(caller)
         appointment.link_client(self._context(caller, org, str(appointment.id)),
                                 client=client.reference())
-        return self._save(caller, "appointment", appointment, client)
+        return self._save(caller, "appointment", appointment, client, org=org)
 
     def _resolve(self, caller: Caller, service_id: uuid.UUID, client_id: uuid.UUID | None,
                  tentative: c.TentativeClient | None, agent_id: uuid.UUID | None,
@@ -108,72 +108,80 @@ class AppointmentCommands(BookingBase):
         agent = self._agent(caller, cmd.agent_id)
         a.confirm(*self._allow(caller, org, a, "confirm"), slot=cmd.slot, agent=agent,
                   message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def accept_suggestion(self, caller: Caller, appointment_id: uuid.UUID,
                           cmd: c.AcceptSuggestion,
                           expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.accept_suggestion(*self._allow(caller, org, a, "accept_suggestion"), message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def reschedule(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reschedule,
                    expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.reschedule(*self._allow(caller, org, a, "reschedule"), slot=cmd.slot, message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def request_reschedule(self, caller: Caller, appointment_id: uuid.UUID,
                            cmd: c.RequestReschedule,
                            expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.request_reschedule(*self._allow(caller, org, a, "request_reschedule"), message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def cancel(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Cancel,
                expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.cancel(*self._allow(caller, org, a, "cancel"), reason=cmd.reason, message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def reject(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reject,
                expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.reject(*self._allow(caller, org, a, "reject"), reason=cmd.reason, message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def attend(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Attend,
                expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.attend(*self._allow(caller, org, a, "attend"), time_taken_minutes=cmd.time_taken_minutes,
                  completion_reason=cmd.completion_reason, remark=cmd.remark)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def no_show(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.NoShow,
                 expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
-        a.no_show(*self._allow(caller, org, a, "no_show"))
-        return self._save(caller, "appointment", a)
+        a.no_show(*self._allow(caller, org, a, "no_show"), reason=cmd.reason)
+        return self._save(caller, "appointment", a, org=org)
 
     def reopen(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reopen,
                expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.reopen(*self._allow(caller, org, a, "reopen"), message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def request_feedback(self, caller: Caller, appointment_id: uuid.UUID,
                          cmd: c.RequestFeedback,
                          expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.request_feedback(*self._allow(caller, org, a, "request_feedback"), message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def move(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Move,
              expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.move(*self._allow(caller, org, a, "move", cmd.status), status=cmd.status,
                reason=cmd.reason, message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
+
+    def expire_hold(self, caller: Caller, appointment_id: uuid.UUID,
+                    expected_version: int | None = None, reason: str | None = None
+                    ) -> dict[str, Any]:
+        """A request's hold lapsed (the timer worker's command: application/timers.py)."""
+        a, org = self._load(caller, appointment_id, expected_version)
+        a.expire_hold(self._context(caller, org, str(a.id)), reason=reason)
+        return self._save(caller, "appointment", a, org=org)
 
     def reassign(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.Reassign,
                  expected_version: int | None = None) -> dict[str, Any]:
@@ -181,19 +189,19 @@ class AppointmentCommands(BookingBase):
         agent = self._agent(caller, cmd.agent_id)
         assert agent is not None
         a.reassign(self._context(caller, org, str(a.id)), agent=agent, message=cmd.message)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def add_note(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.AddNote,
                  expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.add_note(self._context(caller, org, str(a.id)), text=cmd.text)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def edit_note(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.EditNote,
                   expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         a.edit_note(self._context(caller, org, str(a.id)), note_id=cmd.note_id, text=cmd.text)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def update_details(self, caller: Caller, appointment_id: uuid.UUID,
                        cmd: c.UpdateDetails,
@@ -207,14 +215,14 @@ class AppointmentCommands(BookingBase):
         a.update_details(self._context(caller, org, str(a.id)), service=service,
                          resources=resources, questionnaire=cmd.questionnaire,
                          metadata=cmd.metadata)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def link_client(self, caller: Caller, appointment_id: uuid.UUID, cmd: c.LinkClient,
                     expected_version: int | None = None) -> dict[str, Any]:
         a, org = self._load(caller, appointment_id, expected_version)
         client = self._usable(caller.organisation_id, "client", cmd.client_id, "client_id")
         a.link_client(self._context(caller, org, str(a.id)), client=client.reference())
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     # -- what a client does through a signed link (single use) ---------------------------
 
@@ -223,18 +231,18 @@ class AppointmentCommands(BookingBase):
         caller, a, org = self._by_link(claims, correlation_id, answer)
         a.cancel(*self._allow(caller, org, a, "cancel"), reason=cmd.reason, message=cmd.message,
                  link_id=claims.jti)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def propose_time(self, claims: links.LinkClaims, cmd: c.ProposeTime,
                      correlation_id: str = "", answer: Answer | None = None) -> dict[str, Any]:
         caller, a, org = self._by_link(claims, correlation_id, answer)
         a.propose_time(*self._allow(caller, org, a, "propose_time"), slot=cmd.slot,
                        message=cmd.message, link_id=claims.jti)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)
 
     def submit_feedback(self, claims: links.LinkClaims, cmd: c.SubmitFeedback,
                         correlation_id: str = "", answer: Answer | None = None) -> dict[str, Any]:
         caller, a, org = self._by_link(claims, correlation_id, answer)
         a.submit_feedback(*self._allow(caller, org, a, "submit_feedback"), rating=cmd.rating,
                           comment=cmd.comment, link_id=claims.jti)
-        return self._save(caller, "appointment", a)
+        return self._save(caller, "appointment", a, org=org)

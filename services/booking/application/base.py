@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Recor
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from services.booking.application import timers
 from services.booking.application.clock import Clock
 from services.booking.application.ports import (
     Answer,
@@ -178,6 +179,7 @@ class BookingBase(Application[uuid.UUID]):
                           verdict.workflow, status.name if status else verdict.to_status)
 
     def _save(self, caller: Caller, kind: str, primary: Any, *others: Aggregate,
+              org: Organisation | None = None,
               erase: Erasure | None = None) -> dict[str, Any]:
         body = {kind: primary.snapshot(), "version": primary.version}
         side = SideWrites(answer=caller.answer, erase=erase)
@@ -186,6 +188,8 @@ class BookingBase(Application[uuid.UUID]):
         for aggregate in (primary, *others):
             if isinstance(aggregate, Appointment):
                 side.calendar.append(_calendar_row(aggregate))
+                org = org or self.organisation(aggregate.organisation_id)
+                side.timers += timers.plan(aggregate, org)
             if isinstance(aggregate, DirectoryEntry):
                 side.entries.append(EntryRow(str(aggregate.id), aggregate.organisation_id,
                                              aggregate.kind, aggregate.snapshot()))
@@ -234,7 +238,8 @@ def check_version(aggregate: Aggregate, expected: int | None) -> None:
 
 def _calendar_row(a: Appointment) -> CalendarRow:
     """The agent's time this appointment holds (none unless lifecycle.holds_time)."""
-    holds = a.slot and a.agent_id and lifecycle.holds_time(a.status, a.status_kind)
+    holds = a.slot and a.agent_id and (lifecycle.holds_time(a.status, a.status_kind)
+                                       or a.held_until() is not None)
     return CalendarRow(str(a.id), a.organisation_id, a.agent_id if holds else None, a.slot)
 
 

@@ -106,7 +106,7 @@ class Attend:
 
 @dataclass(frozen=True)
 class NoShow:
-    pass
+    reason: str | None = None   # "automatic" when time marks it (application/timers.py)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ they never disagree with the event store:
 - idempotency answers: (organisation, key) -> the first answer;
 - the organisation of every stored event, so `GET /v1/events` selects one
   organisation's events in the query itself;
+- the timers (`booking_timers`, shared/timers.py): what time will do to each
+  appointment (application/timers.py plans them from its state after the events);
 - the client keys that seal personal data in events (adapters/keys.py), destroyed
   in the transaction that records a client's erasure.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from services.booking.domain.values import Slot
@@ -49,6 +52,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class TimerRow:
+    """A timer planned at `due_at` (moved if it was planned), or dropped when due_at is None."""
+    key: str
+    kind: str
+    due_at: datetime | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Erasure:
     """What erasing a client destroys, in the transaction of its `client.Erased` event."""
     organisation_id: str
@@ -79,6 +91,7 @@ class Keys(Protocol):
 @dataclass
 class SideWrites:
     calendar: list[CalendarRow] = field(default_factory=list)
+    timers: list[TimerRow] = field(default_factory=list)
     entries: list[EntryRow] = field(default_factory=list)
     answer: Answer | None = None
     erase: Erasure | None = None

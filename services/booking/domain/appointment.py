@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from copy import deepcopy
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -30,9 +30,12 @@ from services.booking.domain.values import Slot, iso, window
 from shared.errors import Invalid
 from shared.event_names import name_events
 
+# The statuses (by kind) of an open request, which a hold keeps (held_until).
+HOLDING_KINDS = ("start", "step")
 # Keys of `change` that carry the new value of a field of the appointment.
 STATE_KEYS = ("slot", "window", "proposal", "client", "service", "agent_id", "resources",
-              "questionnaire", "metadata", "outcome", "feedback", "feedback_requested_on")
+              "questionnaire", "metadata", "outcome", "feedback", "feedback_requested_on",
+              "hold_until")
 
 
 class Appointment(StatusChanges, DetailChanges, Aggregate):
@@ -64,6 +67,8 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         self.outcome: dict[str, Any] | None = None
         self.feedback: dict[str, Any] | None = None
         self.feedback_requested_on: str | None = None
+        self.hold_until: str | None = None   # a request holding its agent's time until then
+        self.reopened_at: str | None = None  # internal: when it was last reopened
         self.requested_at = iso(timestamp)
         self.confirmed_at: str | None = None
         self.updated_at = iso(timestamp)
@@ -87,6 +92,10 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
             self.notes[note["id"]] = {**self.notes.get(note["id"], {}), **deepcopy(note)}
         if change.get("link_id"):
             self.used_links.append(change["link_id"])
+        if self.status_kind not in HOLDING_KINDS:
+            self.hold_until = None       # a hold ends with the request (confirmed, cancelled)
+        if change.get("action") == "reopen":
+            self.reopened_at = iso(timestamp)
         if self.status_kind == "confirmation" and self.confirmed_at is None:
             self.confirmed_at = iso(timestamp)
         self.updated_at = iso(timestamp)
@@ -149,6 +158,10 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
     def _no_show(self, change: dict[str, Any], timestamp: datetime) -> None:
         self.follow(change, timestamp)
 
+    @event("HoldExpired")  # a request's hold on its agent's time lapsed (by the system actor)
+    def _hold_expired(self, change: dict[str, Any], timestamp: datetime) -> None:
+        self.follow(change, timestamp)
+
     @event("Reopened")  # a completed appointment opened again
     def _reopened(self, change: dict[str, Any], timestamp: datetime) -> None:
         self.follow(change, timestamp)
@@ -179,7 +192,8 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
                                questionnaire, metadata)
         if t.status_kind == "confirmation":
             cls._ensure_bookable(ctx, "request", initial["slot"], initial["agent_id"])
-        return cls._open(cls.Requested, ctx, t, initial, message=message)
+        return cls._open(cls.Requested, ctx, t, initial, message=message,
+                         **cls._hold(ctx, t, initial))
 
     @classmethod
     def create_for_client(cls, ctx: Context, t: Transition, *, service: dict[str, Any],
@@ -196,7 +210,17 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         if t.status_kind == "confirmation":
             cls._ensure_bookable(ctx, "create", initial["slot"], initial["agent_id"])
         extra = {"note": cls._new_note(ctx, note)} if note else {}
-        return cls._open(cls.CreatedForClient, ctx, t, initial, message=message, **extra)
+        return cls._open(cls.CreatedForClient, ctx, t, initial, message=message, **extra,
+                         **cls._hold(ctx, t, initial))
+
+    @staticmethod
+    def _hold(ctx: Context, t: Transition, initial: dict[str, Any]) -> dict[str, Any]:
+        """A request for an exact slot with an agent holds that time for `hold_minutes`
+        (the calendar refuses anyone else meanwhile); a booking needs no hold."""
+        if t.status_kind not in HOLDING_KINDS or not (initial["slot"] and initial["agent_id"]):
+            return {}
+        minutes = ctx.organisation.setting("hold_minutes")
+        return {"hold_until": iso(ctx.meta.now + timedelta(minutes=minutes))}
 
     @staticmethod
     def _initial(ctx: Context, service: dict[str, Any], client: dict[str, Any], source: str,
@@ -224,6 +248,15 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         return cls._create(event, id=uuid.uuid4(), organisation_id=ctx.organisation.organisation_id,
                            initial=initial, change=change, timestamp=ctx.meta.now)
 
+    # -- time ----------------------------------------------------------------------------
+
+    def held_until(self) -> datetime | None:
+        """When the hold of an open request ends (None: it holds nothing)."""
+        if self.hold_until and self.status_kind in HOLDING_KINDS and self.slot \
+                and self.agent_id:
+            return datetime.fromisoformat(self.hold_until)
+        return None
+
     # -- representation ------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -239,12 +272,14 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
             "outcome": self.outcome, "feedback": self.feedback,
             "feedback_requested_on": self.feedback_requested_on,
             "requested_at": self.requested_at, "confirmed_at": self.confirmed_at,
-            "updated_at": self.updated_at})
+            "updated_at": self.updated_at,
+            # Only while held (events published before holds existed stay as they were).
+            **({"hold_until": self.hold_until} if self.held_until() else {})})
 
 
 # The action each change that keeps the status records (from_status == to_status).
 DETAIL_ACTION_NAMES = {"Reassigned": "reassigned", "NoteAdded": "note_added",
                        "NoteEdited": "note_edited", "DetailsUpdated": "details_updated",
-                       "ClientLinked": "client_linked"}
+                       "ClientLinked": "client_linked", "HoldExpired": "hold_expired"}
 
 name_events(Appointment, "appointment", formerly="services.booking.domain.appointment:Appointment")

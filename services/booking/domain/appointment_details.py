@@ -3,6 +3,7 @@ Each records its own action (`reassigned`, `note_added`, ...); none asks the wor
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.booking.domain import errors
@@ -19,6 +20,8 @@ class DetailChanges(AppointmentRules):
     _note_edited: Callable[..., None]
     _details_updated: Callable[..., None]
     _client_linked: Callable[..., None]
+    _hold_expired: Callable[..., None]
+    held_until: Callable[[], datetime | None]
 
     def reassign(self, ctx: Context, t: None = None, *, agent: dict[str, Any],
                  message: str | None = None) -> None:
@@ -29,6 +32,15 @@ class DetailChanges(AppointmentRules):
         if self.slot and not ctx.is_free(agent["id"], Slot.of(self.slot)):
             raise errors.AgentNotAvailable(agent["id"])
         self._record(self._reassigned, ctx, "reassigned", message=message, **self._agent_fields(agent))
+
+    def expire_hold(self, ctx: Context, t: None = None, *, reason: str | None = None) -> None:
+        """The request's hold on its agent's time lapsed: the slot is free again."""
+        until = self.held_until()
+        if until is None:
+            raise Conflict("this appointment holds no time")
+        if ctx.meta.now < until:
+            raise Conflict(f"the hold lasts until {iso(until)}")
+        self._record(self._hold_expired, ctx, "hold_expired", reason=reason, hold_until=None)
 
     def add_note(self, ctx: Context, t: None = None, *, text: str) -> None:
         self._record(self._note_added, ctx, "note_added", note=self._new_note(ctx, text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from services.booking.domain import errors
@@ -10,6 +11,8 @@ from services.booking.domain.appointment_rules import AppointmentRules, Context
 from services.booking.domain.transitions import Transition
 from services.booking.domain.values import Slot, local_day
 from shared.errors import Conflict, Invalid
+
+LATE_CANCELLATION = "late_cancellation"
 
 
 class StatusChanges(AppointmentRules):
@@ -69,7 +72,8 @@ class StatusChanges(AppointmentRules):
         settings = ctx.organisation.settings
         errors.reason_problem("reason", reason, settings["cancellation_reasons"],
                               settings["cancel_reason_required"] or self._custom(t))
-        self._record(self._cancelled, ctx, t, reason=reason, message=message, link_id=link_id)
+        self._record(self._cancelled, ctx, t, reason=reason, message=message, link_id=link_id,
+                     **self._late_cancellation(ctx))
 
     def reject(self, ctx: Context, t: Transition, *, reason: str | None = None,
                message: str | None = None) -> None:
@@ -86,9 +90,9 @@ class StatusChanges(AppointmentRules):
                    "completion_reason": completion_reason, "remark": remark}
         self._record(self._attended, ctx, t, outcome=outcome)
 
-    def no_show(self, ctx: Context, t: Transition) -> None:
+    def no_show(self, ctx: Context, t: Transition, *, reason: str | None = None) -> None:
         self._ensure_due(ctx, "no_show")
-        self._record(self._no_show, ctx, t)
+        self._record(self._no_show, ctx, t, reason=reason)
 
     def reopen(self, ctx: Context, t: Transition, *, message: str | None = None) -> None:
         self._record(self._reopened, ctx, t, message=message, outcome=None)
@@ -114,4 +118,16 @@ class StatusChanges(AppointmentRules):
                                   ctx.organisation.settings["cancellation_reasons"], True)
         if t.status_kind == "confirmation":
             self._ensure_confirmable(ctx, "move", self.slot, self.agent_id)
-        self._record(self._moved_to_status, ctx, t, reason=reason, message=message)
+        late = self._late_cancellation(ctx) if t.status_kind == "cancellation" else {}
+        self._record(self._moved_to_status, ctx, t, reason=reason, message=message, **late)
+
+    def _late_cancellation(self, ctx: Context) -> dict[str, Any]:
+        """The outcome of cancelling a booked appointment (status kind confirmation) inside
+        the organisation's notice before its start (`late_cancellation_notice_hours`)."""
+        hours = ctx.organisation.setting("late_cancellation_notice_hours")
+        if hours is None or self.slot is None or self.status_kind != "confirmation":
+            return {}
+        if ctx.meta.now <= Slot.of(self.slot).start - timedelta(hours=hours):
+            return {}
+        return {"outcome": {"kind": LATE_CANCELLATION, "time_taken_minutes": None,
+                            "completion_reason": LATE_CANCELLATION, "remark": None}}

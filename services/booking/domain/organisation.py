@@ -32,13 +32,26 @@ def defaults(organisation_id: str) -> dict[str, Any]:
         "cancel_reason_required": False,
         "rejection_reasons": ["Fully booked", "Not eligible", "Other"],
         "reschedule_needs_reconfirmation": False,
+        **TIME_DEFAULTS,
     }
+
+
+# What time does by itself (README "Time"): null turns the first two off.
+TIME_DEFAULTS: dict[str, Any] = {
+    "no_show_after_minutes": None,          # after the slot's end: an automatic no-show
+    "late_cancellation_notice_hours": None,  # a cancellation inside it is late
+    "hold_minutes": 15,                     # a request for an exact slot holds it so long
+}
+TIME_LIMITS = {"no_show_after_minutes": (0, 10080), "late_cancellation_notice_hours": (0, 720),
+               "hold_minutes": (1, 1440)}
 
 
 class Organisation(Aggregate):
     @event("Created")
     def __init__(self, organisation_id: str, change: dict[str, Any]) -> None:
         self.organisation_id = organisation_id
+        # An organisation created before a setting existed lacks it: read it with
+        # `setting()`, which gives its default (replay must publish what it published).
         self.settings: dict[str, Any] = deepcopy(change["fields"])
 
     @event("SettingsUpdated")
@@ -59,6 +72,9 @@ class Organisation(Aggregate):
             check_settings({**self.settings, **changed})
             self._settings_updated(change=meta.change("settings_updated", fields=changed),
                                    timestamp=meta.now)
+
+    def setting(self, name: str) -> Any:
+        return self.settings.get(name, TIME_DEFAULTS.get(name))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -85,3 +101,10 @@ def check_settings(s: dict[str, Any]) -> None:
         raise Invalid("cancellation_reasons", "a reason is required, so the list cannot be empty")
     if s["retention_days"] < 1:
         raise Invalid("retention_days", "must be at least 1")
+    for name, (low, high) in TIME_LIMITS.items():
+        value = s.get(name, TIME_DEFAULTS[name])
+        if name == "hold_minutes" and value is None:
+            raise Invalid(name, f"must be between {low} and {high}")
+        if value is not None and not (isinstance(value, int) and low <= value <= high):
+            raise Invalid(name, f"must be between {low} and {high}" + (
+                "" if name == "hold_minutes" else ", or null (off)"))

@@ -74,8 +74,13 @@ class Appointment(Answer):
     source = fields.String()
     questionnaire = fields.Dict()
     metadata = fields.Dict()
-    outcome = Nullable(fields.Dict())
+    outcome = Nullable(fields.Dict(metadata={
+        "description": "attend's outcome; on a cancellation inside the organisation's "
+                       "late_cancellation_notice_hours {kind: late_cancellation, ...}"}))
     feedback = Nullable(fields.Dict())
+    hold_until = fields.String(metadata={
+        "format": "date-time", "description": "only while a request for an exact slot holds its "
+                                              "agent's time (hold_minutes): until when"})
     feedback_requested_on = Nullable(fields.String(metadata={"format": "date"}))
     requested_at = fields.String(metadata={"format": "date-time"})
     confirmed_at = Nullable(fields.String(metadata={"format": "date-time"}))
@@ -117,6 +122,9 @@ class OrganisationSettings(Answer):
     cancel_reason_required = fields.Boolean()
     rejection_reasons = fields.List(fields.String())
     reschedule_needs_reconfirmation = fields.Boolean()
+    no_show_after_minutes = Nullable(fields.Integer())
+    late_cancellation_notice_hours = Nullable(fields.Integer())
+    hold_minutes = fields.Integer()
 
 
 class OrganisationResult(Answer):

@@ -205,6 +205,16 @@ class OrganisationSchema(Schema):
     cancel_reason_required = StrictBoolean()
     rejection_reasons = Reasons()
     reschedule_needs_reconfirmation = StrictBoolean()
+    no_show_after_minutes = StrictInteger(
+        allow_none=True, validate=validate.Range(min=0, max=10080), metadata={
+            "description": "minutes after a slot's end when an appointment still scheduled or "
+                           "reopened becomes no_show (reason automatic); null: off"})
+    late_cancellation_notice_hours = StrictInteger(
+        allow_none=True, validate=validate.Range(min=0, max=720), metadata={
+            "description": "a cancellation fewer hours than this before the start records the "
+                           "outcome late_cancellation; null: off"})
+    hold_minutes = StrictInteger(validate=validate.Range(min=1, max=1440), metadata={
+        "description": "how long a request for an exact slot with an agent holds that time"})
 
 
 class ServiceSchema(Schema):

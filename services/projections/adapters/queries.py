@@ -133,7 +133,7 @@ def occupying(conn: psycopg.Connection, org: str, start: datetime, end: datetime
     (end == start) is occupied when a slot contains it."""
     end = max(end, start + timedelta(microseconds=1))
     return _rows(conn, sql.SQL(
-        "SELECT id, agent_id, resource_ids, status, slot_start, slot_end FROM {}"
+        "SELECT id, agent_id, resource_ids, status, status_kind, slot_start, slot_end FROM {}"
         " WHERE organisation_id = %(org)s AND blocks_time AND slot_start < %(end)s"
         " AND slot_end > %(start)s AND (%(exclude)s::text IS NULL OR id <> %(exclude)s)"
         " ORDER BY slot_start, id").format(LIVE.t("appointments")),

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.projections.domain import timing
+from services.projections.domain.availability import holds
 from services.projections.domain.model import (
     AppointmentRow,
     Changes,
@@ -112,7 +113,7 @@ def _appointment_row(s: dict[str, Any], version: int,
         feedback_requested_on=_date(s.get("feedback_requested_on")), requested_at=requested_at,
         confirmed_at=_dt(s.get("confirmed_at")), updated_at=_dt(s.get("updated_at")),
         unconfirmed=is_unconfirmed(status, kind), on_calendar=is_on_calendar(status, kind),
-        blocks_time=holds_time(status, kind) and slot_start is not None)
+        blocks_time=(holds_time(status, kind) or holds(s)) and slot_start is not None)
 
 
 def place_window(day: date, part: str | None,

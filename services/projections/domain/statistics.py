@@ -5,6 +5,8 @@ Outcome of an appointment, from its current status:
   attended  attended, feedback_pending, feedback_received (the client came)
   no_show   no_show
   rejected  rejected
+  late_cancellation  a cancellation inside the organisation's notice before the start
+            (booking records the outcome late_cancellation: README "Time")
   cancelled any other status of kind cancellation (custom cancellations too)
   open      everything else (requested, scheduled, reopened, custom steps, ...)
 No-show rate = no_show / (attended + no_show); None when nobody was due yet.
@@ -34,7 +36,11 @@ class StatRow:
     day: date                       # the appointment's local day (slot, window or request)
 
 
-def outcome(status: str, kind: str) -> str:
+LATE_CANCELLATION = "late_cancellation"
+OUTCOMES = ("open", "attended", "no_show", "cancelled", LATE_CANCELLATION, "rejected")
+
+
+def outcome(status: str, kind: str, completion_reason: str | None = None) -> str:
     if status in ATTENDED:
         return "attended"
     if status == "no_show":
@@ -42,7 +48,7 @@ def outcome(status: str, kind: str) -> str:
     if status == "rejected":
         return "rejected"
     if kind == "cancellation":
-        return "cancelled"
+        return LATE_CANCELLATION if completion_reason == LATE_CANCELLATION else "cancelled"
     return "open"
 
 
@@ -55,7 +61,7 @@ def confirmation_seconds(row: StatRow) -> float | None:
 def summarise(rows: list[StatRow]) -> dict[str, Any]:
     """The figures of one group of appointments."""
     by_status = Counter(r.status for r in rows)
-    by_outcome = Counter(outcome(r.status, r.status_kind) for r in rows)
+    by_outcome = Counter(outcome(r.status, r.status_kind, r.completion_reason) for r in rows)
     reasons = Counter(r.completion_reason for r in rows
                       if r.completion_reason and r.status in ATTENDED)
     due = by_outcome["attended"] + by_outcome["no_show"]
@@ -64,8 +70,7 @@ def summarise(rows: list[StatRow]) -> dict[str, Any]:
         "total": len(rows),
         "by_status": dict(sorted(by_status.items())),
         "by_kind": dict(sorted(Counter(r.status_kind for r in rows).items())),
-        "by_outcome": {k: by_outcome[k] for k in ("open", "attended", "no_show", "cancelled",
-                                                  "rejected")},
+        "by_outcome": {k: by_outcome[k] for k in OUTCOMES},
         "by_completion_reason": dict(sorted(reasons.items())),
         "no_show_rate": round(by_outcome["no_show"] / due, 4) if due else None,
         "request_to_confirmation": {

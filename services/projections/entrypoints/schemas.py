@@ -219,6 +219,9 @@ class ResourceAvailability(Schema):
     available = fields.Boolean()
     within_working_hours = fields.Boolean()
     busy_with = fields.List(fields.String())
+    held_by = fields.List(fields.String(), metadata={
+        "description": "those of busy_with that are requests holding this time (booking's "
+                       "hold_minutes) until they are confirmed or their hold expires"})
 
 
 class Availability(Schema):

@@ -55,15 +55,17 @@ def test_two_agents_acting_at_once_exactly_one_wins(api, seed, booking):
 
 
 def test_one_agent_cannot_be_confirmed_twice_for_one_time_even_at_once(api, seed, booking):
-    # Two requests for Dr Who at 09:00, confirmed at the same moment by two agents:
-    # both pass the availability check, the database's exclusion constraint decides.
+    # Two requests for 09:00 (no agent yet, so neither holds it), confirmed with Dr Who at
+    # the same moment by two agents: both pass the availability check, the database's
+    # exclusion constraint decides.
     ids = [api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
-                                         "slot": slot(9, 60 - 15 * i), "agent_id": seed.agent}
+                                         "slot": slot(9, 60 - 15 * i)}
                     ).get_json()["appointment"]["id"] for i in range(2)]
     client = api.client.application
 
     def confirm(aid: str) -> Any:
-        return Api(client.test_client()).post(f"/v1/appointments/{aid}/confirm", {})
+        return Api(client.test_client()).post(f"/v1/appointments/{aid}/confirm",
+                                              {"agent_id": seed.agent})
 
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(confirm, ids))
@@ -73,4 +75,21 @@ def test_one_agent_cannot_be_confirmed_twice_for_one_time_even_at_once(api, seed
     statuses = sorted(api.get(f"/v1/appointments/{a}").get_json()["appointment"]["status"]
                       for a in ids)
     assert statuses == ["requested", "scheduled"]
+
+
+def test_two_requests_for_one_slot_at_once_give_one_hold_and_one_refusal(api, seed, booking):
+    client = api.client.application
+
+    def ask(i: int) -> Any:
+        return Api(client.test_client()).post("/v1/appointments", {
+            "service_id": seed.service, "client_id": seed.client, "source": "widget",
+            "slot": slot(9, 30 + 15 * i), "agent_id": seed.agent})
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(ask, range(2)))
+    assert sorted(r.status_code for r in answers) == [201, 409]
+    refused = next(r for r in answers if r.status_code == 409)
+    assert refused.get_json()["title"] == "Agent not available"
+    held = next(r for r in answers if r.status_code == 201).get_json()["appointment"]
+    assert held["hold_until"] and held["status"] == "requested"
 

@@ -119,11 +119,11 @@ def test_automatic_confirmation_and_reassigning_to_an_available_agent(api, seed)
     r = api.post(f"/v1/appointments/{a['id']}/reassign", {"agent_id": seed.other_agent,
                                                           "message": "Dr Watson instead"})
     assert r.get_json()["appointment"]["agent_id"] == seed.other_agent
-    # Dr Who is free again at 09:00; Dr Watson is not
+    # Dr Who is free again at 09:00; Dr Watson is not (a request for him is refused)
     r = api.post("/v1/appointments", {"service_id": seed.automatic_service,
                                       "client_id": seed.client, "slot": slot(9),
                                       "agent_id": seed.other_agent})
-    assert r.get_json()["appointment"]["status"] == "requested"
+    assert r.status_code == 409 and r.get_json()["title"] == "Agent not available"
     r = api.post("/v1/appointments", {"service_id": seed.automatic_service,
                                       "client_id": seed.client, "slot": slot(9),
                                       "agent_id": seed.agent})

@@ -106,7 +106,8 @@ def test_a_clinic_week_in_every_view(settings):
         stats = api.get("/v1/statistics?by_agent=true", headers=acme).get_json()
         assert stats["overall"]["total"] == len(ids)
         assert stats["overall"]["by_outcome"] == {"open": 3, "attended": 2, "no_show": 1,
-                                                  "cancelled": 1, "rejected": 1}
+                                                  "cancelled": 1, "late_cancellation": 0,
+                                                  "rejected": 1}
         assert stats["overall"]["no_show_rate"] == round(1 / 3, 4)
         assert {g["agent_id"]: g["total"] for g in stats["groups"]} == {
             None: 2, "agent-7": 4, "agent-9": 2}

@@ -108,8 +108,9 @@ def test_a_stale_expected_version_is_refused_with_the_current_one(booking, agent
 def test_automatic_confirmation_needs_an_exact_slot_and_a_free_agent(booking, agent, directory):
     auto = {"service_id": directory.automatic_service}
     assert request(booking, agent, directory, **auto)["status"] == "scheduled"
-    # the same agent at the same time is no longer free: the next one stays a request
-    assert request(booking, agent, directory, **auto)["status"] == "requested"
+    # the same agent at the same time is no longer free: a request for it is refused
+    with pytest.raises(errors.AgentNotAvailable):
+        request(booking, agent, directory, **auto)
     # a window cannot be confirmed at once either
     window = {"date": MONDAY.date(), "part_of_day": "afternoon"}
     assert request(booking, agent, directory, slot=None, window=window, agent_id=None,
@@ -136,11 +137,11 @@ def test_reassign_only_to_an_agent_free_and_within_working_hours(booking, agent,
 
 
 def test_two_confirmations_of_one_agent_at_one_time_cannot_both_hold(booking, agent, directory):
-    first = request(booking, agent, directory)
-    second = request(booking, agent, directory)
-    act(booking, agent, first, "confirm")
+    first = request(booking, agent, directory, agent_id=None)
+    second = request(booking, agent, directory, agent_id=None)
+    act(booking, agent, first, "confirm", agent_id=directory.agent)
     with pytest.raises(errors.AgentNotAvailable):
-        act(booking, agent, second, "confirm")
+        act(booking, agent, second, "confirm", agent_id=directory.agent)
 
 
 def test_another_organisation_sees_nothing(booking, agent, directory):

@@ -22,6 +22,8 @@ def test_outcomes_of_each_kind_of_status():
         ("rejected", "cancellation"), ("cancelled", "cancellation"), ("declined", "cancellation"),
         ("requested", "start"), ("reopened", "step")]] == [
         "attended", "attended", "no_show", "rejected", "cancelled", "cancelled", "open", "open"]
+    assert outcome("cancelled", "cancellation", "late_cancellation") == "late_cancellation"
+    assert outcome("declined", "cancellation", "late_cancellation") == "late_cancellation"
 
 
 def test_counts_no_show_rate_and_confirmation_times():
@@ -30,13 +32,14 @@ def test_counts_no_show_rate_and_confirmation_times():
             row("feedback_pending", "step", wait_minutes=90, reason="referred"),
             row("no_show", wait_minutes=0),
             row("requested", "start"),
-            row("cancelled", "cancellation")]
+            row("cancelled", "cancellation"),
+            row("cancelled", "cancellation", reason="late_cancellation")]
     figures = summarise(rows)
-    assert figures["total"] == 6
-    assert figures["by_status"] == {"attended": 2, "cancelled": 1, "feedback_pending": 1,
+    assert figures["total"] == 7
+    assert figures["by_status"] == {"attended": 2, "cancelled": 2, "feedback_pending": 1,
                                     "no_show": 1, "requested": 1}
     assert figures["by_outcome"] == {"open": 1, "attended": 3, "no_show": 1, "cancelled": 1,
-                                     "rejected": 0}
+                                     "late_cancellation": 1, "rejected": 0}
     assert figures["by_completion_reason"] == {"referred": 1, "treated": 2}
     assert figures["no_show_rate"] == 0.25
     assert figures["request_to_confirmation"] == {"count": 4, "mean_seconds": 1800.0,
