@@ -200,7 +200,7 @@ def test_statistics_count_statuses_no_shows_and_time_to_confirm(day, api):
     assert stats["total"] == len(mine) == 10
     assert stats["by_status"] == dict(Counter(v.status for v in mine))
     assert stats["by_outcome"] == {"open": 5, "attended": 2, "no_show": 1, "cancelled": 1,
-                                   "rejected": 1}
+                                   "late_cancellation": 0, "rejected": 1}
     assert stats["by_completion_reason"] == {"Short consultation": 1, "Treatment completed": 1}
     assert stats["no_show_rate"] == round(1 / 3, 4)
     # Request -> confirmation: what booking recorded for each confirmed appointment.

@@ -8,7 +8,10 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Mapper
 
 from shared.envelope import CloudEvent
 from shared.relay import Relay
@@ -29,6 +32,9 @@ class NotificationLog:
     def __init__(self) -> None:
         self.notifications: list[_Notification] = []
         self.recorder = self
+        # What the relay wraps to read corrected events (shared/relay_halt.py): unused here.
+        self.mapper: Mapper[Any] = Mapper(transcoder=JSONTranscoder())
+        self.events = SimpleNamespace(mapper=self.mapper)
 
     def append(self, events: Sequence[CloudEvent]) -> None:
         self.notifications.extend(_Notification(e.position, e) for e in events)
