@@ -100,6 +100,12 @@ class Notes(Answer):
     version = fields.Integer()
 
 
+class RemindersAnswer(Answer):
+    offsets_minutes = fields.List(fields.Integer(), metadata={
+        "description": "minutes before the start"})
+    channels = fields.List(fields.String(), metadata={"description": "email and/or sms"})
+
+
 class OrganisationSettings(Answer):
     id = fields.String()
     version = fields.Integer()
@@ -115,6 +121,9 @@ class OrganisationSettings(Answer):
     cancel_reason_required = fields.Boolean()
     rejection_reasons = fields.List(fields.String())
     reschedule_needs_reconfirmation = fields.Boolean()
+    reminders = fields.Nested(RemindersAnswer, metadata={
+        "description": "absent for an organisation created before reminders existed: the "
+                       "default (1440 and 120 minutes, email and sms) applies"})
 
 
 class OrganisationResult(Answer):
@@ -136,6 +145,8 @@ class ServiceEntry(Entry):
     duration_minutes = fields.Integer()
     confirmation_mode = fields.String(metadata={"description": "automatic or manual"})
     workflow_id = Nullable(fields.String(metadata={"description": "null: the built-in one"}))
+    reminders = Nullable(fields.Nested(RemindersAnswer, metadata={
+        "description": "null (or absent): the organisation's reminders"}))
 
 
 class ResourceEntry(Entry):
