@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import Cursor
@@ -24,7 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import erasure, organisations
+from services.notifier.adapters import erasure, organisations, reminders
 from services.notifier.domain.model import Delivery, Message, Rendered
 from services.notifier.domain.planning import (
     organisation_settings,
@@ -88,6 +89,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     sent_at             timestamptz
 );
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS unconfirmed_since timestamptz;
+-- 'event': caused by an appointment event; 'reminder': by a reminder's timer, due at due_at
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'event';
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS due_at timestamptz;
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries
     (event_id, channel, COALESCE(lower(address), recipient_kind || ':' || recipient_ref));
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, next_attempt_at)
@@ -142,7 +146,7 @@ SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS hour, c
 _COLUMNS = ("id, event_id, event_type, appointment_id, organisation_id, aggregate_version, "
             "correlation_id, channel, recipient_kind, address, template, subject, body_text, "
             "body_html, state, attempts, last_error, next_attempt_at, give_up_at, "
-            "provider_message_id, version, created_at, updated_at, sent_at")
+            "provider_message_id, version, created_at, updated_at, sent_at, kind, due_at")
 
 
 @dataclass(frozen=True)
@@ -160,8 +164,10 @@ Write = Callable[[Cursor[Any]], str]
 
 class Ledger:
     def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
-                 give_up_after: float = 86400.0, quota: Quota | None = None) -> None:
+                 give_up_after: float = 86400.0, quota: Quota | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.pool = pool
+        self.now = now  # the clock reminders are planned by (tests move it)
         self.quota = quota  # None: no quotas
         self.events_topic = events_topic
         self.dlq_topic = dlq_topic
@@ -207,8 +213,11 @@ class Ledger:
         """
         kept = organisation_settings(event.data.get("organisation"))
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            before = organisations.settings(cur, event.orgid, 0) or {}
             if not organisations.keep(cur, event.orgid, event.aggregateversion, kept):
                 return "stale"
+            if before.get("reminders") != kept.get("reminders"):
+                reminders.replan(cur, self.now(), organisation_id=event.orgid)
             for parked in organisations.due(cur, event.orgid, event.aggregateversion):
                 try:
                     with conn.transaction():  # a savepoint per parked event
@@ -236,6 +245,32 @@ class Ledger:
             erasure.forget(cur, event.orgid, ids)
         return "erased"
 
+    def record_service(self, event: CloudEvent) -> str:
+        """Keep a service event's reminder override and, when it changed, plan the
+        reminders of the service's upcoming appointments again: 'applied' or 'stale'."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('notifier-service:' || %s))",
+                        (event.subject,))
+            if not reminders.keep_service(cur, event):
+                return "stale"
+            reminders.replan(cur, self.now(), service_id=(event.data.get("service") or {})["id"])
+            return "applied"
+
+    def record_reminder(self, cur: Cursor[Any], reminder: CloudEvent, planned: list[Planned],
+                        due_at: datetime) -> int:
+        """Record a due reminder's deliveries in the caller's transaction (the timer's):
+        the rows created. Its id (appointment, offset, slot start) is the event id of the
+        ledger's dedupe key, so a reminder fired again sends nothing twice."""
+        refusals = self._over_quota(cur, reminder.orgid, planned)
+        created = 0
+        for item in planned:
+            row = self._insert(cur, reminder, item, refusals.get((item.message.to or "").lower()),
+                               kind="reminder", due_at=due_at)
+            if row:
+                created += 1
+                self._emit(cur, row)
+        return created
+
     @staticmethod
     def _version(cur: Cursor[Any], appointment_id: str) -> int:
         """The appointment's last applied version, its row locked until commit."""
@@ -251,6 +286,8 @@ class Ledger:
             return "stale", 0
         cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
                     (event.aggregateversion, event.subject))
+        # Before the quota's locks: a firing reminder holds its timer and takes those.
+        reminders.follow(cur, event, self.now())
         refusals = self._over_quota(cur, event.orgid, planned)
         erased = bool(planned) and erasure.is_erased(cur, event.orgid, event.subject)
         created = 0
@@ -289,7 +326,8 @@ class Ledger:
         return refusals
 
     def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
-                refusal: str | None = None) -> dict[str, Any] | None:
+                refusal: str | None = None, kind: str = "event",
+                due_at: datetime | None = None) -> dict[str, Any] | None:
         m, r, to, name = item.message, item.rendered, item.message.to, item.message.recipient_name
         if refusal == erasure.ERASED:  # its words name an erased client: none are kept
             r = None
@@ -302,15 +340,15 @@ class Ledger:
             f"""INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
                     aggregate_version, position, correlation_id, channel, recipient_kind,
                     recipient_ref, recipient_name, address, template, subject, body_text,
-                    body_html, state, last_error, next_attempt_at, give_up_at)
-                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
+                    body_html, state, last_error, kind, due_at, next_attempt_at, give_up_at)
+                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
                         CASE WHEN %s THEN NULL ELSE now() END,
                         now() + make_interval(secs => %s))
                 ON CONFLICT DO NOTHING RETURNING {_COLUMNS}""",
             (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
              event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
              name, to, m.template, r.subject if r else "", r.text if r else "",
-             r.html if r else "", state, error, state != "pending",
+             r.html if r else "", state, error, kind, due_at, state != "pending",
              self.give_up_after)).fetchone()
 
     # -- sending ---------------------------------------------------------------
@@ -465,6 +503,7 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
         "provider_message_id": row["provider_message_id"],
         "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
         "sent_at": iso(row["sent_at"]),
+        "kind": row["kind"], "due_at": iso(row["due_at"]),
     }
 
 

@@ -58,6 +58,13 @@ class DeliverySchema(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     sent_at = fields.String(allow_none=True)
+    kind = fields.String(metadata={
+        "enum": ["event", "reminder"],
+        "description": "event: caused by an appointment event (event_id, event_type); "
+                       "reminder: a reminder before the start (event_id: the reminder's own id, "
+                       "one per appointment, minutes before and slot start)"})
+    due_at = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "a reminder's due time; null for kind event"})
 
 
 class MailboxQuery(Schema):

@@ -32,7 +32,7 @@ def test_an_organisation_reminds_24_and_2_hours_before_by_default_and_may_change
     assert last["change"]["fields"] == {"reminders": chosen}
     assert last["organisation"]["reminders"] == chosen
     # No reminders at all is a choice too.
-    off = {"offsets_minutes": [], "channels": []}
+    off: dict[str, list[int | str]] = {"offsets_minutes": [], "channels": []}
     assert manager.patch("/v1/organisation", {"reminders": off}).get_json()[
         "organisation"]["reminders"] == off
 

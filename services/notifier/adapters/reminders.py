@@ -1,0 +1,139 @@
+"""Reminders in the notifier's database: the timers (shared/timers.py, table
+`notifier_timers`), the confirmed appointments they are about as last seen
+(`upcoming_appointments`, what a firing reminder checks and says) and each
+service's reminder override (`service_settings`, from directory.events).
+
+Functions over the ledger's open transaction (a cursor with dict rows): the
+timers move in the transaction that records the event's id as consumed, so
+they are exactly what the events applied so far say. They are derived data:
+`TRUNCATE notifier_timers, upcoming_appointments, service_settings` and a
+replay of the topics from the earliest offset (a new consumer group) plans
+them again; the ledger's dedupe key keeps what was already sent from going
+out twice.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.types.json import Jsonb
+
+from services.notifier.adapters import organisations
+from services.notifier.domain import reminders as rules
+from shared import timers
+from shared.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+TABLE = "notifier_timers"
+KIND = rules.KIND
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS upcoming_appointments (
+    appointment_id  text PRIMARY KEY,
+    organisation_id text NOT NULL,
+    service_id      text,
+    version         bigint NOT NULL,       -- the appointment event last applied
+    position        bigint NOT NULL,
+    appointment     jsonb NOT NULL,        -- its snapshot: what a reminder says
+    organisation    jsonb                  -- the settings' copy of events stored with one
+);
+CREATE INDEX IF NOT EXISTS upcoming_by_org ON upcoming_appointments (organisation_id);
+CREATE INDEX IF NOT EXISTS upcoming_by_service ON upcoming_appointments (service_id);
+CREATE TABLE IF NOT EXISTS service_settings (
+    id              text PRIMARY KEY,
+    organisation_id text NOT NULL,
+    version         bigint NOT NULL,
+    reminders       jsonb                  -- null: the organisation's
+);
+"""
+
+
+def follow(cur: Cursor[Any], event: CloudEvent, now: datetime) -> None:
+    """Plan, move or drop an appointment's reminders after one of its events."""
+    appointment: dict[str, Any] = event.data.get("appointment") or {}
+    if not appointment.get("id"):
+        return
+    if rules.slot_start(appointment) is None:
+        cur.execute("DELETE FROM upcoming_appointments WHERE appointment_id = %s",
+                    (event.subject,))
+    else:
+        copy = (event.data.get("change") or {}).get("organisation")
+        cur.execute(
+            """INSERT INTO upcoming_appointments VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (appointment_id) DO UPDATE SET service_id = EXCLUDED.service_id,
+                   version = EXCLUDED.version, position = EXCLUDED.position,
+                   appointment = EXCLUDED.appointment, organisation = EXCLUDED.organisation""",
+            (event.subject, event.orgid, (appointment.get("service") or {}).get("id"),
+             event.aggregateversion, event.position, Jsonb(appointment),
+             Jsonb(copy) if isinstance(copy, dict) else None))
+    _replan(cur, appointment, now)
+
+
+def keep_service(cur: Cursor[Any], event: CloudEvent) -> bool:
+    """Keep a service event's reminder override; True when it changed what applies."""
+    service = event.data.get("service") or {}
+    if not service.get("id"):
+        raise ValueError("data.service is missing or has no id")
+    before = cur.execute("SELECT version, reminders FROM service_settings WHERE id = %s",
+                         (service["id"],)).fetchone()
+    if before and before["version"] >= event.aggregateversion:
+        return False
+    cur.execute("""INSERT INTO service_settings VALUES (%s, %s, %s, %s)
+                   ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version,
+                       reminders = EXCLUDED.reminders""",
+                (service["id"], event.orgid, event.aggregateversion,
+                 Jsonb(service.get("reminders"))))
+    return before is None or before["reminders"] != service.get("reminders")
+
+
+def replan(cur: Cursor[Any], now: datetime, organisation_id: str | None = None,
+           service_id: str | None = None) -> int:
+    """Plan again the reminders of an organisation's (or a service's) upcoming
+    appointments, after their settings changed; the number of appointments."""
+    rows = cur.execute(
+        "SELECT appointment FROM upcoming_appointments WHERE organisation_id = %s "
+        "ORDER BY appointment_id" if organisation_id else
+        "SELECT appointment FROM upcoming_appointments WHERE service_id = %s "
+        "ORDER BY appointment_id", (organisation_id or service_id,)).fetchall()
+    for row in rows:
+        _replan(cur, row["appointment"], now)
+    return len(rows)
+
+
+def upcoming(cur: Cursor[Any], appointment_id: str) -> dict[str, Any] | None:
+    """The appointment as last seen while confirmed (None: it is not)."""
+    return cur.execute("SELECT * FROM upcoming_appointments WHERE appointment_id = %s",
+                       (appointment_id,)).fetchone()
+
+
+def applying(cur: Cursor[Any], organisation_id: str, service_id: str | None,
+             copy: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The organisation's settings (latest kept, else the event's copy) and the service's."""
+    organisation = organisations.settings(cur, organisation_id, 0) or copy or {}
+    service = cur.execute("SELECT reminders FROM service_settings WHERE id = %s",
+                          (service_id,)).fetchone() if service_id else None
+    return organisation, service
+
+
+def _replan(cur: Cursor[Any], appointment: dict[str, Any], now: datetime) -> None:
+    appointment_id = str(appointment["id"])
+    conn = cur.connection
+    planned = {t.key: t.payload for t in timers.pending(conn, TABLE, rules.prefix(appointment_id))}
+    offsets: list[int] = []
+    if rules.slot_start(appointment) is not None:
+        row = upcoming(cur, appointment_id)
+        organisation, service = applying(
+            cur, str(appointment.get("organisation_id") or (row or {}).get("organisation_id")),
+            (appointment.get("service") or {}).get("id"), (row or {}).get("organisation"))
+        offsets = rules.settings(organisation, service)["offsets_minutes"]
+    plan = rules.plan(appointment, offsets, now, planned)
+    if plan.drop:
+        timers.cancel(conn, TABLE, *sorted(plan.drop))
+    for key, (due, payload) in sorted(plan.schedule.items()):
+        timers.schedule(conn, TABLE, key, rules.KIND, due, payload)
+    if plan.drop or plan.schedule:
+        log.info("reminders planned", extra={"fields": {
+            "appointment_id": appointment_id, "dropped": sorted(plan.drop),
+            "planned": {k: due.isoformat() for k, (due, _) in plan.schedule.items()}}})
