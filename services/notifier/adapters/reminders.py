@@ -5,15 +5,17 @@ service's reminder override (`service_settings`, from directory.events).
 
 Functions over the ledger's open transaction (a cursor with dict rows): the
 timers move in the transaction that records the event's id as consumed, so
-they are exactly what the events applied so far say. They are derived data:
-`TRUNCATE notifier_timers, upcoming_appointments, service_settings` and a
-replay of the topics from the earliest offset (a new consumer group) plans
-them again; the ledger's dedupe key keeps what was already sent from going
-out twice.
+they are exactly what the events applied so far say, and derived data:
+`rebuild` plans them again from the events (the CLI
+`python -m services.notifier.entrypoints.reminders rebuild` reads both topics
+from their earliest offsets), `replan` from the appointments kept here. Neither
+sends anything twice: a reminder's ledger id (appointment, offset, slot start)
+is unique per recipient and channel, and nothing is planned for a time past.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -52,9 +54,33 @@ CREATE TABLE IF NOT EXISTS service_settings (
 
 def follow(cur: Cursor[Any], event: CloudEvent, now: datetime) -> None:
     """Plan, move or drop an appointment's reminders after one of its events."""
+    appointment = _keep(cur, event)
+    if appointment:
+        _replan(cur, appointment, now)
+
+
+def rebuild(cur: Cursor[Any], events: Iterable[CloudEvent], now: datetime) -> int:
+    """Derive every reminder again from the events (each appointment's in order, as
+    one partition holds them), in the caller's transaction: the timers, the upcoming
+    appointments and the services' overrides are replaced; the organisations' settings
+    are the ledger's (kept as usual). The number of timers planned."""
+    cur.execute(f"TRUNCATE {TABLE}, upcoming_appointments, service_settings")
+    for event in events:
+        if event.type.startswith("service."):
+            keep_service(cur, event)
+        elif event.type.startswith("appointment."):
+            _keep(cur, event)
+    for row in cur.execute("SELECT appointment FROM upcoming_appointments "
+                           "ORDER BY appointment_id").fetchall():
+        _replan(cur, row["appointment"], now)
+    return len(timers.pending(cur.connection, TABLE))
+
+
+def _keep(cur: Cursor[Any], event: CloudEvent) -> dict[str, Any] | None:
+    """Keep the appointment as this event leaves it (while it is confirmed)."""
     appointment: dict[str, Any] = event.data.get("appointment") or {}
     if not appointment.get("id"):
-        return
+        return None
     if rules.slot_start(appointment) is None:
         cur.execute("DELETE FROM upcoming_appointments WHERE appointment_id = %s",
                     (event.subject,))
@@ -68,7 +94,7 @@ def follow(cur: Cursor[Any], event: CloudEvent, now: datetime) -> None:
             (event.subject, event.orgid, (appointment.get("service") or {}).get("id"),
              event.aggregateversion, event.position, Jsonb(appointment),
              Jsonb(copy) if isinstance(copy, dict) else None))
-    _replan(cur, appointment, now)
+    return appointment
 
 
 def keep_service(cur: Cursor[Any], event: CloudEvent) -> bool:
@@ -90,13 +116,13 @@ def keep_service(cur: Cursor[Any], event: CloudEvent) -> bool:
 
 def replan(cur: Cursor[Any], now: datetime, organisation_id: str | None = None,
            service_id: str | None = None) -> int:
-    """Plan again the reminders of an organisation's (or a service's) upcoming
-    appointments, after their settings changed; the number of appointments."""
+    """Plan again the reminders of an organisation's (or a service's, or with
+    neither every) upcoming appointment, e.g. after their settings changed; the
+    number of appointments."""
     rows = cur.execute(
-        "SELECT appointment FROM upcoming_appointments WHERE organisation_id = %s "
-        "ORDER BY appointment_id" if organisation_id else
-        "SELECT appointment FROM upcoming_appointments WHERE service_id = %s "
-        "ORDER BY appointment_id", (organisation_id or service_id,)).fetchall()
+        "SELECT appointment FROM upcoming_appointments WHERE (%(org)s::text IS NULL OR "
+        "organisation_id = %(org)s) AND (%(svc)s::text IS NULL OR service_id = %(svc)s) "
+        "ORDER BY appointment_id", {"org": organisation_id, "svc": service_id}).fetchall()
     for row in rows:
         _replan(cur, row["appointment"], now)
     return len(rows)

@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from services.notifier.adapters import reminders as store
 from services.notifier.adapters.ledger import view
 from services.notifier.entrypoints.http import create_app
+from services.notifier.entrypoints.reminders import from_start
 from shared import auth, timers
 from shared.envelope import CloudEvent, now_iso
 from tests.fakes.events import appointment_event, organisation_event
@@ -266,3 +267,40 @@ def test_the_organisations_offsets_and_a_services_override_are_followed(
     assert sorted((r.channel, r.to) for r in reminders_sent(fake)[1:]) == [
         ("email", ADA_EMAIL), ("email", ADA_EMAIL)]
     assert planned(settings, plain) == {}
+
+
+def test_the_timers_are_rebuilt_from_the_events_or_from_the_kept_appointments(
+        settings, notifier, publish, clock):
+    process = notifier(interval=3600)
+    kept, moved, dropped = (str(uuid.uuid4()) for _ in range(3))
+    override = service_event(1, {"offsets_minutes": [30], "channels": ["email"]}, "svc-2")
+    publish(settings.directory_topic, [override])
+    special = confirmed(kept, resources=[])
+    special.data["appointment"]["service"]["id"] = "svc-2"
+    events = [special, confirmed(moved, resources=[]), confirmed(dropped, resources=[]),
+              appointment_event("reschedule", appointment_id=moved, version=3, slot=LATER_SLOT,
+                                organisation_version=1, previous_slot=SLOT),
+              appointment_event("cancel", appointment_id=dropped, version=3, slot=SLOT,
+                                organisation_version=1, reason="Ill")]
+    publish(settings.topic, events)
+    consumed(settings, *events)
+    applied(settings, override)
+    live = {a: planned(settings, a) for a in (kept, moved, dropped)}
+    assert live == {kept: {"30": START - timedelta(minutes=30)},
+                    moved: {"1440": LATER - timedelta(hours=24),
+                            "120": LATER - timedelta(hours=2)}, dropped: {}}
+
+    # The timers table is lost: planned again from the appointments kept beside it.
+    with psycopg.connect(settings.database_url, row_factory=dict_row) as conn:
+        conn.execute(f"TRUNCATE {store.TABLE}")
+        assert store.replan(conn.cursor(), clock()) == 2
+    assert {a: planned(settings, a) for a in live} == live
+    # Everything derived is lost: rebuilt from the topics, from their earliest offsets.
+    process.stop()
+    with psycopg.connect(settings.database_url, row_factory=dict_row) as conn:
+        conn.execute(f"TRUNCATE {store.TABLE}, upcoming_appointments, service_settings")
+    assert {a: planned(settings, a) for a in live} == {kept: {}, moved: {}, dropped: {}}
+    with psycopg.connect(settings.database_url, row_factory=dict_row) as conn:
+        source = from_start(settings.bootstrap_servers, (settings.topic, settings.directory_topic))
+        assert store.rebuild(conn.cursor(), source, clock()) == 3
+    assert {a: planned(settings, a) for a in live} == live
