@@ -14,8 +14,18 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+import tests.booking_commands as drive
+from services.booking import bootstrap as booking_bootstrap
+from services.booking.adapters.cloudevents import to_messages
+from services.booking.application import commands as c
+from services.booking.application.app import Caller
+from services.booking.application.clock import FixedClock
+from services.booking.application.workflow_client import LocalWorkflow
+from services.notifier import bootstrap
 from services.notifier.adapters import reminders as store
 from services.notifier.adapters.ledger import view
+from services.notifier.application.consume import ConsumeEvent
+from services.notifier.bootstrap import Settings
 from services.notifier.entrypoints.http import create_app
 from services.notifier.entrypoints.reminders import from_start
 from shared import auth, timers
@@ -304,3 +314,56 @@ def test_the_timers_are_rebuilt_from_the_events_or_from_the_kept_appointments(
         source = from_start(settings.bootstrap_servers, (settings.topic, settings.directory_topic))
         assert store.rebuild(conn.cursor(), source, clock()) == 3
     assert {a: planned(settings, a) for a in live} == live
+
+
+def test_the_events_booking_really_emits_plan_move_and_drop_reminders(infra, fresh_db):
+    """Contract check: booking's own events (its application over the in-memory store,
+    through its relay's mapper), the service's override included, into the notifier's
+    ledger on the real PostgreSQL."""
+    now = START - timedelta(days=3)
+    booking = booking_bootstrap.build(memory=True, clock=FixedClock(now),
+                                      workflow=LocalWorkflow())
+    manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "c1")
+    booking.update_organisation(manager, {"reminders": {"offsets_minutes": [2880, 60],
+                                                        "channels": ["sms"]}})
+    surgery = str(booking.register(manager, "service", {
+        "name": "Surgery", "reminders": {"offsets_minutes": [10], "channels": ["email"]}})
+        ["service"]["id"])
+    dr_who = str(booking.register(manager, "resource", {"name": "Dr Who", "kind": "agent"})
+                 ["resource"]["id"])
+    client = str(booking.register(manager, "client", {"name": "Ada", "email": ADA_EMAIL})
+                 ["client"]["id"])
+    first = booking.request(manager, c.Request(
+        service_id=uuid.UUID(surgery), client_id=uuid.UUID(client), source="agent",
+        window={"date": START.date(), "part_of_day": "morning"}))
+    aid = uuid.UUID(first["appointment"]["id"])
+    start, later = ({"start": t, "end": t + timedelta(minutes=30)}
+                    for t in (START, LATER))
+
+    settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
+    pool = bootstrap.pool(settings)
+    consume = ConsumeEvent(bootstrap.ledger(settings, pool, lambda: now))
+    seen = 0
+
+    def deliver() -> dict[str, datetime]:
+        nonlocal seen
+        published = [e for _, _, e in to_messages(booking, booking.notifications(seen, 1000))]
+        seen += len(published)
+        for event in published:
+            consume(event)
+        return planned(settings, str(aid))
+
+    try:
+        assert deliver() == {}                                    # requested: nothing yet
+        drive.act(booking, manager, aid, "confirm", {"slot": start, "agent_id": dr_who})
+        assert deliver() == {"10": START - timedelta(minutes=10)}  # the service's override
+        booking.update_entry(manager, "service", uuid.UUID(surgery), {"reminders": None})
+        assert deliver() == {"2880": START - timedelta(days=2),   # the organisation's again
+                             "60": START - timedelta(hours=1)}
+        drive.act(booking, manager, aid, "reschedule", {"slot": later})
+        assert deliver() == {"2880": LATER - timedelta(days=2), "60": LATER - timedelta(hours=1)}
+        drive.act(booking, manager, aid, "cancel", {"reason": "Other"})
+        assert deliver() == {}
+    finally:
+        booking.close()
+        pool.close()
