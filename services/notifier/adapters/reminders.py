@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import Cursor
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from services.notifier.adapters import organisations
 from services.notifier.domain import reminders as rules
@@ -132,6 +134,23 @@ def upcoming(cur: Cursor[Any], appointment_id: str) -> dict[str, Any] | None:
     """The appointment as last seen while confirmed (None: it is not)."""
     return cur.execute("SELECT * FROM upcoming_appointments WHERE appointment_id = %s",
                        (appointment_id,)).fetchone()
+
+
+def planned(pool: ConnectionPool, organisation_id: str, appointment_id: str | None = None,
+            limit: int = 100) -> list[dict[str, Any]]:
+    """An organisation's reminders not sent yet, soonest first (the API's read model)."""
+    with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"""SELECT u.appointment_id, (t.payload->>'offset_minutes')::int AS offset_minutes,
+                       t.payload->>'slot_start' AS slot_start, t.due_at, t.attempts,
+                       t.last_error
+                  FROM {TABLE} t JOIN upcoming_appointments u
+                    ON u.appointment_id = t.payload->>'appointment_id'
+                 WHERE t.kind = %(kind)s AND u.organisation_id = %(org)s
+                   AND (%(appt)s::text IS NULL OR u.appointment_id = %(appt)s)
+                 ORDER BY t.due_at, t.key LIMIT %(limit)s""",
+            {"kind": KIND, "org": organisation_id, "appt": appointment_id,
+             "limit": limit}).fetchall()
 
 
 def applying(cur: Cursor[Any], organisation_id: str, service_id: str | None,

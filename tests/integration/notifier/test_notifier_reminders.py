@@ -113,8 +113,17 @@ def service_event(version: int, reminders: dict[str, Any] | None,
 
 
 def test_confirming_plans_two_reminders_rescheduling_moves_them_cancelling_drops_them(
-        settings, notifier, publish, fake):
+        settings, notifier, publish, fake, infra, fresh_db):
     notifier()
+    api = create_app(database_url=fresh_db,
+                     bootstrap_servers=infra.kafka_bootstrap_servers).test_client()
+
+    def shown(org: str = "acme") -> list[tuple[str, str, int]]:
+        answer = api.get("/v1/reminders", headers={
+            "Authorization": f"Bearer {auth.issue(org, ['auditor'])}"})
+        assert answer.status_code == 200
+        return [(r["appointment_id"], r["due_at"], r["offset_minutes"]) for r in answer.json or []]
+
     appointment_id = str(uuid.uuid4())
     # An agent confirms Ada for Monday 10:00 (Zurich)
     confirm = confirmed(appointment_id)
@@ -122,6 +131,10 @@ def test_confirming_plans_two_reminders_rescheduling_moves_them_cancelling_drops
     consumed(settings, confirm)
     assert planned(settings, appointment_id) == {"1440": START - timedelta(hours=24),
                                                  "120": START - timedelta(hours=2)}
+    # The organisation sees them coming, soonest first; another organisation sees none.
+    assert shown() == [(appointment_id, (START - timedelta(hours=24)).isoformat(), 1440),
+                       (appointment_id, (START - timedelta(hours=2)).isoformat(), 120)]
+    assert shown("globex") == []
     # then moves it to Tuesday 15:00
     reschedule = appointment_event("reschedule", appointment_id=appointment_id, version=3,
                                    slot=LATER_SLOT, organisation_version=1, previous_slot=SLOT)
@@ -135,6 +148,7 @@ def test_confirming_plans_two_reminders_rescheduling_moves_them_cancelling_drops
     publish(settings.topic, [cancel])
     consumed(settings, cancel)
     assert planned(settings, appointment_id) == {}
+    assert shown() == []
     assert reminders_sent(fake) == []
 
 
