@@ -234,11 +234,15 @@ class Ledger:
             return "applied"
 
     def erase_client(self, event: CloudEvent) -> str:
-        """A client erased (client.erased.v1): their queued messages suppressed, the copies
-        of their data dropped (services/notifier/adapters/erasure.py), in one transaction.
-        Erasing again finds nothing more to do."""
+        """A client erased (client.erased.v1): their reminders dropped, their queued
+        messages suppressed, the copies of their data dropped
+        (services/notifier/adapters/erasure.py), in one transaction. Erasing again finds
+        nothing more to do."""
         ids = [str(i) for i in (event.data.get("change") or {}).get("appointment_ids") or []]
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            # First: a reminder firing now holds its timer until its rows are committed,
+            # so they are queued, and suppressed below, by the time this goes on.
+            reminders.forget(cur, event.orgid, ids)
             erasure.remember(cur, event.orgid, event.subject, ids)
             for row in erasure.suppress_queued(cur, event.orgid, ids, _COLUMNS):
                 self._emit(cur, row)
@@ -286,10 +290,11 @@ class Ledger:
             return "stale", 0
         cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
                     (event.aggregateversion, event.subject))
+        erased = erasure.is_erased(cur, event.orgid, event.subject)
         # Before the quota's locks: a firing reminder holds its timer and takes those.
-        reminders.follow(cur, event, self.now())
+        reminders.follow(cur, event, self.now(), erased)
         refusals = self._over_quota(cur, event.orgid, planned)
-        erased = bool(planned) and erasure.is_erased(cur, event.orgid, event.subject)
+        erased = bool(planned) and erased
         created = 0
         for item in planned:
             row = self._insert(cur, event, item, erasure.ERASED if erased

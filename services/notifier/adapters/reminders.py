@@ -11,6 +11,7 @@ they are exactly what the events applied so far say, and derived data:
 from their earliest offsets), `replan` from the appointments kept here. Neither
 sends anything twice: a reminder's ledger id (appointment, offset, slot start)
 is unique per recipient and channel, and nothing is planned for a time past.
+An erased client's appointments keep no reminders and no copy of the client.
 """
 from __future__ import annotations
 
@@ -54,11 +55,23 @@ CREATE TABLE IF NOT EXISTS service_settings (
 """
 
 
-def follow(cur: Cursor[Any], event: CloudEvent, now: datetime) -> None:
-    """Plan, move or drop an appointment's reminders after one of its events."""
+def follow(cur: Cursor[Any], event: CloudEvent, now: datetime, erased: bool = False) -> None:
+    """Plan, move or drop an appointment's reminders after one of its events (an
+    erased client's appointment keeps none, nor a copy of the client)."""
+    if erased:
+        forget(cur, event.orgid, [event.subject])
+        return
     appointment = _keep(cur, event)
     if appointment:
         _replan(cur, appointment, now)
+
+
+def forget(cur: Cursor[Any], organisation_id: str, appointment_ids: list[str]) -> None:
+    """Drop these appointments' reminders and what was kept of them (a client erased)."""
+    for appointment_id in appointment_ids:
+        timers.cancel(cur.connection, TABLE, prefix=rules.prefix(appointment_id))
+    cur.execute("DELETE FROM upcoming_appointments WHERE organisation_id = %s "
+                "AND appointment_id = ANY(%s)", (organisation_id, appointment_ids))
 
 
 def rebuild(cur: Cursor[Any], events: Iterable[CloudEvent], now: datetime) -> int:
@@ -72,6 +85,9 @@ def rebuild(cur: Cursor[Any], events: Iterable[CloudEvent], now: datetime) -> in
             keep_service(cur, event)
         elif event.type.startswith("appointment."):
             _keep(cur, event)
+    # Events published before a client's erasure still name them: nothing of them is kept.
+    cur.execute("DELETE FROM upcoming_appointments u USING erased_appointments e "
+                "WHERE u.appointment_id = e.appointment_id")
     for row in cur.execute("SELECT appointment FROM upcoming_appointments "
                            "ORDER BY appointment_id").fetchall():
         _replan(cur, row["appointment"], now)

@@ -6,6 +6,7 @@ start; another organisation's offsets and a service's override followed."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -378,6 +379,64 @@ def test_the_events_booking_really_emits_plan_move_and_drop_reminders(infra, fre
         assert deliver() == {"2880": LATER - timedelta(days=2), "60": LATER - timedelta(hours=1)}
         drive.act(booking, manager, aid, "cancel", {"reason": "Other"})
         assert deliver() == {}
+    finally:
+        booking.close()
+        pool.close()
+
+
+def test_an_erased_client_gets_no_reminders_and_nothing_of_them_is_kept(infra, fresh_db):
+    """Booking's own events: Ada's confirmed appointment has its reminders; she is erased;
+    they are dropped, and the confirmation of another of hers that arrives after the
+    erasure (published before it, it still names her) plans none."""
+    now = START - timedelta(days=3)
+    booking = booking_bootstrap.build(memory=True, clock=FixedClock(now),
+                                      workflow=LocalWorkflow())
+    manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "c1")
+    service = uuid.UUID(booking.register(manager, "service", {"name": "Consultation"})
+                        ["service"]["id"])
+    ada = uuid.UUID(booking.register(manager, "client", {
+        "name": "Ada", "email": ADA_EMAIL, "phone": ADA_PHONE})["client"]["id"])
+
+    def confirm(slot: dict[str, Any]) -> uuid.UUID:
+        answer = booking.request(manager, c.Request(
+            service_id=service, client_id=ada, source="agent",
+            window={"date": START.date(), "part_of_day": "morning"}))
+        aid = uuid.UUID(answer["appointment"]["id"])
+        drive.act(booking, manager, aid, "confirm", {"slot": slot})
+        return aid
+
+    settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
+    pool = bootstrap.pool(settings)
+    consume = ConsumeEvent(bootstrap.ledger(settings, pool, lambda: now))
+    seen = 0
+
+    def published() -> list[CloudEvent]:
+        nonlocal seen
+        events = [e for _, _, e in to_messages(booking, booking.notifications(seen, 1000))]
+        seen += len(events)
+        return events
+
+    def kept() -> str:
+        with psycopg.connect(fresh_db) as conn:
+            return json.dumps(conn.execute("SELECT * FROM upcoming_appointments").fetchall(),
+                              default=str)
+
+    try:
+        first = confirm({"start": START, "end": START + timedelta(minutes=30)})
+        for event in published():
+            consume(event)
+        assert set(planned(settings, str(first))) == {"1440", "120"}
+        assert ADA_EMAIL in kept()
+        second = confirm({"start": LATER, "end": LATER + timedelta(minutes=30)})
+        held_back = published()
+        booking.erase_client(manager, ada)
+        erasure = [e for e in published() if e.type == "client.erased.v1"]
+        assert len(erasure) == 1 and consume(erasure[0]) == "erased"
+        assert planned(settings, str(first)) == {}
+        for event in held_back:                  # they arrive after the erasure
+            consume(event)
+        assert planned(settings, str(second)) == {}
+        assert ADA_EMAIL not in kept() and ADA_PHONE not in kept()
     finally:
         booking.close()
         pool.close()
