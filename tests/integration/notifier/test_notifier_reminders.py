@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +34,8 @@ from services.notifier.entrypoints.reminders import from_start
 from shared import auth, timers
 from shared.envelope import CloudEvent, now_iso
 from tests.fakes.events import appointment_event, organisation_event
-from tests.fakes.notifier_support import wait_until
+from tests.fakes.notifier_support import start_worker, wait_until
+from tests.fakes.providers import FakeProviders
 
 ADA_EMAIL, ADA_PHONE = "ada@example.com", "+441234567890"
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)            # Monday 10:00 in Zurich
@@ -440,3 +443,51 @@ def test_an_erased_client_gets_no_reminders_and_nothing_of_them_is_kept(infra, f
     finally:
         booking.close()
         pool.close()
+
+
+def test_the_real_worker_killed_before_a_reminder_is_due_sends_it_once_after_a_restart(
+        settings, provider_env, publish, tmp_path):
+    """Real time and the real process (python -m ...consumer, system clock): a reminder
+    planned, the worker SIGKILLed, its due time passing while it is down; started again,
+    it sends that reminder once, by email and SMS."""
+    fake = FakeProviders().start()
+    env = {**os.environ, **provider_env, "SENDGRID_HOST": fake.url, "TWILIO_BASE_URL": fake.url}
+    publish(settings.directory_topic, [organisation_event(
+        1, reminders={"offsets_minutes": [120], "channels": ["email", "sms"]})])
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=120, seconds=6)
+    due = start - timedelta(minutes=120)
+    appointment_id = str(uuid.uuid4())
+    confirm = appointment_event("confirm", appointment_id=appointment_id, version=2,
+                                organisation_version=1, resources=[], slot={
+                                    "start": start.isoformat(),
+                                    "end": (start + timedelta(minutes=30)).isoformat()})
+    publish(settings.topic, [confirm])
+    log = tmp_path / "notifier.log"
+    process = start_worker(settings, env, log)
+    try:
+        def reminder_planned() -> bool:
+            try:
+                return planned(settings, appointment_id) == {"120": due}
+            except psycopg.errors.UndefinedTable:   # the worker has not made its tables yet
+                return False
+        wait_until(reminder_planned, 60, "the reminder planned")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        assert datetime.now(UTC) < due and reminders_sent(fake) == []
+        wait_until(lambda: datetime.now(UTC) > due, 30, "its due time, passed while down")
+        process = start_worker(settings, env, log)
+        wait_until(lambda: len(reminders_sent(fake)) == 2, 60, "the reminder after the restart")
+        assert {(r.channel, r.to) for r in reminders_sent(fake)} == {
+            ("email", ADA_EMAIL), ("sms", ADA_PHONE)}
+        marker = appointment_event("attend", appointment_id=appointment_id, version=3,
+                                   organisation_version=1, resources=[], slot=confirm.data[
+                                       "appointment"]["slot"])
+        publish(settings.topic, [marker])
+        wait_until(lambda: len(fake.accepted) == 4 + 2 + 4, 60, "the attendance's messages")
+        assert len(reminders_sent(fake)) == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        fake.stop()
