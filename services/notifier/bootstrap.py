@@ -6,17 +6,19 @@ process builds these once; tests pass their own Settings.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import dev_transport, erasure, ledger_schema, organisations
+from services.notifier.adapters import dev_transport, erasure, ledger_schema, organisations, reminders
 from services.notifier.adapters.dev_transport import DevTransport
 from services.notifier.adapters.ledger import Ledger
 from services.notifier.domain.quota import Quota
 from services.notifier.ports import LocalTransport, Transport
-from shared import config, db, kafka
+from shared import config, db, kafka, timers
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Settings:
     lease: float | None = None        # claim lease; default 3 x time-out + 5 s
     workers_per_channel: int = 2
     read_your_writes_timeout: float = 5.0   # seconds a read waits for min_position
+    timer_interval: float = 5.0       # how often due reminders are looked for (seconds)
     # messages to one client address per organisation, in any hour / 24 hours
     quota_per_hour: int = field(
         default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_HOUR")))
@@ -63,13 +66,19 @@ def pool(settings: Settings) -> ConnectionPool:
     """The process's pool, with the tables in place (idempotent DDL)."""
     db.run_schema(settings.database_url,
                   ledger_schema.SCHEMA + organisations.SCHEMA + dev_transport.SCHEMA
-                  + erasure.SCHEMA)
+                  + erasure.SCHEMA + reminders.SCHEMA
+                  + timers.ddl(reminders.TABLE).as_string(None))
     return db.pool(settings.database_url, max_size=2 * settings.workers_per_channel + 4)
 
 
-def ledger(settings: Settings, connections: ConnectionPool) -> Ledger:
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def ledger(settings: Settings, connections: ConnectionPool,
+           now: Callable[[], datetime] = system_clock) -> Ledger:
     return Ledger(connections, settings.events_topic, settings.dlq_topic, settings.give_up_after,
-                  Quota(settings.quota_per_hour, settings.quota_per_day))
+                  Quota(settings.quota_per_hour, settings.quota_per_day), now)
 
 
 def uses_dev_mailbox() -> bool:

@@ -57,7 +57,7 @@ def start_worker(settings: Any, env: dict[str, str], log_path: Path,
            "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
     args = ["--topic", settings.topic, "--directory-topic", settings.directory_topic,
             "--group", settings.group_id, "--events-topic", settings.events_topic,
-            "--poll-interval", "0.05",
+            "--poll-interval", "0.05", "--timer-interval", "0.2",
             "--backoff-base", "0.05", "--send-timeout", "1", "--lease", str(lease)]
     root = Path(__file__).resolve().parents[2]
     with open(log_path, "ab") as log:

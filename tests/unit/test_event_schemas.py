@@ -268,13 +268,18 @@ def test_notification_events_match_their_schema():
            "correlation_id": "c0ffee", "channel": "email", "recipient_kind": "client",
            "address": "ada@example.com", "template": "client/confirmed", "subject": "Confirmed",
            "attempts": 1, "last_error": None, "next_attempt_at": None,
-           "provider_message_id": "sg-1", "created_at": now, "updated_at": now, "sent_at": now}
+           "provider_message_id": "sg-1", "created_at": now, "updated_at": now, "sent_at": now,
+           "kind": "event", "due_at": None}
+    reminder = {**row, "kind": "reminder", "due_at": now, "template": "client/reminder",
+                "event_id": "9d3c1f2a-6b7e-5c4d-8e9f-0a1b2c3d4e5f",
+                "event_type": "appointment.reminder_due.v1"}
     kinds = ["pending", "sending", "sent", "failed", "skipped", "suppressed", "dead_lettered"]
     for kind in kinds:
         state = "failed" if kind == "dead_lettered" else kind
         reason = "HTTP 400: bad address" if kind == "dead_lettered" else None
-        event = delivery_event({**row, "state": state}, kind, reason) | {"position": 11}
-        validate(event)  # the publisher adds the outbox row id as `position`
+        for r in (row, reminder):
+            event = delivery_event({**r, "state": state}, kind, reason) | {"position": 11}
+            validate(event)  # the publisher adds the outbox row id as `position`
     assert {f"notification.{k}.v1" for k in kinds} == set(declared_types("notification"))
 
 

@@ -73,7 +73,7 @@ class DirectoryEntry(Aggregate):
 
 class Service(DirectoryEntry):
     DEFAULTS = MappingProxyType({"duration_minutes": 30, "confirmation_mode": "manual",
-                                 "workflow_id": None, "active": True})
+                                 "workflow_id": None, "active": True, "reminders": None})
 
     @property
     def automatic(self) -> bool:

@@ -21,6 +21,10 @@ def organisation_uuid(organisation_id: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"organisation:{organisation_id}")
 
 
+# Minutes before an appointment's start, and channels (organisation setting, per-service override).
+DEFAULT_REMINDERS: dict[str, Any] = {"offsets_minutes": [1440, 120], "channels": ["email", "sms"]}
+
+
 def defaults(organisation_id: str) -> dict[str, Any]:
     return {
         "name": organisation_id, "timezone": "UTC", "email": None, "phone": None, "address": None,
@@ -33,6 +37,7 @@ def defaults(organisation_id: str) -> dict[str, Any]:
         "rejection_reasons": ["Fully booked", "Not eligible", "Other"],
         "reschedule_needs_reconfirmation": False,
         **TIME_DEFAULTS,
+        "reminders": deepcopy(DEFAULT_REMINDERS),
     }
 
 

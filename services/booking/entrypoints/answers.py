@@ -107,6 +107,12 @@ class Notes(Answer):
     version = fields.Integer()
 
 
+class RemindersAnswer(Answer):
+    offsets_minutes = fields.List(fields.Integer(), metadata={
+        "description": "minutes before the start"})
+    channels = fields.List(fields.String(), metadata={"description": "email and/or sms"})
+
+
 class OrganisationSettings(Answer):
     id = fields.String()
     version = fields.Integer()
@@ -125,6 +131,9 @@ class OrganisationSettings(Answer):
     no_show_after_minutes = Nullable(fields.Integer())
     late_cancellation_notice_hours = Nullable(fields.Integer())
     hold_minutes = fields.Integer()
+    reminders = fields.Nested(RemindersAnswer, metadata={
+        "description": "absent for an organisation created before reminders existed: the "
+                       "default (1440 and 120 minutes, email and sms) applies"})
 
 
 class OrganisationResult(Answer):
@@ -146,6 +155,8 @@ class ServiceEntry(Entry):
     duration_minutes = fields.Integer()
     confirmation_mode = fields.String(metadata={"description": "automatic or manual"})
     workflow_id = Nullable(fields.String(metadata={"description": "null: the built-in one"}))
+    reminders = Nullable(fields.Nested(RemindersAnswer, metadata={
+        "description": "null (or absent): the organisation's reminders"}))
 
 
 class ResourceEntry(Entry):

@@ -11,6 +11,7 @@ from shared import input as limits
 from shared.input import Details as DetailsField
 from shared.input import Email, Instant, Phone, StrictBoolean, StrictInteger, Text
 
+MAX_REMINDERS, MAX_REMINDER_OFFSET = 5, 30 * 24 * 60
 hhmm = validate.Regexp(HHMM, error="must be a time HH:MM")
 Interval = fields.List(fields.String(validate=hhmm), validate=validate.Length(equal=2))
 
@@ -190,6 +191,24 @@ class EventsQuery(Schema):
 
 # -- directory ---------------------------------------------------------------------------
 
+class RemindersSchema(Schema):
+    """When reminders go out before an appointment's start, and on which channels."""
+    offsets_minutes = fields.List(
+        StrictInteger(validate=validate.Range(min=1, max=MAX_REMINDER_OFFSET)), required=True,
+        validate=validate.Length(max=MAX_REMINDERS),
+        metadata={"description": "minutes before the start, 1..43200 (30 days), at most 5; "
+                                 "[] sends none"})
+    channels = fields.List(fields.String(validate=validate.OneOf(["email", "sms"])),
+                           required=True, validate=validate.Length(max=2),
+                           metadata={"description": "a subset of email, sms"})
+
+    @validates_schema
+    def _distinct(self, data: dict[str, Any], **_: Any) -> None:
+        for name in ("offsets_minutes", "channels"):
+            if len(set(data[name])) != len(data[name]):
+                raise ValidationError("must not repeat a value", name)
+
+
 class OrganisationSchema(Schema):
     name = Text(limits.NAME, 1)
     timezone = Text(64)
@@ -215,6 +234,8 @@ class OrganisationSchema(Schema):
                            "outcome late_cancellation; null: off"})
     hold_minutes = StrictInteger(validate=validate.Range(min=1, max=1440), metadata={
         "description": "how long a request for an exact slot with an agent holds that time"})
+    reminders = fields.Nested(RemindersSchema, metadata={
+        "description": "default {\"offsets_minutes\": [1440, 120], \"channels\": [\"email\", \"sms\"]}"})
 
 
 class ServiceSchema(Schema):
@@ -223,6 +244,8 @@ class ServiceSchema(Schema):
     confirmation_mode = fields.String(validate=validate.OneOf(["automatic", "manual"]))
     workflow_id = Text(100, 1, allow_none=True)
     active = StrictBoolean()
+    reminders = fields.Nested(RemindersSchema, allow_none=True, metadata={
+        "description": "this service's reminders; null (the default): the organisation's"})
 
 
 class ResourceSchema(Schema):

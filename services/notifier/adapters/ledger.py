@@ -17,6 +17,7 @@ tables `ledger_schema.py`, a row as the other parts see it `ledger_rows.py`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import Cursor
@@ -24,7 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import erasure
+from services.notifier.adapters import erasure, reminders
 from services.notifier.adapters.ledger_intake import Intake
 from services.notifier.adapters.ledger_rows import delivery, delivery_event, one
 from services.notifier.adapters.ledger_schema import COLUMNS
@@ -54,7 +55,9 @@ Write = Callable[[Cursor[Any]], str]
 
 class Ledger(Intake):
     def __init__(self, pool: ConnectionPool, events_topic: str, dlq_topic: str,
-                 give_up_after: float = 86400.0, quota: Quota | None = None) -> None:
+                 give_up_after: float = 86400.0, quota: Quota | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.now = now  # the clock reminders are planned by (tests move it)
         self.pool = pool
         self.quota = quota  # None: no quotas
         self.events_topic = events_topic
@@ -177,11 +180,15 @@ class Ledger(Intake):
 
     # -- the outbox ------------------------------------------------------------------
     def erase_client(self, event: CloudEvent) -> str:
-        """A client erased (client.erased.v1): their queued messages suppressed, the copies
-        of their data dropped (services/notifier/adapters/erasure.py), in one transaction.
-        Erasing again finds nothing more to do."""
+        """A client erased (client.erased.v1): their reminders dropped, their queued
+        messages suppressed, the copies of their data dropped
+        (services/notifier/adapters/erasure.py), in one transaction. Erasing again finds
+        nothing more to do."""
         ids = [str(i) for i in (event.data.get("change") or {}).get("appointment_ids") or []]
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            # First: a reminder firing now holds its timer until its rows are committed,
+            # so they are queued, and suppressed below, by the time this goes on.
+            reminders.forget(cur, event.orgid, ids)
             erasure.remember(cur, event.orgid, event.subject, ids)
             for row in erasure.suppress_queued(cur, event.orgid, ids, COLUMNS):
                 self._emit(cur, row)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import Cursor
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from services.notifier.adapters import erasure, organisations
+from services.notifier.adapters import erasure, organisations, reminders
 from services.notifier.adapters.ledger_rows import one
 from services.notifier.adapters.ledger_schema import COLUMNS
 from services.notifier.domain.model import Message, Rendered
@@ -52,6 +53,7 @@ class Intake:
     pool: ConnectionPool
     quota: Quota | None
     give_up_after: float
+    now: Callable[[], datetime]
 
     def _emit(self, cur: Cursor[Any], row: dict[str, Any], topic: str | None = None,
               kind: str | None = None, reason: str | None = None) -> None:
@@ -96,8 +98,11 @@ class Intake:
         """
         kept = organisation_settings(event.data.get("organisation"))
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            before = organisations.settings(cur, event.orgid, 0) or {}
             if not organisations.keep(cur, event.orgid, event.aggregateversion, kept):
                 return "stale"
+            if before.get("reminders") != kept.get("reminders"):
+                reminders.replan(cur, self.now(), organisation_id=event.orgid)
             for parked in organisations.due(cur, event.orgid, event.aggregateversion):
                 try:
                     with conn.transaction():  # a savepoint per parked event
@@ -121,6 +126,32 @@ class Intake:
             "DO UPDATE SET version = appointment_versions.version RETURNING version",
             (appointment_id,)))["version"])
 
+    def record_service(self, event: CloudEvent) -> str:
+        """Keep a service event's reminder override and, when it changed, plan the
+        reminders of the service's upcoming appointments again: 'applied' or 'stale'."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('notifier-service:' || %s))",
+                        (event.subject,))
+            if not reminders.keep_service(cur, event):
+                return "stale"
+            reminders.replan(cur, self.now(), service_id=(event.data.get("service") or {})["id"])
+            return "applied"
+
+    def record_reminder(self, cur: Cursor[Any], reminder: CloudEvent, planned: list[Planned],
+                        due_at: datetime) -> int:
+        """Record a due reminder's deliveries in the caller's transaction (the timer's):
+        the rows created. Its id (appointment, offset, slot start) is the event id of the
+        ledger's dedupe key, so a reminder fired again sends nothing twice."""
+        refusals = self._over_quota(cur, reminder.orgid, planned)
+        created = 0
+        for item in planned:
+            row = self._insert(cur, reminder, item, refusals.get((item.message.to or "").lower()),
+                               kind="reminder", due_at=due_at)
+            if row:
+                created += 1
+                self._emit(cur, row)
+        return created
+
     def _apply(self, cur: Cursor[Any], event: CloudEvent, version: int,
                planned: list[Planned]) -> tuple[str, int]:
         """Record the deliveries of an event newer than `version`: outcome, rows created."""
@@ -128,8 +159,11 @@ class Intake:
             return "stale", 0
         cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
                     (event.aggregateversion, event.subject))
+        erased = erasure.is_erased(cur, event.orgid, event.subject)
+        # Before the quota's locks: a firing reminder holds its timer and takes those.
+        reminders.follow(cur, event, self.now(), erased)
         refusals = self._over_quota(cur, event.orgid, planned)
-        erased = bool(planned) and erasure.is_erased(cur, event.orgid, event.subject)
+        erased = bool(planned) and erased
         created = 0
         for item in planned:
             row = self._insert(cur, event, item, erasure.ERASED if erased
@@ -166,7 +200,8 @@ class Intake:
         return refusals
 
     def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
-                refusal: str | None = None) -> dict[str, Any] | None:
+                refusal: str | None = None, kind: str = "event",
+                due_at: datetime | None = None) -> dict[str, Any] | None:
         m, r, to, name = item.message, item.rendered, item.message.to, item.message.recipient_name
         if refusal == erasure.ERASED:  # its words name an erased client: none are kept
             r = None
@@ -179,14 +214,14 @@ class Intake:
             f"""INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
                     aggregate_version, position, correlation_id, channel, recipient_kind,
                     recipient_ref, recipient_name, address, template, subject, body_text,
-                    body_html, state, last_error, next_attempt_at, give_up_at)
-                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
+                    body_html, state, last_error, kind, due_at, next_attempt_at, give_up_at)
+                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
                         CASE WHEN %s THEN NULL ELSE now() END,
                         now() + make_interval(secs => %s))
                 ON CONFLICT DO NOTHING RETURNING {COLUMNS}""",
             (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
              event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
              name, to, m.template, r.subject if r else "", r.text if r else "",
-             r.html if r else "", state, error, state != "pending",
+             r.html if r else "", state, error, kind, due_at, state != "pending",
              self.give_up_after)).fetchone()
 

@@ -39,6 +39,7 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
         "provider_message_id": row["provider_message_id"],
         "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
         "sent_at": iso(row["sent_at"]),
+        "kind": row["kind"], "due_at": iso(row["due_at"]),
     }
 
 

@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     sent_at             timestamptz
 );
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS unconfirmed_since timestamptz;
+-- 'event': caused by an appointment event; 'reminder': by a reminder's timer, due at due_at
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'event';
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS due_at timestamptz;
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries
     (event_id, channel, COALESCE(lower(address), recipient_kind || ':' || recipient_ref));
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, next_attempt_at)
@@ -85,4 +88,4 @@ CREATE TABLE IF NOT EXISTS outbox (
 COLUMNS = ("id, event_id, event_type, appointment_id, organisation_id, aggregate_version, "
             "correlation_id, channel, recipient_kind, address, template, subject, body_text, "
             "body_html, state, attempts, last_error, next_attempt_at, give_up_at, "
-            "provider_message_id, version, created_at, updated_at, sent_at")
+            "provider_message_id, version, created_at, updated_at, sent_at, kind, due_at")

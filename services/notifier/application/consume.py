@@ -57,10 +57,12 @@ class ConsumeEvent:
 
     def __call__(self, event: CloudEvent) -> str:
         """An appointment event: 'planned', 'parked', 'duplicate' or 'stale' (see
-        Ledger.record_event); an organisation event: 'applied' or 'stale'; a client
-        erased: 'erased'; any other directory event: 'ignored'."""
+        Ledger.record_event); an organisation or service event: 'applied' or
+        'stale'; a client erased: 'erased'; any other directory event: 'ignored'."""
         if event.type.startswith("organisation."):
             return self.ledger.record_organisation(event, self._prepare)
+        if event.type.startswith("service."):
+            return self.ledger.record_service(event)
         if event.type == "client.erased.v1":
             return self.ledger.erase_client(event)
         if event.type.startswith("appointment."):

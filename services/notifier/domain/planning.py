@@ -17,7 +17,7 @@ from shared.envelope import CloudEvent
 
 # What the notifier keeps of an organisation's settings (from its own events).
 ORGANISATION_FIELDS = ("name", "timezone", "email", "phone", "address", "channels",
-                       "parts_of_day")
+                       "parts_of_day", "reminders")
 
 # Changes that never notify anyone (internal notes above all).
 SILENT = frozenset({"note_added", "note_edited", "details_updated", "client_linked"})

@@ -1,6 +1,7 @@
 """The notifier's worker process: the Kafka consumer (appointment events, and
-the organisations' settings from directory.events), the senders (per channel)
-and the outbox publisher, as threads of one process.
+the organisations' and services' settings from directory.events), the senders
+(per channel), the reminders' timer worker and the outbox publisher, as
+threads of one process.
 
     python -m services.notifier.entrypoints.consumer [--topic T --group G ...]
 
@@ -15,20 +16,24 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.notifier import bootstrap
+from services.notifier.adapters import reminders
 from services.notifier.adapters.publisher import publisher
 from services.notifier.application.consume import ConsumeEvent
+from services.notifier.application.remind import SendReminder
 from services.notifier.application.send import Backoff, Sender
 from services.notifier.bootstrap import Settings
 from shared import db, logs
 from shared.consumer import ConsumerRuntime
 from shared.envelope import CloudEvent
 from shared.freshness import Progress
+from shared.timers import TimerWorker
 
 log = logging.getLogger("notifier")
 
@@ -36,12 +41,16 @@ log = logging.getLogger("notifier")
 class NotifierProcess:
     """Everything the worker process runs; `start()`, then `stop()`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings,
+                 clock: Callable[[], datetime] = bootstrap.system_clock) -> None:
         self.settings = settings
         self.stopping = threading.Event()
         self.pool = bootstrap.pool(settings)
-        self.ledger = bootstrap.ledger(settings, self.pool)
+        self.ledger = bootstrap.ledger(settings, self.pool, clock)
         self.consume = ConsumeEvent(self.ledger)
+        # Due reminders -> ledger rows; any number of processes may run one (SKIP LOCKED).
+        self.timers = TimerWorker(self.pool, reminders.TABLE,
+                                  {reminders.KIND: SendReminder(self.ledger, clock)}, clock)
         self.publisher = publisher(self.pool, settings.bootstrap_servers, settings.poll_interval)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
@@ -56,8 +65,9 @@ class NotifierProcess:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> NotifierProcess:
-        jobs: list[tuple[str, Callable[[], None]]] = [("consumer", self._consume_loop),
-                                                      ("publisher", self._publish_loop)]
+        jobs: list[tuple[str, Callable[[], None]]] = [
+            ("consumer", self._consume_loop), ("publisher", self._publish_loop),
+            ("timers", partial(self.timers.loop, self.stopping, self.settings.timer_interval))]
         for sender in self.senders:
             jobs += [(f"sender-{sender.channel}-{i}", partial(self._send_loop, sender))
                      for i in range(self.settings.workers_per_channel)]
@@ -116,6 +126,8 @@ def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--send-timeout", type=float)
     p.add_argument("--lease", type=float)
     p.add_argument("--workers-per-channel", type=int)
+    p.add_argument("--timer-interval", type=float,
+                   help="seconds between looks for due reminders (5)")
     return vars(p.parse_args(argv))
 
 

@@ -3,6 +3,7 @@
     gunicorn ... 'services.notifier.entrypoints.http:create_app()'
 
 GET /v1/deliveries   which message went to whom, on which channel, its state
+GET /v1/reminders    reminders planned and not due yet, with their due time
 GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
 GET /mailbox         the same as a page for a person, newest first; the token may
                      come as ?access_token= (a browser sends no header)
@@ -22,7 +23,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.notifier import bootstrap
-from services.notifier.adapters import dev_transport
+from services.notifier.adapters import dev_transport, reminders
 from services.notifier.adapters.ledger import Ledger
 from services.notifier.adapters.ledger_rows import view
 from services.notifier.bootstrap import Settings
@@ -65,6 +66,28 @@ class DeliverySchema(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     sent_at = fields.String(allow_none=True)
+    kind = fields.String(metadata={
+        "enum": ["event", "reminder"],
+        "description": "event: caused by an appointment event (event_id, event_type); "
+                       "reminder: a reminder before the start (event_id: the reminder's own id, "
+                       "one per appointment, minutes before and slot start)"})
+    due_at = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "a reminder's due time; null for kind event"})
+
+
+class ReminderQuery(Schema):
+    appointment_id = fields.String(metadata={"description": "only this appointment"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class PlannedReminderSchema(Schema):
+    appointment_id = fields.String()
+    offset_minutes = fields.Integer(metadata={"description": "minutes before the start"})
+    slot_start = fields.String(metadata={"format": "date-time"})
+    due_at = fields.String(metadata={
+        "format": "date-time", "description": "when it goes out (a failed run: its retry)"})
+    attempts = fields.Integer(metadata={"description": "failed runs so far"})
+    last_error = fields.String(allow_none=True)
 
 
 class MailboxQuery(Schema):
@@ -97,6 +120,18 @@ class Deliveries(MethodView):
         rows = _ledger().deliveries(auth.current().org, query.get("appointment_id"),
                                     query.get("recipient"), query["limit"])
         return [view(r) for r in rows]
+
+
+@api.route("/reminders")
+class Reminders(MethodView):
+    @auth.roles_allowed(*READERS)
+    @api.arguments(ReminderQuery, location="query")
+    @api.response(200, PlannedReminderSchema(many=True))
+    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Reminders of the caller's organisation planned and not sent yet, soonest first;
+        once due, each is a delivery of kind reminder per channel"""
+        return [{**r, "due_at": r["due_at"].isoformat()} for r in reminders.planned(
+            _ledger().pool, auth.current().org, query.get("appointment_id"), query["limit"])]
 
 
 @mailbox.route("/v1/mailbox")

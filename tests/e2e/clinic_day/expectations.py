@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 EVERY_DAY = {d: [["00:00", "23:59"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+NO_REMINDERS: dict[str, list[object]] = {"offsets_minutes": [], "channels": []}
 CANCEL_REASONS = ["Client request", "Doctor unavailable", "Other"]
 REJECT_REASONS = ["Fully booked", "Not eligible"]
 CUSTOM_CANCEL_REASONS = ["Requirements not met", "Client request"]

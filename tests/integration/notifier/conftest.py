@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 
@@ -47,11 +48,13 @@ def settings(infra, fresh_db: str, unique_topic: str) -> Settings:
 
 @pytest.fixture
 def start_notifier(provider_env: dict[str, str]) -> Iterator[Callable[..., NotifierProcess]]:
-    """Start the consumer + senders + publisher as threads; stopped after the test."""
+    """Start the consumer + senders + timer worker + publisher as threads (on `clock`
+    when given); stopped after the test."""
     started: list[NotifierProcess] = []
 
-    def start(settings: Settings) -> NotifierProcess:
-        process = NotifierProcess(settings).start()
+    def start(settings: Settings, clock: Callable[[], datetime] | None = None
+              ) -> NotifierProcess:
+        process = (NotifierProcess(settings, clock) if clock else NotifierProcess(settings)).start()
         started.append(process)
         return process
 

@@ -3,7 +3,12 @@ moved through it to "Confirmed", another straight to "Declined"."""
 from __future__ import annotations
 
 from tests.e2e.clinic_day.clock import TIMEZONE, slot_at
-from tests.e2e.clinic_day.expectations import CUSTOM_CANCEL_REASONS, CUSTOM_STATUSES, EVERY_DAY
+from tests.e2e.clinic_day.expectations import (
+    CUSTOM_CANCEL_REASONS,
+    CUSTOM_STATUSES,
+    EVERY_DAY,
+    NO_REMINDERS,
+)
 from tests.e2e.clinic_day.stage import Day, with_id
 
 
@@ -12,7 +17,8 @@ def custom_workflow(day: Day) -> None:
     ids, planned = day.result.ids, day.planned
     day.api.call(day.b_manager, "PATCH", "booking", "/v1/organisation", json={
         "name": day.summit.name, "timezone": TIMEZONE, "email": day.summit.email,
-        "phone": day.summit.phone, "cancellation_reasons": CUSTOM_CANCEL_REASONS})
+        "phone": day.summit.phone, "cancellation_reasons": CUSTOM_CANCEL_REASONS,
+        "reminders": NO_REMINDERS})   # as organisation A (scenes/sunny_clinic.py)
     wf = day.api.call(day.b_manager, "POST", "workflow", "/v1/workflows", json={
         "name": "Management approval", "statuses": CUSTOM_STATUSES}, expect=(201,)).json()
     ids["workflow"] = wf["id"]

@@ -3,7 +3,12 @@ known client."""
 from __future__ import annotations
 
 from tests.e2e.clinic_day.clock import TIMEZONE
-from tests.e2e.clinic_day.expectations import CANCEL_REASONS, EVERY_DAY, REJECT_REASONS
+from tests.e2e.clinic_day.expectations import (
+    CANCEL_REASONS,
+    EVERY_DAY,
+    NO_REMINDERS,
+    REJECT_REASONS,
+)
 from tests.e2e.clinic_day.stage import Day, with_id
 
 
@@ -14,7 +19,11 @@ def set_up_sunny_clinic(day: Day) -> None:
         "phone": day.sunny.phone, "address": "Seestrasse 10, 8002 Zürich",
         "channels": {"email": True, "sms": True}, "retention_days": 365,
         "cancellation_reasons": CANCEL_REASONS, "cancel_reason_required": True,
-        "rejection_reasons": REJECT_REASONS, "reschedule_needs_reconfirmation": False})
+        "rejection_reasons": REJECT_REASONS, "reschedule_needs_reconfirmation": False,
+        # None: tomorrow's visits would get their 24 h reminders while the day is played,
+        # at whatever hour it runs, and each visit's messages are counted exactly.
+        # Reminders have their own tests (tests/integration/notifier/test_notifier_reminders.py).
+        "reminders": NO_REMINDERS})
     ids = day.result.ids
     ids["consultation"] = day.register(day.manager, "services", "service", {
         "name": "Consultation", "duration_minutes": 30, "confirmation_mode": "manual"})
