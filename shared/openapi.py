@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import functools
 import http
 import re
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import INCLUDE, Schema, fields
 from werkzeug.routing import Rule
 
-from shared import auth
+from shared import auth, history
 from shared.errors import Invalid
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -208,11 +209,15 @@ def versioned(view: F) -> F:
     return Blueprint.doc(**{ETAG_MARK: True})(view)  # type: ignore[no-any-return]
 
 
-def query_names(view: Callable[..., Any] | None, method: str) -> set[str] | None:
+def query_names(view: Callable[..., Any] | None, method: str) -> frozenset[str] | None:
     """The query parameters the operation documents (None: not a documented operation)."""
     if view is None:
         return None
-    handler = getattr(getattr(view, "view_class", None), method.lower(), view)
+    return _documented_query(getattr(getattr(view, "view_class", None), method.lower(), view))
+
+
+@functools.cache  # once per view: the documentation does not change while the app runs
+def _documented_query(handler: Callable[..., Any]) -> frozenset[str] | None:
     apidoc = getattr(handler, "_apidoc", None)
     if apidoc is None:
         return None
@@ -224,7 +229,7 @@ def query_names(view: Callable[..., Any] | None, method: str) -> set[str] | None
             names |= {f.data_key or name for name, f in schema.fields.items()}
     names |= {p["name"] for p in apidoc.get("manual_doc", {}).get("parameters", [])
               if p.get("in") == "query"}
-    return names
+    return frozenset(names)
 
 
 def refuse_unknown_query(view: Callable[..., Any] | None, method: str,
@@ -238,3 +243,18 @@ def refuse_unknown_query(view: Callable[..., Any] | None, method: str,
     if unknown:
         allowed = ", ".join(sorted(known)) or "none"
         raise Invalid(unknown[0], f"unknown query parameter (this operation takes: {allowed})")
+
+
+class HistoryChange(Schema):
+    """One field an appointment event changed (shared/history.py `changes`): booking's
+    audit trail and the projections' history describe changes with this one schema."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    field = fields.String(metadata={"description": ", ".join(history.FIELDS)
+                                    + " or note (internal, staff only)"})
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+    erased = fields.Boolean(metadata={"description": "true once the client is erased: the "
+                                                     "values are withheld"})

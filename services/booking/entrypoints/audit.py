@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from services.booking.entrypoints.common import AUDITORS, booking, caller, respond
-from shared import auth
+from shared import auth, openapi
 from shared.auth import roles_allowed
 from shared.history import for_viewer
 
@@ -25,15 +25,6 @@ class AuditActor(Schema):
 class AuditWorkflow(Schema):
     id = fields.String(allow_none=True)
     version = fields.Integer(allow_none=True)
-
-
-class AuditChange(Schema):
-    field = fields.String(metadata={"description": "status, slot, window, proposal, client, "
-                                                   "service, agent_id, resources, questionnaire, "
-                                                   "metadata, outcome, feedback, "
-                                                   "feedback_requested_on or note (internal)"})
-    before = fields.Raw(allow_none=True)
-    after = fields.Raw(allow_none=True)
 
 
 class AuditEntry(Schema):
@@ -54,7 +45,7 @@ class AuditEntry(Schema):
     workflow = fields.Nested(AuditWorkflow)
     correlation_id = fields.String(allow_none=True)
     link_id = fields.String(allow_none=True, metadata={"description": "the signed link used"})
-    changes = fields.List(fields.Nested(AuditChange))
+    changes = fields.List(fields.Nested(openapi.HistoryChange))
 
 
 class AuditTrail(Schema):

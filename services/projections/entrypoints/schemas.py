@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from webargs.fields import DelimitedList
 
 from services.projections.domain.statistics import PERIODS
+from shared import openapi
 from shared.input import Day, within_years
 from shared.read_your_writes import min_position_field
 
@@ -171,15 +172,6 @@ class Page(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class HistoryChange(Schema):
-    field = fields.String(metadata={"description": "status, slot, window, proposal, client, "
-                                                   "service, agent_id, resources, questionnaire, "
-                                                   "metadata, outcome, feedback, "
-                                                   "feedback_requested_on or note"})
-    before = fields.Raw(allow_none=True)
-    after = fields.Raw(allow_none=True)
-
-
 class HistoryItem(Schema):
     version = fields.Integer()
     action = fields.String()
@@ -195,7 +187,7 @@ class HistoryItem(Schema):
     source = fields.String(allow_none=True, metadata={
         "description": "agent, client_link, system or api"})
     link_id = fields.String(allow_none=True, metadata={"description": "the signed link used"})
-    changes = fields.List(fields.Nested(HistoryChange), metadata={
+    changes = fields.List(fields.Nested(openapi.HistoryChange), metadata={
         "description": "every field the event changed (shared/history.py); internal notes "
                        "(field note) for staff roles only"})
 
