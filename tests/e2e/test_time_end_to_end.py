@@ -1,7 +1,7 @@
 """Issue 11 end to end, with real waiting: the system started as `make run` starts it,
-booking's timer worker (`booking-timers`) included. An appointment nobody marks
-becomes no_show by itself, also when the worker was down while it fell due; a
-request holds its slot, a second one is refused, and the hold lapses by itself."""
+booking's timer worker (`booking-timers`) included: an appointment nobody marks
+becomes no_show by itself also when the worker was down while it fell due. Reminders,
+holds and the other timers with real waiting: test_realtime_end_to_end.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -32,7 +32,7 @@ def status_of(client: Client, aid: str) -> str:
 def test_time_moves_appointments_with_the_worker_process(stack):
     manager = Client(stack, org=ORG)
     r = manager.session.patch(stack.url("booking") + "/v1/organisation", timeout=10, json={
-        "no_show_after_minutes": 0, "hold_minutes": 1})
+        "no_show_after_minutes": 0})
     assert r.status_code == 200, r.text
     service = manager.post("booking", "/v1/services", {"name": "Consultation"}).json()
     agent = manager.post("booking", "/v1/resources", {"name": "Dr Who", "kind": "agent"}).json()
@@ -56,24 +56,3 @@ def test_time_moves_appointments_with_the_worker_process(stack):
         "no_show", SYSTEM, "automatic")
     assert [e["action"] for e in trail].count("no_show") == 1
 
-    # A widget request holds its slot for a minute; a second one is refused meanwhile
-    slot = weekday_at(10, 7)
-    first = manager.post("booking", "/v1/appointments", {**ids, "slot": slot,
-                                                         "source": "widget"})
-    assert first.status_code == 201, first.text
-    assert first.json()["appointment"]["hold_until"]
-    second = manager.post("booking", "/v1/appointments", {**ids, "slot": slot})
-    assert second.status_code == 409 and second.json()["title"] == "Agent not available"
-    held = first.json()["appointment"]["id"]
-    eventually(lambda: "hold_until" not in manager.get(
-        "booking", f"/v1/appointments/{held}").json()["appointment"], timeout=120,
-        interval=1, what="the hold expiring by itself")
-    again = manager.post("booking", "/v1/appointments", {**ids, "slot": slot})
-    assert again.status_code == 201, again.text
-    # The projections' history shows the expiry, by the system actor
-    def newest() -> dict | None:
-        items = manager.get("projections", f"/v1/appointments/{held}/history").json().get("items")
-        return items[0] if items and items[0]["action"] == "hold_expired" else None
-
-    expired = eventually(newest, timeout=30, what="hold_expired in the history")
-    assert (expired["actor"], expired["reason"]) == (SYSTEM, "automatic")

@@ -155,6 +155,40 @@ def test_confirming_plans_two_reminders_rescheduling_moves_them_cancelling_drops
     assert reminders_sent(fake) == []
 
 
+def test_once_their_times_pass_a_moved_one_is_reminded_at_its_new_time_a_cancelled_one_never(
+        settings, notifier, publish, fake, clock):
+    notifier()
+    kept, moved, cancelled = (str(uuid.uuid4()) for _ in range(3))
+    booked = [confirmed(a, resources=[]) for a in (kept, moved, cancelled)]
+    changed = [appointment_event("reschedule", appointment_id=moved, version=3, resources=[],
+                                 slot=LATER_SLOT, organisation_version=1, previous_slot=SLOT),
+               appointment_event("cancel", appointment_id=cancelled, version=3, resources=[],
+                                 slot=SLOT, organisation_version=1, reason="Ill")]
+    publish(settings.topic, booked + changed)
+    consumed(settings, *booked, *changed)
+
+    def reminded() -> list[tuple[str, str]]:
+        return sorted((r["appointment_id"], r["channel"])
+                      for r in rows(settings.database_url, "kind = 'reminder'"))
+    # The clock passes Monday's two due times: only the appointment still there is reminded
+    clock.at = START - timedelta(minutes=119)
+    wait_until(lambda: len(reminders_sent(fake)) == 4, what="the kept one's two reminders")
+    assert reminded() == sorted([(kept, "email"), (kept, "sms")] * 2)
+    assert {r.subject for r in reminders_sent(fake) if r.channel == "email"} == {
+        "Reminder: Consultation, Monday 23 November 2026, 10:00–10:30 CET"}
+    # then Tuesday's first: the moved one, at its new time
+    clock.at = LATER - timedelta(hours=24) + timedelta(minutes=1)
+    wait_until(lambda: len(reminders_sent(fake)) == 6, what="the moved one's 24 h reminder")
+    new = reminders_sent(fake)[4:]
+    assert {r.subject for r in new if r.channel == "email"} == {
+        "Reminder: Consultation, Tuesday 24 November 2026, 15:00–15:30 CET"}
+    assert "Tue 24 Nov 15:00" in next(r.text for r in new if r.channel == "sms")
+    assert reminded() == sorted([(kept, "email"), (kept, "sms")] * 2
+                                + [(moved, "email"), (moved, "sms")])
+    assert planned(settings, cancelled) == {}
+    assert planned(settings, moved) == {"120": LATER - timedelta(hours=2)}
+
+
 @pytest.mark.parametrize("leaves_by", ["reject", "no_show", "attend"])
 def test_any_status_that_is_not_a_confirmation_drops_them(settings, notifier, publish,
                                                            leaves_by):
