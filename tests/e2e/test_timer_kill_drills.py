@@ -4,6 +4,9 @@ drilled on the system as `make run` starts it, with SIGKILL and the system clock
 - booking-timers is killed in the middle of a round: the first due no-shows are
   recorded, the next one's save is held on a row lock, and the round's claim is not
   committed. Started again, it records the rest, and none of them twice.
+- workflow is killed, and booking-timers restarted without its cache of workflow
+  definitions, while a no-show falls due: the timer fails and waits for its retry;
+  workflow back, the no-show is recorded once.
 - notifier-consumer (whose timer thread turns due reminders into messages) is killed
   as the first of several staggered reminders reaches the mailbox. Started again, every
   reminder is in the mailbox once per channel.
@@ -16,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 
 from tests.e2e.conftest import eventually
 from tests.e2e.timed_clinic import Clinic, due, now, reminded_in, slot, zone
@@ -73,6 +77,40 @@ def test_booking_timers_killed_mid_round_records_each_no_show_once(stack):
         eventually(lambda: conn.execute(
             "SELECT count(*) FROM booking_timers WHERE key = ANY(%s)",
             ([f"no_show:{a}" for a in visits],)).fetchone() == (0,), 30, "the timers done")
+
+
+def test_workflow_killed_while_a_no_show_falls_due_delays_it_and_loses_nothing(stack):
+    clinic = Clinic(stack, zone())
+    url = stack.env()["BOOKING_DATABASE_URL"]
+    ended = {"start": slot(now() - timedelta(minutes=30))["start"],
+             "end": (now() + timedelta(seconds=5)).replace(microsecond=0).isoformat()}
+    visit = clinic.scheduled(ended)
+    key = f"no_show:{visit}"
+
+    def failures() -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT attempts FROM booking_timers WHERE key = %s",
+                               (key,)).fetchone()
+        return row[0] if row else 0
+    try:
+        stack.kill("workflow")
+        stack.kill("booking-timers")               # started again: nothing cached
+        stack.start_process("booking-timers")
+        eventually(lambda: failures() >= 2, 60, "the due no-show failing while workflow is away")
+        assert clinic.appointment(visit)["status"] == "scheduled"
+    finally:
+        stack.start_process("workflow")
+    def workflow_up() -> bool:
+        try:
+            return clinic.http.get("workflow", "/healthz").ok
+        except requests.RequestException:
+            return False
+    eventually(workflow_up, 60, "workflow back")
+    eventually(lambda: clinic.appointment(visit)["status"] == "no_show", 90,
+               "the no-show at the timer's next retry")
+    assert no_shows(clinic, visit) == 1
+    last = clinic.audit(visit)[-1]
+    assert (last["actor"]["role"], last["reason"]) == ("system", "automatic")
 
 
 def test_notifier_killed_while_reminders_fall_due_sends_each_once(stack):
