@@ -9,6 +9,7 @@ and mypy refuses an event built with a missing or misspelt key.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake
 from services.booking.application.app import BookingApplication
 from services.booking.domain.appointment import Appointment
+from services.booking.domain.changes import StatusChange
 from services.booking.domain.directory import KINDS
 from services.booking.domain.organisation import Organisation
 from shared.event_names import event_classes
@@ -104,6 +106,23 @@ def test_todays_events_of_every_type_carry_the_keys_their_typeddicts_declare(
     checked = {e["type"] for e in published_now} | {
         t for t, cls in EVENT_CLASSES.items() for e in old_store_events if type(e) is cls}
     assert checked == set(EVENT_CLASSES)
+
+
+def documented_changes() -> dict[str, tuple[str, set[str]]]:
+    """docs/contracts.md's table: event -> (its TypedDict, the keys it adds to StatusChange)."""
+    text = (ROOT / "docs" / "contracts.md").read_text()
+    rows = re.findall(r"^\| (`[a-z_`, ]+`) \| `(\w+)` \| (.+) \|$", text, re.MULTILINE)
+    return {event: (typeddict, set(re.findall(r"`(\w+)", re.sub(r"\([^)]*\)", "", adds))))
+            for events, typeddict, adds in rows for event in re.findall(r"`(\w+)`", events)}
+
+
+def test_docs_contracts_names_each_events_typeddict_and_the_keys_it_adds():
+    documented = documented_changes()
+    assert set(documented) == {t.split(".")[1] for t in APPOINTMENT_TYPES}
+    for event, (typeddict, adds) in documented.items():
+        declared = change_type(EVENT_CLASSES[f"appointment.{event}.v1"])
+        assert declared.__name__ == typeddict, event
+        assert adds == set(declared.__annotations__) - set(StatusChange.__annotations__), event
 
 
 def test_mypy_refuses_a_change_with_a_missing_or_misspelt_key(tmp_path: Path):
