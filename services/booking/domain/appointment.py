@@ -45,14 +45,14 @@ STATE_KEYS = ("slot", "window", "proposal", "client", "service", "agent_id", "re
 class Appointment(StatusChanges, DetailChanges, Aggregate):
     class Requested(Aggregate.Created):
         organisation_id: str
-        initial: dict[str, Any]
+        initial: ch.Initial
         change: ch.RequestedChange
 
     class CreatedForClient(Requested):
         """create for client: an agent picks the initial status"""
         change: ch.CreatedForClientChange
 
-    def __init__(self, organisation_id: str, initial: dict[str, Any], change: ch.RequestedChange,
+    def __init__(self, organisation_id: str, initial: ch.Initial, change: ch.RequestedChange,
                  timestamp: datetime) -> None:
         self.organisation_id = organisation_id
         self.source: str = initial["source"]
@@ -79,9 +79,10 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         self.updated_at = iso(timestamp)
         self.notes: dict[str, dict[str, Any]] = {}   # internal: never in the snapshot
         self.used_links: list[str] = []
+        fields: Mapping[str, Any] = initial
         for key in STATE_KEYS:
-            if key in initial:
-                setattr(self, key, deepcopy(initial[key]))
+            if key in fields:
+                setattr(self, key, deepcopy(fields[key]))
         self.follow(change, timestamp)
 
     def follow(self, change: ch.StatusChange, timestamp: datetime) -> None:
@@ -221,7 +222,7 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         return cls._open(cls.CreatedForClient, ctx, t, initial, change)
 
     @staticmethod
-    def _hold(ctx: Context, t: Transition, initial: dict[str, Any]) -> str | None:
+    def _hold(ctx: Context, t: Transition, initial: ch.Initial) -> str | None:
         """Until when a request for an exact slot with an agent holds that time
         (`hold_minutes`: the calendar refuses anyone else meanwhile); a booking needs no hold."""
         if t.status_kind not in HOLDING_KINDS or not (initial["slot"] and initial["agent_id"]):
@@ -234,18 +235,17 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
                  slot: dict[str, Any] | None, window_: dict[str, Any] | None,
                  agent: dict[str, Any] | None, resources: list[dict[str, Any]] | None,
                  questionnaire: dict[str, Any] | None,
-                 metadata: dict[str, Any] | None) -> dict[str, Any]:
+                 metadata: dict[str, Any] | None) -> ch.Initial:
         if (slot is None) == (window_ is None):
             raise Invalid("slot", "give either an exact slot or a preferred window, not both")
         parts = ctx.organisation.settings["parts_of_day"]
-        return {
-            "service": service, "client": client, "source": source,
-            "slot": Slot.of(slot).as_dict() if slot else None,
-            "window": window(window_, parts) if window_ else None,
-            "agent_id": agent["id"] if agent else None,
-            "resources": ([agent] if agent else []) + list(resources or []),
-            "questionnaire": questionnaire or {}, "metadata": metadata or {},
-        }
+        return ch.Initial(
+            service=service, client=client, source=source,
+            slot=Slot.of(slot).as_dict() if slot else None,
+            window=window(window_, parts) if window_ else None,
+            agent_id=agent["id"] if agent else None,
+            resources=([agent] if agent else []) + list(resources or []),
+            questionnaire=questionnaire or {}, metadata=metadata or {})
 
     @staticmethod
     def _opening(ctx: Context, t: Transition, message: str | None) -> ch.StatusChange:
@@ -254,7 +254,7 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
                                message=message, organisation_version=ctx.organisation.version)
 
     @classmethod
-    def _open(cls, event: type[Requested], ctx: Context, t: Transition, initial: dict[str, Any],
+    def _open(cls, event: type[Requested], ctx: Context, t: Transition, initial: ch.Initial,
               change: ch.RequestedChange) -> Appointment:
         hold_until = cls._hold(ctx, t, initial)
         if hold_until:

@@ -81,6 +81,19 @@ class NewAgent(TypedDict):
 
 # -- one per event family (the event classes of Appointment) ---------------------------
 
+class Initial(TypedDict):
+    """What the events creating an appointment record beside their change: its fields."""
+    service: Reference
+    client: Reference
+    source: str
+    slot: SlotData | None
+    window: dict[str, str] | None      # {"date", "part_of_day"}
+    agent_id: str | None
+    resources: list[Reference]
+    questionnaire: dict[str, Any]
+    metadata: dict[str, Any]
+
+
 class RequestedChange(StatusChange):
     hold_until: NotRequired[str]   # a request for an exact slot holds its agent's time
 

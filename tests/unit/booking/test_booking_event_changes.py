@@ -23,7 +23,7 @@ from services.booking import bootstrap
 from services.booking.adapters.cloudevents import snake
 from services.booking.application.app import BookingApplication
 from services.booking.domain.appointment import Appointment
-from services.booking.domain.changes import StatusChange
+from services.booking.domain.changes import Initial, StatusChange
 from services.booking.domain.directory import KINDS
 from services.booking.domain.organisation import Organisation
 from shared.event_names import event_classes
@@ -95,6 +95,9 @@ def test_every_event_class_types_its_change_with_a_typeddict():
 def test_the_old_stores_events_carry_the_keys_their_typeddicts_declare(old_store_events):
     problems = [p for e in old_store_events for p in drift(type(e), e.change)]
     assert not problems, "\n".join(problems)
+    # and the events creating an appointment record its fields as Initial declares them
+    created = [e for e in old_store_events if isinstance(e, Appointment.Requested)]
+    assert created and all(set(e.initial) == set(Initial.__annotations__) for e in created)
 
 
 def test_todays_events_of_every_type_carry_the_keys_their_typeddicts_declare(
