@@ -1,6 +1,6 @@
 """What every change of an appointment shares: the command's `Context`, the rules that
-need the appointment's own state (bookable, confirmable, due, unused link) and `_record`,
-which triggers an event with the change it makes (docs/contracts.md).
+need the appointment's own state (bookable, confirmable, due, unused link) and
+`_status_change`, the part every event's change begins with (changes.py, docs/contracts.md).
 
 Status changes (appointment_status.py) and changes that keep the status
 (appointment_details.py) build on AppointmentRules; Appointment (appointment.py) is all
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.booking.domain import errors
+from services.booking.domain.changes import NewAgent, NewNote, StatusChange, StatusOf
 from services.booking.domain.meta import Meta
 from services.booking.domain.organisation import Organisation
 from services.booking.domain.transitions import Transition
@@ -71,29 +72,27 @@ class AppointmentRules:
     def _custom(t: Transition) -> bool:
         return t.workflow["id"] != "builtin"
 
-    def _agent_fields(self, agent: dict[str, Any]) -> dict[str, Any]:
+    def _agent_fields(self, agent: dict[str, Any]) -> NewAgent:
         others = [r for r in self.resources if r["kind"] != "agent"]
-        return {"agent_id": agent["id"], "previous_agent_id": self.agent_id,
-                "resources": [agent] + others}
+        return NewAgent(agent_id=agent["id"], previous_agent_id=self.agent_id,
+                        resources=[agent] + others)
 
     @staticmethod
-    def _new_note(ctx: Context, text: str) -> dict[str, Any]:
-        return {"id": uuid.uuid4().hex, "text": text, "author": dict(ctx.meta.actor),
-                "at": iso(ctx.meta.now)}
+    def _new_note(ctx: Context, text: str) -> NewNote:
+        return NewNote(id=uuid.uuid4().hex, text=text, author=dict(ctx.meta.actor),
+                       at=iso(ctx.meta.now))
 
-    def _record(self, trigger: Callable[..., None], ctx: Context, t: Transition | str,
-                reason: str | None = None, message: str | None = None, **fields: Any) -> None:
-        """Trigger one of the appointment's events (appointment.py) with the change it makes:
-        a status change the workflow allowed (`t`), or a change that keeps the status
-        (`t`: its action)."""
+    def _status_change(self, ctx: Context, t: Transition | str, reason: str | None = None,
+                       message: str | None = None) -> StatusChange:
+        """Who, why and which status, for the change an event records: a status change the
+        workflow allowed (`t`), or a change that keeps the status (`t`: its action). The
+        command adds the keys of its event (changes.py) and triggers it."""
         if isinstance(t, Transition) and t.from_status != self.status:
             raise Conflict(f"the appointment is in status '{self.status}', "
                                   f"not '{t.from_status}'")
-        status = t.change() if isinstance(t, Transition) else {
-            "from_status": self.status, "to_status": self.status,
-            "status_kind": self.status_kind, "status_name": self.status_name,
-            "workflow": self.workflow}
+        status = t.change() if isinstance(t, Transition) else StatusOf(
+            from_status=self.status, to_status=self.status, status_kind=self.status_kind,
+            status_name=self.status_name, workflow=self.workflow)
         action = t.action if isinstance(t, Transition) else t
-        change = ctx.meta.change(action, **status, reason=reason, message=message,
-                                 organisation_version=ctx.organisation.version, **fields)
-        trigger(change=change, timestamp=ctx.meta.now)
+        return StatusChange(**ctx.meta.stamp(action), **status, reason=reason, message=message,
+                            organisation_version=ctx.organisation.version)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate
 
+from services.booking.domain.changes import ErasedChange, FieldsChange
 from services.booking.domain.meta import Meta
 from services.booking.domain.personal_data import ERASED_CLIENT
 from services.booking.domain.values import HHMM, WEEKDAYS, Slot, clock_time
@@ -23,17 +24,20 @@ class DirectoryEntry(Aggregate):
     # Read-only, and not annotated: eventsourcing makes annotated aggregates dataclasses.
     DEFAULTS = MappingProxyType(dict[str, Any]())
 
+    # Event classes, not @event methods: a decorated method triggers the class of the
+    # aggregate declaring it, and each kind needs its own (`service.Updated`, ...), which
+    # the library derives from these for every subclass.
     class Created(Aggregate.Created):
         organisation_id: str
-        change: dict[str, Any]
+        change: FieldsChange
 
     class Updated(Aggregate.Event):
-        change: dict[str, Any]
+        change: FieldsChange
 
         def apply(self, entry: DirectoryEntry) -> None:
             entry.fields.update(deepcopy(self.change["fields"]))
 
-    def __init__(self, organisation_id: str, change: dict[str, Any]) -> None:
+    def __init__(self, organisation_id: str, change: FieldsChange) -> None:
         self.organisation_id = organisation_id
         self.fields: dict[str, Any] = deepcopy(change["fields"])
 
@@ -42,7 +46,8 @@ class DirectoryEntry(Aggregate):
         full = {**deepcopy(dict(cls.DEFAULTS)), **fields}
         cls.check(full)
         return cls._create(cls.Created, id=uuid.uuid4(), organisation_id=organisation_id,
-                           timestamp=meta.now, change=meta.change("created", fields=full))
+                           timestamp=meta.now,
+                           change=FieldsChange(**meta.stamp("created"), fields=full))
 
     def update(self, fields: dict[str, Any], meta: Meta) -> None:
         if self.fields.get("erased"):
@@ -51,7 +56,7 @@ class DirectoryEntry(Aggregate):
         if changed:
             self.check({**self.fields, **changed})
             self.trigger_event(self.Updated, timestamp=meta.now,
-                               change=meta.change("updated", fields=changed))
+                               change=FieldsChange(**meta.stamp("updated"), fields=changed))
 
     @classmethod
     def check(cls, fields: dict[str, Any]) -> None:
@@ -124,13 +129,15 @@ class Client(DirectoryEntry):
     class Erased(DirectoryEntry.Updated):
         """The client's personal data erased (their keys destroyed); `change.appointment_ids`
         names the appointments whose keys went with theirs, for the consumers."""
+        change: ErasedChange
 
     def erase(self, appointment_ids: tuple[str, ...], meta: Meta) -> bool:
         """False when already erased (erasing again changes nothing)."""
         if self.fields.get("erased"):
             return False
-        self.trigger_event(self.Erased, timestamp=meta.now, change=meta.change(
-            "erased", fields=dict(ERASED_CLIENT), appointment_ids=list(appointment_ids)))
+        self.trigger_event(self.Erased, timestamp=meta.now, change=ErasedChange(
+            **meta.stamp("erased"), fields=dict(ERASED_CLIENT),
+            appointment_ids=list(appointment_ids)))
         return True
 
     def reference(self) -> dict[str, Any]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from services.booking.domain.changes import Stamp
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,6 @@ class Meta:
     correlation_id: str
     now: datetime
 
-    def change(self, action: str, **fields: Any) -> dict[str, Any]:
-        return {"action": action, "actor": dict(self.actor),
-                "correlation_id": self.correlation_id, **fields}
+    def stamp(self, action: str) -> Stamp:
+        """The part every event's change begins with (services/booking/domain/changes.py)."""
+        return Stamp(action=action, actor=dict(self.actor), correlation_id=self.correlation_id)

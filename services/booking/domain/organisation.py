@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
+from services.booking.domain.changes import FieldsChange
 from services.booking.domain.meta import Meta
 from services.booking.domain.values import HHMM, clock_time, zone
 from shared.errors import Invalid
@@ -53,21 +54,22 @@ TIME_LIMITS = {"no_show_after_minutes": (0, 10080), "late_cancellation_notice_ho
 
 class Organisation(Aggregate):
     @event("Created")
-    def __init__(self, organisation_id: str, change: dict[str, Any]) -> None:
+    def __init__(self, organisation_id: str, change: FieldsChange) -> None:
         self.organisation_id = organisation_id
         # An organisation created before a setting existed lacks it: read it with
         # `setting()`, which gives its default (replay must publish what it published).
         self.settings: dict[str, Any] = deepcopy(change["fields"])
 
     @event("SettingsUpdated")
-    def _settings_updated(self, change: dict[str, Any], timestamp: datetime) -> None:
+    def _settings_updated(self, change: FieldsChange, timestamp: datetime) -> None:
         self.settings.update(deepcopy(change["fields"]))
 
     @classmethod
     def start(cls, organisation_id: str, meta: Meta) -> Organisation:
         return cls._create(cls.Created, id=organisation_uuid(organisation_id),
                            organisation_id=organisation_id, timestamp=meta.now,
-                           change=meta.change("created", fields=defaults(organisation_id)))
+                           change=FieldsChange(**meta.stamp("created"),
+                                               fields=defaults(organisation_id)))
 
     def update(self, fields: dict[str, Any], meta: Meta) -> None:
         if "channels" in fields:   # a channel left out keeps its setting
@@ -75,8 +77,8 @@ class Organisation(Aggregate):
         changed = {k: v for k, v in fields.items() if self.settings.get(k) != v}
         if changed:
             check_settings({**self.settings, **changed})
-            self._settings_updated(change=meta.change("settings_updated", fields=changed),
-                                   timestamp=meta.now)
+            self._settings_updated(FieldsChange(**meta.stamp("settings_updated"), fields=changed),
+                                   meta.now)
 
     def setting(self, name: str) -> Any:
         return self.settings.get(name, TIME_DEFAULTS.get(name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.booking.domain.changes import StatusOf
 from shared.domain.lifecycle import Definition
 from shared.errors import Invalid
 
@@ -28,10 +29,10 @@ class Transition:
     workflow: dict[str, Any]
     status_name: str = ""  # the organisation's name for it (custom workflows)
 
-    def change(self) -> dict[str, Any]:
-        return {"from_status": self.from_status, "to_status": self.to_status,
-                "status_kind": self.status_kind, "status_name": self.status_name,
-                "workflow": dict(self.workflow)}
+    def change(self) -> StatusOf:
+        return StatusOf(from_status=self.from_status, to_status=self.to_status,
+                        status_kind=self.status_kind, status_name=self.status_name,
+                        workflow=dict(self.workflow))
 
 
 def intended_status(d: Definition, action: str, status: str | None = None,
