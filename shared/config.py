@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 SERVICES = ("booking", "workflow", "notifier", "projections")
 
@@ -87,6 +89,13 @@ def require(name: str) -> str:
 
 def database_url(service: str) -> str:
     return require(f"{service.upper()}_DATABASE_URL")
+
+
+def overridden(overrides: dict[str, Any], **readers: Callable[[], Any]) -> dict[str, Any]:
+    """The keyword arguments of a service's `Settings.from_env`: the overrides that are not
+    None, and for each other name of `readers` its value read from the environment."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return {**{k: read() for k, read in readers.items() if k not in given}, **given}
 
 
 def markdown_table() -> str:

@@ -194,10 +194,10 @@ class Relay:
 
 
 def run(application: Any, to_messages: ToMessages, database_url: str, name: str,
-        checks: Sequence[Check] = ()) -> None:
+        checks: Sequence[Check] = (), bootstrap_servers: str | None = None) -> None:
     """Entry point for a relay process: runs until SIGTERM or SIGINT."""
     relay = Relay(application, to_messages, database_url, name,
-                  config.require("KAFKA_BOOTSTRAP_SERVERS"), checks=checks)
+                  bootstrap_servers or config.require("KAFKA_BOOTSTRAP_SERVERS"), checks=checks)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: relay.stop())
     log.info("relay started", extra={"fields": {"relay": name}})

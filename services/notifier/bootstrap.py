@@ -1,13 +1,19 @@
-"""The one wiring place: settings, the pool, the ledger and the transports.
+"""The notifier's one wiring place: `Settings` in, `NotifierParts` out.
 
+The shape every service's bootstrap has:
+- `Settings`: a frozen dataclass; `Settings.from_env(**overrides)` reads the environment
+  (shared/config.py; overrides that are None are ignored); tests build theirs by hand.
+- `wire(settings) -> NotifierParts`: the pool (tables in place), the ledger and the transports.
+  There is no process-wide accessor: each entry point (http, consumer, redrive, reminders)
+  wires once from its settings, and `db.pool` keeps one pool per URL and process.
 Real SDKs when credentials are set (SENDGRID_API_KEY; TWILIO_ACCOUNT_SID and
-TWILIO_AUTH_TOKEN), else the development mailbox for that channel. Every
-process builds these once; tests pass their own Settings.
+TWILIO_AUTH_TOKEN), else the development mailbox for that channel. The credentials are read
+when the parts are wired, never kept in a Settings that may be printed.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +25,10 @@ from services.notifier.adapters.ledger import Ledger
 from services.notifier.domain.quota import Quota
 from services.notifier.ports import LocalTransport, Transport
 from shared import config, db, kafka, timers
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -43,14 +53,14 @@ class Settings:
         default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_HOUR")))
     quota_per_day: int = field(
         default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_DAY")))
+    clock: Callable[[], datetime] = field(default=system_clock)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         """Settings from the environment; overrides that are None are ignored."""
-        given = {k: v for k, v in overrides.items() if v is not None}
-        url = given.pop("database_url", None) or config.database_url("notifier")
-        servers = given.pop("bootstrap_servers", None) or config.require("KAFKA_BOOTSTRAP_SERVERS")
-        return replace(cls(url, servers), **given)
+        return cls(**config.overridden(
+            overrides, database_url=lambda: config.database_url("notifier"),
+            bootstrap_servers=lambda: config.require("KAFKA_BOOTSTRAP_SERVERS")))
 
     @property
     def dlq_topic(self) -> str:
@@ -62,27 +72,29 @@ class Settings:
         return self.lease if self.lease is not None else 3 * self.send_timeout + 5
 
 
-def pool(settings: Settings) -> ConnectionPool:
+@dataclass(frozen=True)
+class NotifierParts:
+    settings: Settings
+    pool: ConnectionPool
+    ledger: Ledger
+    transports: dict[str, Transport | LocalTransport]   # by channel
+    dev_channels: tuple[str, ...]   # the channels whose messages go to the mailbox
+
+
+def wire(settings: Settings) -> NotifierParts:
+    connections = _pool(settings)
+    ledger = Ledger(connections, settings.events_topic, settings.dlq_topic, settings.give_up_after,
+                    Quota(settings.quota_per_hour, settings.quota_per_day), settings.clock)
+    return NotifierParts(settings, connections, ledger, _transports(settings), dev_channels())
+
+
+def _pool(settings: Settings) -> ConnectionPool:
     """The process's pool, with the tables in place (idempotent DDL)."""
     db.run_schema(settings.database_url,
                   ledger_schema.SCHEMA + organisations.SCHEMA + dev_transport.SCHEMA
                   + erasure.SCHEMA + reminders.SCHEMA
                   + timers.ddl(reminders.TABLE).as_string(None))
     return db.pool(settings.database_url, max_size=2 * settings.workers_per_channel + 4)
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def ledger(settings: Settings, connections: ConnectionPool,
-           now: Callable[[], datetime] = system_clock) -> Ledger:
-    return Ledger(connections, settings.events_topic, settings.dlq_topic, settings.give_up_after,
-                  Quota(settings.quota_per_hour, settings.quota_per_day), now)
-
-
-def uses_dev_mailbox() -> bool:
-    return bool(dev_channels())
 
 
 def dev_channels() -> tuple[str, ...]:
@@ -92,7 +104,7 @@ def dev_channels() -> tuple[str, ...]:
               else ("sms",)))
 
 
-def transports(settings: Settings) -> dict[str, Transport | LocalTransport]:
+def _transports(settings: Settings) -> dict[str, Transport | LocalTransport]:
     email: Transport | LocalTransport
     sms: Transport | LocalTransport
     if config.get("SENDGRID_API_KEY"):

@@ -6,5 +6,5 @@ domain/       pure functions: an event -> row changes per view; statistics maths
 adapters/     PostgreSQL table sets, writes and reads; dead letters; event sources
 application/  apply one event (one transaction), rebuild, drift check, purge
 entrypoints/  HTTP API, consumer loop, rebuild and purge commands
-bootstrap.py  the one place where settings become parts
+bootstrap.py  the one place where settings become parts: wire(Settings) -> ProjectionsParts
 """

@@ -1,13 +1,17 @@
-"""The one wiring place of the projections: settings -> parts.
+"""The projections' one wiring place: `Settings` in, `ProjectionsParts` out.
 
-Tests build a `Settings` by hand (their own topics, group, database, clock);
-processes use `Settings.from_env()`. Pools, consumers and producers are made
-once per process by the entrypoints from these settings.
+The shape every service's bootstrap has:
+- `Settings`: a frozen dataclass; `Settings.from_env(**overrides)` reads the environment
+  (shared/config.py); tests build theirs by hand (their own topics, group, database, clock).
+- `wire(settings) -> ProjectionsParts`: the wired parts (the live tables made, the process's
+  pool). There is no process-wide accessor: each entry point (http, consumer, rebuild, purge)
+  wires once from its settings, and `db.pool` keeps one pool per URL and process; the consumer
+  and producers of Kafka are made by the entry points that use them.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,13 +42,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
-        settings = cls(database_url=config.database_url("projections"),
-                       bootstrap_servers=config.get("KAFKA_BOOTSTRAP_SERVERS") or "",
-                       booking_url=config.get("BOOKING_PUBLIC_URL") or cls.booking_url)
-        return replace(settings, **overrides)
+        """Settings from the environment; overrides that are None are ignored."""
+        return cls(**config.overridden(
+            overrides, database_url=lambda: config.database_url("projections"),
+            bootstrap_servers=lambda: config.get("KAFKA_BOOTSTRAP_SERVERS") or "",
+            booking_url=lambda: config.get("BOOKING_PUBLIC_URL") or cls.booking_url))
 
 
-def database(settings: Settings) -> ConnectionPool:
-    """Create the live tables (idempotent) and return the process-wide pool."""
+@dataclass(frozen=True)
+class ProjectionsParts:
+    settings: Settings
+    pool: ConnectionPool
+
+
+def wire(settings: Settings) -> ProjectionsParts:
+    """Create the live tables (idempotent); the parts hold the process-wide pool."""
     db.run_schema(settings.database_url, LIVE.ddl())
-    return db.pool(settings.database_url)
+    return ProjectionsParts(settings, db.pool(settings.database_url))

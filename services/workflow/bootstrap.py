@@ -1,45 +1,79 @@
-"""The one wiring place: which database, and the process's WorkflowApplication.
+"""Workflow's one wiring place: `Settings` in, `WorkflowParts` out.
 
-One application per process and database (a lazy singleton: created on first
-use, after gunicorn forked), never one per request. Tests pass their own URL.
+The shape every service's bootstrap has:
+- `Settings`: a frozen dataclass; `Settings.from_env(**overrides)` reads the environment
+  (shared/config.py; overrides that are None are ignored); tests pass their own database URL.
+- `wire(settings) -> WorkflowParts`: the wired parts (the application over its store, its
+  tables made by the owner role).
+- `parts(settings)`: the process-wide parts, one per database, built on first use (after
+  gunicorn forked), never one per request; the entry points (http, relay) take theirs from it.
+  `close()` closes them (tests, shutdown).
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 from services.workflow.application.app import WorkflowApplication
 from shared import config, db
 
-_apps: dict[str, WorkflowApplication] = {}
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str                       # WORKFLOW_DATABASE_URL
+    bootstrap_servers: str | None = None    # KAFKA_BOOTSTRAP_SERVERS; the API runs without
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from the environment; overrides that are None are ignored."""
+        return cls(**config.overridden(
+            overrides, database_url=lambda: config.database_url("workflow"),
+            bootstrap_servers=lambda: config.get("KAFKA_BOOTSTRAP_SERVERS")))
+
+    def kafka_required(self) -> str:
+        """The brokers, for the processes that cannot run without them (the relay)."""
+        if not self.bootstrap_servers:
+            raise RuntimeError("setting KAFKA_BOOTSTRAP_SERVERS is required but not set")
+        return self.bootstrap_servers
+
+
+@dataclass(frozen=True)
+class WorkflowParts:
+    settings: Settings
+    application: WorkflowApplication
+
+
+def wire(settings: Settings) -> WorkflowParts:
+    url = settings.database_url
+    owner = db.owner_url("workflow", url)
+    # The library creates its tables in the constructor: as the owner role, whose
+    # grants then leave the app role only SELECT and INSERT on the event table.
+    with db.schema_lock(owner):
+        created = WorkflowApplication.for_database(owner)
+        table = created.recorder.events_table_name  # type: ignore[attr-defined]
+        if owner == url:
+            return WorkflowParts(settings, created)
+        created.close()
+    db.grant_append_only(owner, url, [table])
+    return WorkflowParts(settings, WorkflowApplication.for_database(url, create_table=False))
+
+
+_parts: dict[str, WorkflowParts] = {}  # by database URL
 _lock = threading.Lock()
 
 
-def database_url(url: str | None = None) -> str:
-    return url or config.database_url("workflow")
-
-
-def application(url: str | None = None) -> WorkflowApplication:
-    url = database_url(url)
+def parts(settings: Settings | None = None) -> WorkflowParts:
+    """The process-wide parts of `settings`' database (default: from the environment)."""
+    settings = settings or Settings.from_env()
     with _lock:
-        if url not in _apps:
-            owner = db.owner_url("workflow", url)
-            # The library creates its tables in the constructor: as the owner role, whose
-            # grants then leave the app role only SELECT and INSERT on the event table.
-            with db.schema_lock(owner):
-                created = WorkflowApplication.for_database(owner)
-                table = created.recorder.events_table_name  # type: ignore[attr-defined]
-                if owner == url:
-                    _apps[url] = created
-                else:
-                    created.close()
-            if owner != url:
-                db.grant_append_only(owner, url, [table])
-                _apps[url] = WorkflowApplication.for_database(url, create_table=False)
-        return _apps[url]
+        if settings.database_url not in _parts:
+            _parts[settings.database_url] = wire(settings)
+        return _parts[settings.database_url]
 
 
-def close(url: str | None = None) -> None:
-    """Close the application of `url` (all of them when None): tests, shutdown."""
+def close(database_url: str | None = None) -> None:
+    """Close the parts of `database_url` (all of them when None): tests, shutdown."""
     with _lock:
-        for key in [k for k in _apps if url is None or k == url]:
-            _apps.pop(key).close()
+        for key in [k for k in _parts if database_url is None or k == database_url]:
+            _parts.pop(key).application.close()

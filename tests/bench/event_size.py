@@ -20,8 +20,9 @@ MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 
 def sizes(address: str) -> dict[str, int]:
     """Bytes of each CloudEvent: the organisation's settings, a request, its confirmation."""
-    app = bootstrap.build(memory=True, clock=FixedClock(MONDAY - timedelta(days=3)),
-                          workflow=LocalWorkflow())
+    app = bootstrap.wire(bootstrap.Settings(
+        memory=True, clock=FixedClock(MONDAY - timedelta(days=3)),
+        workflow=LocalWorkflow())).application
     try:
         manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "bench")
         app.update_organisation(manager, {"name": "Acme Clinic", "email": "desk@acme.example",

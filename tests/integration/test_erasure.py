@@ -24,7 +24,7 @@ from services.projections.adapters.schema import VIEWS
 from services.projections.adapters.sources import KafkaSource
 from services.projections.application.rebuild import rebuild
 from services.projections.bootstrap import Settings as ProjectionSettings
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from services.projections.entrypoints.http import create_app as projections_app
 from shared import kafka
 from shared.envelope import CloudEvent
@@ -52,7 +52,8 @@ class System:
         monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
         monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
         self.clock = FixedClock(NOW)
-        self.booking = booking_bootstrap.build(clock=self.clock, workflow=LocalWorkflow())
+        self.booking = booking_bootstrap.wire(booking_bootstrap.Settings.from_env(
+            clock=self.clock, workflow=LocalWorkflow())).application
         self.manager = Api(booking_app(self.booking).test_client(), roles=("manager", "agent"))
         self.topics = (topic, topic + ".directory")
         kafka.ensure_topics(infra.kafka_bootstrap_servers,
@@ -64,11 +65,11 @@ class System:
         self.views = Api(projections_app(self.projections).test_client(), roles=("manager",))
         notifier = notifier_bootstrap.Settings.from_env(database_url=urls["notifier"],
                                                        bootstrap_servers="unused:9092")
-        pool = notifier_bootstrap.pool(notifier)
-        ledger = notifier_bootstrap.ledger(notifier, pool)
+        parts = notifier_bootstrap.wire(notifier)
+        ledger = parts.ledger
         self.consume = ConsumeEvent(ledger)
         self.senders = [Sender(ledger, t, Backoff(0.05, 1.0), 5.0)
-                        for t in notifier_bootstrap.transports(notifier).values()]
+                        for t in parts.transports.values()]
         self.deliveries = Api(notifier_app(urls["notifier"], "unused:9092").test_client(),
                               roles=("manager",))
         self.relayed = 0
@@ -190,7 +191,7 @@ def test_an_erased_client_is_gone_from_every_service_and_the_numbers_stay(system
 
     # Replays: the views rebuilt from booking's store, and from Kafka (which still holds
     # the messages from before the erasure, within its retention), show her erased
-    pool = database(system.projections)
+    pool = wire(system.projections).pool
     feed = to_messages(system.booking, system.booking.notifications(0, 1000))
     erasure = [e for _, _, e in feed if e.type == "client.erased.v1"]
     for source in (ListSource([e.to_json() for _, _, e in feed]),

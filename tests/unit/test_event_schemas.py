@@ -76,7 +76,8 @@ DIRECTORY_TYPES = {f"{kind}.{snake(n)}.v1" for kind, entry in KINDS.items()
 def drive_booking() -> list[dict[str, Any]]:
     """Every appointment action and directory change; the published CloudEvents as dicts."""
     clock, workflow = FixedClock(NOW), LocalWorkflow()
-    app: BookingApplication = bootstrap.build(memory=True, clock=clock, workflow=workflow)
+    app: BookingApplication = bootstrap.wire(bootstrap.Settings(
+        memory=True, clock=clock, workflow=workflow)).application
     manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "corr-manager")
     agent = Caller("acme", {"id": "agent-7", "role": "agent"}, "corr-agent")
 

@@ -16,19 +16,22 @@ from services.booking.entrypoints import (
     directory,
     events_feed,
 )
-from shared import config, db, http, kafka, ratelimit, relay_halt
+from shared import db, http, kafka, ratelimit, relay_halt
 
 RELAY_NAME = "booking"  # its row in relay_position and relay_halt
 
 
-def create_app(application: BookingApplication | None = None) -> Flask:
-    """The Flask app over `application` (default: the process-wide one from the environment).
+def create_app(application: BookingApplication | None = None,
+               bootstrap_servers: str | None = None) -> Flask:
+    """The Flask app over `application` (default: the process-wide parts' one, bootstrap.parts()).
 
-    Tests pass their own: `create_app(bootstrap.build(url, clock=..., workflow=...))`.
+    Tests pass their own: `create_app(bootstrap.wire(Settings(url, clock=..., ...)).application)`.
     """
-    application = application or bootstrap.booking()
+    if application is None:
+        parts = bootstrap.parts()
+        application, bootstrap_servers = parts.application, parts.settings.bootstrap_servers
     # Commands need only the event store; the relay (its own process) needs Kafka.
-    servers = config.get("KAFKA_BOOTSTRAP_SERVERS")
+    servers = bootstrap_servers  # None: no informative Kafka check
     url = getattr(application.tables, "url", None)
     required: dict[str, Callable[[], bool | str]] = {"database": lambda: _database_ready(application)}
     if url:  # a halted relay (an event it must not publish) is named until an operator decides

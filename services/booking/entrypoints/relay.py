@@ -21,7 +21,7 @@ from services.booking.audit import keys
 from services.booking.audit.checkpoints import Checkpointer
 from services.booking.audit.relay_check import ChainCheck
 from services.booking.entrypoints.http import RELAY_NAME
-from shared import config, logs, relay_resolve
+from shared import logs, relay_resolve
 from shared.relay import run
 from shared.relay_halt import Check
 
@@ -34,21 +34,23 @@ def checks(application: Any) -> list[Check]:
 def main(argv: list[str]) -> int:
     if argv:
         logs.setup("booking-relay-operator")
-        application = bootstrap.booking()
-        return relay_resolve.main(argv, application, to_messages,
-                                  config.database_url("booking"), RELAY_NAME, checks(application))
+        parts = bootstrap.parts()
+        return relay_resolve.main(argv, parts.application, to_messages,
+                                  parts.settings.database_url, RELAY_NAME,
+                                  checks(parts.application))
     logs.setup("booking-relay")
-    application = bootstrap.booking()
-    url = config.database_url("booking")
-    checkpointer = Checkpointer(url, config.require("KAFKA_BOOTSTRAP_SERVERS"), keys.signing_key(),
-                                interval=float(config.require("AUDIT_CHECKPOINT_INTERVAL")))
+    parts = bootstrap.parts()
+    application, settings = parts.application, parts.settings
+    url, servers = settings.database_url, settings.kafka_required()
+    checkpointer = Checkpointer(url, servers, keys.signing_key(),
+                                interval=settings.checkpoint_interval)
     stop = threading.Event()
     thread = threading.Thread(target=checkpointer.run, args=(stop,), name="checkpoints",
                               daemon=True)
     thread.start()
     try:
         run(application=application, to_messages=to_messages, database_url=url, name=RELAY_NAME,
-            checks=checks(application))
+            checks=checks(application), bootstrap_servers=servers)
     finally:
         stop.set()
         thread.join(5)

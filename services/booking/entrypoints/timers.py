@@ -23,13 +23,13 @@ from psycopg_pool import ConnectionPool
 
 from services.booking import bootstrap
 from services.booking.application import timers as booking_timers
-from shared import config, logs, timers
+from shared import logs, timers
 
 log = logging.getLogger(__name__)
 
 
 def worker(pool: ConnectionPool) -> timers.TimerWorker:
-    app = bootstrap.booking()
+    app = bootstrap.parts().application
     return timers.TimerWorker(pool, booking_timers.TABLE, booking_timers.handlers(app),
                               now=app.clock.now)
 
@@ -40,11 +40,11 @@ def main(argv: list[str]) -> int:
                         choices=["run", "run-once", "rebuild", "list"])
     args = parser.parse_args(argv)
     logs.setup("booking-timers")
-    url = config.database_url("booking")
-    with ConnectionPool(url, min_size=1, max_size=2, open=True) as pool:
+    settings = bootstrap.Settings.from_env()  # `list` needs no application
+    with ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True) as pool:
         if args.command == "rebuild":
             with pool.connection() as conn:
-                count = booking_timers.rebuild(bootstrap.booking(), conn)
+                count = booking_timers.rebuild(bootstrap.parts().application, conn)
             print(json.dumps({"planned": count}))
         elif args.command == "list":
             with pool.connection() as conn:
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
-            interval = float(config.require("BOOKING_TIMERS_INTERVAL_SECONDS"))
+            interval = settings.timers_interval
             log.info("timer worker started", extra={"fields": {"interval": interval}})
             worker(pool).loop(stop, interval)
             log.info("timer worker stopped")

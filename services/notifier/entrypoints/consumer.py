@@ -16,7 +16,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -41,12 +40,11 @@ log = logging.getLogger("notifier")
 class NotifierProcess:
     """Everything the worker process runs; `start()`, then `stop()`."""
 
-    def __init__(self, settings: Settings,
-                 clock: Callable[[], datetime] = bootstrap.system_clock) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stopping = threading.Event()
-        self.pool = bootstrap.pool(settings)
-        self.ledger = bootstrap.ledger(settings, self.pool, clock)
+        parts = bootstrap.wire(settings)
+        self.pool, self.ledger, clock = parts.pool, parts.ledger, settings.clock
         self.consume = ConsumeEvent(self.ledger)
         # Due reminders -> ledger rows; any number of processes may run one (SKIP LOCKED).
         self.timers = TimerWorker(self.pool, reminders.TABLE,
@@ -54,7 +52,7 @@ class NotifierProcess:
         self.publisher = publisher(self.pool, settings.bootstrap_servers, settings.poll_interval)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)
-                        for transport in bootstrap.transports(settings).values()]
+                        for transport in parts.transports.values()]
         self.consumer = ConsumerRuntime(
             settings.bootstrap_servers, settings.group_id,
             (settings.topic, settings.directory_topic), self._handle,

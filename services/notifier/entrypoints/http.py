@@ -11,7 +11,7 @@ The first two take `min_position` (read-your-writes, shared/freshness.py): every
 event up to that booking position is consumed (its deliveries planned), and for
 the mailbox every message of those events is in it; else 504 with Retry-After.
 Both mailbox routes exist only while a channel has no provider credentials
-(bootstrap.uses_dev_mailbox), the one condition that puts messages there.
+(bootstrap.dev_channels), the one condition that puts messages there.
 """
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ class Mailbox(MethodView):
         org, position = auth.current().org, query.get("min_position")
         if position is not None:  # and the messages of those events are in the mailbox
             read_your_writes.wait_or_504(_freshness(), position, also=lambda: (
-                dev_transport.settled(_ledger().pool, org, position, bootstrap.dev_channels())))
+                dev_transport.settled(_ledger().pool, org, position, _dev_channels())))
         return dev_transport.messages(_ledger().pool, org, query.get("appointment_id"),
                                       query["limit"])
 
@@ -167,6 +167,10 @@ def _ledger() -> Ledger:
     return current_app.extensions["notifier.ledger"]
 
 
+def _dev_channels() -> tuple[str, ...]:
+    return current_app.extensions["notifier.dev_channels"]
+
+
 def _freshness() -> Freshness:
     return current_app.extensions["notifier.freshness"]
 
@@ -176,14 +180,16 @@ def create_app(database_url: str | None = None, bootstrap_servers: str | None = 
     """`overrides`: other Settings (tests: their topics, group, read-your-writes time-out)."""
     settings = Settings.from_env(database_url=database_url, bootstrap_servers=bootstrap_servers,
                                  **overrides)
-    connections = bootstrap.pool(settings)
+    parts = bootstrap.wire(settings)
+    connections = parts.pool
     app = create_service_app(
-        "notifier", [api, mailbox] if bootstrap.uses_dev_mailbox() else [api],
+        "notifier", [api, mailbox] if parts.dev_channels else [api],
         # Deliveries and the mailbox are read from the ledger; the consumer needs Kafka.
         ready_checks={"database": lambda: db.is_reachable(settings.database_url)},
         informative_checks={"kafka": lambda: kafka.is_reachable(settings.bootstrap_servers),
                             "dead_letters": deadletters.ready(settings.database_url)})
-    app.extensions["notifier.ledger"] = bootstrap.ledger(settings, connections)
+    app.extensions["notifier.ledger"] = parts.ledger
+    app.extensions["notifier.dev_channels"] = parts.dev_channels
     app.extensions["notifier.freshness"] = Freshness(
         settings.database_url, connections, settings.bootstrap_servers, settings.group_id,
         (settings.topic, settings.directory_topic), settings.read_your_writes_timeout)

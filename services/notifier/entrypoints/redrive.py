@@ -18,7 +18,7 @@ from shared import kafka, logs
 
 def run(settings: Settings, group_id: str = "notifier-redrive",
         timeout: float = 30.0) -> RedriveReport:
-    ledger = bootstrap.ledger(settings, bootstrap.pool(settings))
+    ledger = bootstrap.wire(settings).ledger
     consumer = kafka.consumer(settings.bootstrap_servers, group_id, settings.dlq_topic)
     try:
         return redrive(consumer, ledger, timeout=timeout)

@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logs.setup("notifier-reminders")
     settings = Settings.from_env()
-    pool = bootstrap.pool(settings)
-    now = bootstrap.system_clock()
+    pool = bootstrap.wire(settings).pool
+    now = settings.clock()
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         if args.what == "replan":
             count = reminders.replan(cur, now)

@@ -23,7 +23,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from services.projections.adapters.schema import LIVE
 from services.projections.application.apply import apply_event, decode
 from services.projections.application.purge import purge
-from services.projections.bootstrap import Settings, database
+from services.projections.bootstrap import Settings, wire
 from services.projections.domain.model import Unprocessable
 from shared import db, logs
 from shared.consumer import ConsumerRuntime
@@ -37,7 +37,7 @@ class Consumer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool = database(settings)
+        self.pool = wire(settings).pool
         self.counts: dict[str, int] = {}  # outcome -> events seen (the tests read it)
         self._next_purge = time.monotonic()
         self.runtime = ConsumerRuntime(

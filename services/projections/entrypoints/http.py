@@ -19,7 +19,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from services.projections.adapters import queries
-from services.projections.bootstrap import Settings, database
+from services.projections.bootstrap import Settings, wire
 from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
@@ -45,7 +45,7 @@ class Wiring:
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    pool = database(settings)
+    pool = wire(settings).pool
     # Queries read the views; Kafka feeds them through the consumer (its own process).
     servers = settings.bootstrap_servers
     app = http.create_app("projections", [blp],

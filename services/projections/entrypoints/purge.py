@@ -10,7 +10,7 @@ import argparse
 from datetime import datetime
 
 from services.projections.application.purge import purge
-from services.projections.bootstrap import Settings, database
+from services.projections.bootstrap import Settings, wire
 from shared import db, logs
 
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup("projections-purge")
     settings = Settings.from_env()
     try:
-        gone = purge(database(settings), args.now or settings.clock())
+        gone = purge(wire(settings).pool, args.now or settings.clock())
         print(f"purged {gone} appointment(s) beyond retention")
         return 0
     finally:

@@ -43,7 +43,7 @@ from services.projections.adapters.schema import VIEWS
 from services.projections.adapters.sources import BookingFeedSource, EventSource, KafkaSource
 from services.projections.application.drift import DriftReport
 from services.projections.application.rebuild import RebuildReport, rebuild
-from services.projections.bootstrap import Settings, database
+from services.projections.bootstrap import Settings, wire
 from shared import auth, db, logs
 
 
@@ -58,7 +58,7 @@ def run(settings: Settings, view: str, source: EventSource, check_drift: bool,
         console: Console | None = None) -> int:
     """Rebuild (or check) `view` from `source`; the process exit code."""
     console = console or Console(stderr=True)
-    pool = database(settings)
+    pool = wire(settings).pool
     with Progress(TextColumn(f"rebuilding {view} from {source.name}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("events", total=None)

@@ -11,11 +11,11 @@ from shared.errors import Invalid
 
 STAFF = ("agent", "manager", "auditor")
 MACHINE = (*STAFF, "service")  # what booking's service token needs: versions, transition checks
-DATABASE_URL = "WORKFLOW_DATABASE_URL"
+SETTINGS = "workflow.settings"  # app.extensions: the bootstrap.Settings the app was made with
 
 
 def application() -> WorkflowApplication:
-    return bootstrap.application(current_app.config[DATABASE_URL])
+    return bootstrap.parts(current_app.extensions[SETTINGS]).application
 
 
 def actor() -> Actor:

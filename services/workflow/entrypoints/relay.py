@@ -15,13 +15,14 @@ from shared.relay import run
 
 
 def main(argv: list[str]) -> int:
-    url = bootstrap.database_url()
+    parts = bootstrap.parts()
+    url = parts.settings.database_url
     if argv:
         logs.setup("workflow-relay-operator")
-        return relay_resolve.main(argv, bootstrap.application(url), to_messages, url, RELAY_NAME)
+        return relay_resolve.main(argv, parts.application, to_messages, url, RELAY_NAME)
     logs.setup("workflow-relay")
-    run(application=bootstrap.application(url), to_messages=to_messages, database_url=url,
-        name=RELAY_NAME)
+    run(application=parts.application, to_messages=to_messages, database_url=url,
+        name=RELAY_NAME, bootstrap_servers=parts.settings.kafka_required())
     return 0
 
 

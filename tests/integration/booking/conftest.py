@@ -43,7 +43,7 @@ def workflow() -> LocalWorkflow:
 def booking(fresh_db: str, monkeypatch: pytest.MonkeyPatch, clock: FixedClock,
             workflow: LocalWorkflow) -> Iterator[BookingApplication]:
     monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_db)
-    application = bootstrap.build(clock=clock, workflow=workflow)
+    application = bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=workflow)).application
     yield application
     application.close()
 

@@ -27,7 +27,7 @@ def test_the_app_role_cannot_change_events_and_the_system_still_works(
     app_url = db.with_user(fresh_db, db.APP_ROLE, db.APP_PASSWORD)
     monkeypatch.setenv("BOOKING_DATABASE_URL", app_url)
     monkeypatch.setenv("BOOKING_OWNER_DATABASE_URL", fresh_db)
-    application = bootstrap.build(clock=clock, workflow=workflow)
+    application = bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=workflow)).application
     try:
         # The system works as the app role: commands, reads, the relay, checkpoints, verify
         manager = Api(create_app(application).test_client(), roles=("manager",))
@@ -66,6 +66,6 @@ def test_the_app_role_cannot_change_events_and_the_system_still_works(
         with psycopg.connect(app_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement)
     # A second start (another process) works the same and changes nothing
-    bootstrap.build(clock=clock, workflow=workflow).close()
+    bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=workflow)).application.close()
     with psycopg.connect(app_url) as conn:
         assert conn.execute(f"SELECT count(*) FROM {EVENTS}").fetchone() == (4,)

@@ -195,7 +195,7 @@ def test_events_stored_before_the_chain_are_chained_at_start_up(audit, monkeypat
     audit.sql("UPDATE booking_event_organisation SET sequence = NULL, hash = NULL")
     assert audit.verify().problems  # unchained: not verifiable
     monkeypatch.setenv("BOOKING_DATABASE_URL", audit.url)
-    bootstrap.build(clock=clock, workflow=workflow).close()
+    bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=workflow)).application.close()
     assert audit.verify().clean
 
 

@@ -134,7 +134,7 @@ def test_a_restarted_booking_still_shows_the_client_erased(api, manager, seed, c
     aid = a_visit_with_everything_personal(api, seed, clock, flask_app)
     assert manager.post(f"/v1/clients/{seed.client}/erase").status_code == 200
     monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_db)
-    other = bootstrap.build(clock=clock, workflow=booking.workflow)
+    other = bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=booking.workflow)).application
     try:
         replayed = other.appointment("acme", uuid.UUID(aid))
         assert replayed.client["name"] == "erased" and replayed.status == "feedback_received"
@@ -147,7 +147,7 @@ def test_events_stored_before_sealing_replay_and_are_erased_too(fresh_db, monkey
     # A store written by the previous release: the library's plain mapper
     monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_db)
     monkeypatch.setenv("BOOKINGAPPLICATION_MAPPER_TOPIC", "eventsourcing.persistence:Mapper")
-    old = bootstrap.build(clock=clock, workflow=workflow)
+    old = bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=workflow)).application
     api = _api(old, ("agent", "manager"))
     client = api.post("/v1/clients", {"name": "Ada Lovelace", "email": "ada@example.com"})
     service = api.post("/v1/services", {"name": "Consultation"}).get_json()["service"]["id"]
@@ -159,7 +159,7 @@ def test_events_stored_before_sealing_replay_and_are_erased_too(fresh_db, monkey
     assert b"Ada Lovelace" in stored_bytes(fresh_db)
     # This release replays it as it was
     monkeypatch.delenv("BOOKINGAPPLICATION_MAPPER_TOPIC")
-    new = bootstrap.build(clock=clock, workflow=workflow)
+    new = bootstrap.wire(bootstrap.Settings.from_env(clock=clock, workflow=workflow)).application
     try:
         api = _api(new, ("agent", "manager"))
         assert api.get(f"/v1/appointments/{aid}").get_json()["appointment"]["client"]["name"] \

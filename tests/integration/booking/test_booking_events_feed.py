@@ -33,7 +33,8 @@ def test_the_feed_pages_by_position_and_its_ids_are_stable(api, seed, booking):
         after = page["next_after"]
     assert paged == events
     # A rebuild from scratch (a new application on the same store) gives the same ids
-    other = bootstrap.build(booking.tables.url, clock=booking.clock, workflow=booking.workflow)
+    other = bootstrap.wire(bootstrap.Settings(
+        database_url=booking.tables.url, clock=booking.clock, workflow=booking.workflow)).application
     try:
         rebuilt = to_messages(other, other.notifications(0, 1000))
         assert [m[2].id for m in rebuilt] == [e["id"] for e in events]
@@ -105,7 +106,8 @@ def test_events_stored_before_the_feed_was_scoped_are_backfilled_at_start(api, s
     with psycopg.connect(booking.tables.url, autocommit=True) as conn:  # as an older store
         conn.execute("DELETE FROM booking_event_organisation")
     assert service.get("/v1/events?after=0&limit=1000").get_json()["events"] == []
-    restarted = bootstrap.build(booking.tables.url, clock=booking.clock, workflow=booking.workflow)
+    restarted = bootstrap.wire(bootstrap.Settings(
+        database_url=booking.tables.url, clock=booking.clock, workflow=booking.workflow)).application
     try:
         again = Api(create_app(restarted).test_client(), roles=("service",))
         assert again.get("/v1/events?after=0&limit=1000").get_json() == before

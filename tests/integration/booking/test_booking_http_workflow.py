@@ -34,7 +34,8 @@ def server() -> Iterator[WorkflowServer]:
 def api_over_http(fresh_db, monkeypatch, server) -> Iterator[Api]:
     monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_db)
     monkeypatch.setenv("WORKFLOW_URL", server.url)
-    application = bootstrap.build(clock=FixedClock(NOW))   # the production HTTP client
+    application = bootstrap.wire(bootstrap.Settings.from_env(
+        clock=FixedClock(NOW))).application   # the production HTTP client
     assert isinstance(application.workflow, HttpWorkflowClient)
     yield Api(create_app(application).test_client(), roles=("agent", "manager"))
     application.close()
@@ -100,7 +101,7 @@ def test_against_the_real_workflow_service(fresh_db, infra, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("BOOKING_DATABASE_URL", fresh_db)
     monkeypatch.setenv("WORKFLOW_URL", f"http://127.0.0.1:{server.server_port}")
-    application = bootstrap.build(clock=FixedClock(NOW))
+    application = bootstrap.wire(bootstrap.Settings.from_env(clock=FixedClock(NOW))).application
     try:
         api = Api(create_app(application).test_client(), roles=("agent", "manager"))
         service, client = setup_directory(api)

@@ -99,7 +99,8 @@ def test_booking_answers_503_at_once_while_postgres_is_down_and_recovers_within_
         db.create_database(pg.url, "booking")
         url = db.with_database(pg.url, "booking")
         monkeypatch.setenv("BOOKING_DATABASE_URL", url)
-        application = bootstrap.build(url, clock=FixedClock(NOW), workflow=LocalWorkflow())
+        application = bootstrap.wire(bootstrap.Settings(
+            database_url=url, clock=FixedClock(NOW), workflow=LocalWorkflow())).application
         app = create_app(application)
         manager = Api(app.test_client(), roles=("manager",))
         service = manager.post("/v1/services", {"name": "Consultation"}).get_json()["service"]["id"]
@@ -164,7 +165,7 @@ def test_booking_takes_writes_while_the_broker_is_down_and_the_relay_catches_up(
     try:
         kafka.ensure_topics(broker.bootstrap_servers)
         monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers)
-        app = create_app(booking)
+        app = create_app(booking, broker.bootstrap_servers)
         manager = Api(app.test_client(), roles=("manager",))
         service = manager.post("/v1/services", {"name": "Consultation"}).get_json()["service"]["id"]
         body = {**REQUEST, "service_id": service,

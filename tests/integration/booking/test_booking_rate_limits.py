@@ -114,7 +114,8 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(make_app):
 
 def test_two_app_instances_on_one_database_share_the_counters(make_app, fresh_db, seed):
     # Two booking applications and apps, as two gunicorn workers or two hosts would have.
-    other_booking = bootstrap.build(fresh_db, clock=FixedClock(NOW), workflow=LocalWorkflow())
+    other_booking = bootstrap.wire(bootstrap.Settings(
+        database_url=fresh_db, clock=FixedClock(NOW), workflow=LocalWorkflow())).application
     try:
         limits = {"RATE_LIMIT_PER_TOKEN": "4/minute", "RATE_LIMIT_PER_IP": "off"}
         first = Api(make_app(**limits).test_client(), subject="one-token")

@@ -47,7 +47,8 @@ def test_an_event_whose_hash_does_not_verify_halts_the_relay_until_restored(
     assert any("call never" in str(e.data) for _, _, e in to_messages(booking, [altered]))
 
     # When booking's relay, with the checks its process runs with, goes over it
-    app = bootstrap.build(fresh_db, clock=clock, workflow=workflow)
+    app = bootstrap.wire(bootstrap.Settings(
+        database_url=fresh_db, clock=clock, workflow=workflow)).application
     checks = relay_process.checks(app)
     relay = Relay(app, to_messages, fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers,
                   checks=checks)
@@ -89,7 +90,8 @@ def test_an_event_whose_hash_does_not_verify_halts_the_relay_until_restored(
     assert resolve(original) == 0
     c = api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
                                       "slot": slot(11)}).get_json()["appointment"]["id"]
-    relay = Relay(bootstrap.build(fresh_db, clock=clock, workflow=workflow), to_messages,
+    relay = Relay(bootstrap.wire(bootstrap.Settings(
+        database_url=fresh_db, clock=clock, workflow=workflow)).application, to_messages,
                   fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers, checks=checks)
     try:
         while relay.step():

@@ -96,7 +96,8 @@ def test_a_corrupt_event_halts_the_relay_until_an_operator_republishes_it_correc
     assert event_id(c, 1) in after and event_id(a, 3) in after and event_id(b, 1) in before
 
     # When the relay (its own process's application) runs over it
-    relay = Relay(bootstrap.build(fresh_db, clock=clock, workflow=workflow), to_messages,
+    relay = Relay(bootstrap.wire(bootstrap.Settings(
+        database_url=fresh_db, clock=clock, workflow=workflow)).application, to_messages,
                   fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers)
     try:
         with caplog.at_level(logging.ERROR, logger="relay"):
@@ -143,7 +144,8 @@ def test_a_corrupt_event_halts_the_relay_until_an_operator_republishes_it_correc
 
     # ... and a relay started afresh (nothing cached) publishes the rest, A's later
     # event rebuilt through the corrected bytes; each event exactly once
-    relay = Relay(bootstrap.build(fresh_db, clock=clock, workflow=workflow), to_messages,
+    relay = Relay(bootstrap.wire(bootstrap.Settings(
+        database_url=fresh_db, clock=clock, workflow=workflow)).application, to_messages,
                   fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers)
     try:
         while relay.step():
@@ -170,7 +172,8 @@ def test_a_running_relay_waits_for_the_decision_and_an_explicit_skip_is_recorded
     api.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
                                   "slot": slot(10)})
     corrupt(fresh_db, bad.id)
-    app = bootstrap.build(fresh_db, clock=clock, workflow=workflow)
+    app = bootstrap.wire(bootstrap.Settings(
+        database_url=fresh_db, clock=clock, workflow=workflow)).application
     relay = Relay(app, to_messages, fresh_db, RELAY_NAME, infra.kafka_bootstrap_servers)
     thread = threading.Thread(target=relay.run, daemon=True)
     thread.start()

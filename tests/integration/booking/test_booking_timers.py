@@ -201,7 +201,8 @@ def test_rebuild_reproduces_the_table_from_the_events(api, manager, seed, clock,
 
 
 def test_the_memory_store_keeps_the_same_timers():
-    app = bootstrap.build(memory=True, clock=FixedClock(MONDAY), workflow=LocalWorkflow())
+    app = bootstrap.wire(bootstrap.Settings(
+        memory=True, clock=FixedClock(MONDAY), workflow=LocalWorkflow())).application
     manager = Caller("acme", {"id": "m", "role": "manager"})
     app.update_organisation(manager, {"no_show_after_minutes": 10})
     service = app.register(manager, "service", {"name": "Consultation"})["service"]["id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -54,7 +55,7 @@ def start_notifier(provider_env: dict[str, str]) -> Iterator[Callable[..., Notif
 
     def start(settings: Settings, clock: Callable[[], datetime] | None = None
               ) -> NotifierProcess:
-        process = (NotifierProcess(settings, clock) if clock else NotifierProcess(settings)).start()
+        process = NotifierProcess(replace(settings, clock=clock) if clock else settings).start()
         started.append(process)
         return process
 

@@ -24,8 +24,8 @@ def world(infra, fresh_db, monkeypatch):
     for name in ("SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
-    pool = bootstrap.pool(settings)
-    ledger = bootstrap.ledger(settings, pool)
+    parts = bootstrap.wire(settings)
+    pool, ledger = parts.pool, parts.ledger
     consume = ConsumeEvent(ledger)
     acme = appointment_event("confirm", appointment_id="appt-acme", resources=[],
                              client={"id": "c1", "name": "Ada <3", "email": "ada@example.com",
@@ -35,7 +35,7 @@ def world(infra, fresh_db, monkeypatch):
     globex = appointment_event("request", appointment_id="appt-globex", organisation=GLOBEX)
     for event in (acme, later, globex):
         consume(event)
-    transports = bootstrap.transports(settings)
+    transports = parts.transports
     assert {type(t) for t in transports.values()} == {DevTransport}  # no credentials
     for transport in transports.values():
         sender = Sender(ledger, transport, Backoff(), 10)

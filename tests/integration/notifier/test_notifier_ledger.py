@@ -15,8 +15,9 @@ from tests.fakes.notifier_support import rows, wait_until
 @pytest.fixture
 def ledger(infra, fresh_db):
     settings = Settings(fresh_db, infra.kafka_bootstrap_servers, give_up_after=3600)
-    pool = bootstrap.pool(settings)
-    yield bootstrap.ledger(settings, pool)
+    parts = bootstrap.wire(settings)
+    pool = parts.pool
+    yield parts.ledger
     pool.close()
 
 

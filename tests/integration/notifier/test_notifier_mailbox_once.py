@@ -33,7 +33,7 @@ def held(conn: psycopg.Connection) -> int:
 
 def test_a_sender_killed_between_mailbox_and_ledger_leaves_each_message_once(
         settings, publish, tmp_path):
-    bootstrap.pool(settings).close()  # the tables
+    bootstrap.wire(settings).pool.close()  # the tables
     dev = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGRID_", "TWILIO_"))}
     log = tmp_path / "notifier.log"
     with psycopg.connect(settings.database_url, autocommit=True) as admin:

@@ -20,8 +20,9 @@ NO_SMS = {"email": True, "sms": False}
 @pytest.fixture
 def ledger(infra, fresh_db):
     settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
-    pool = bootstrap.pool(settings)
-    yield bootstrap.ledger(settings, pool)
+    parts = bootstrap.wire(settings)
+    pool = parts.pool
+    yield parts.ledger
     pool.close()
 
 

@@ -76,9 +76,9 @@ def ledger_with(infra, fresh_db):
     def make(per_hour: int, per_day: int):
         settings = bootstrap.Settings(fresh_db, infra.kafka_bootstrap_servers,
                                       quota_per_hour=per_hour, quota_per_day=per_day)
-        pool = bootstrap.pool(settings)
-        pools.append(pool)
-        return bootstrap.ledger(settings, pool)
+        parts = bootstrap.wire(settings)
+        pools.append(parts.pool)
+        return parts.ledger
 
     yield make
     for pool in pools:

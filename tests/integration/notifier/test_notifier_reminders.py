@@ -372,8 +372,8 @@ def test_the_events_booking_really_emits_plan_move_and_drop_reminders(infra, fre
     through its relay's mapper), the service's override included, into the notifier's
     ledger on the real PostgreSQL."""
     now = START - timedelta(days=3)
-    booking = booking_bootstrap.build(memory=True, clock=FixedClock(now),
-                                      workflow=LocalWorkflow())
+    booking = booking_bootstrap.wire(booking_bootstrap.Settings(
+        memory=True, clock=FixedClock(now), workflow=LocalWorkflow())).application
     manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "c1")
     booking.update_organisation(manager, {"reminders": {"offsets_minutes": [2880, 60],
                                                         "channels": ["sms"]}})
@@ -391,9 +391,10 @@ def test_the_events_booking_really_emits_plan_move_and_drop_reminders(infra, fre
     start, later = ({"start": t, "end": t + timedelta(minutes=30)}
                     for t in (START, LATER))
 
-    settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
-    pool = bootstrap.pool(settings)
-    consume = ConsumeEvent(bootstrap.ledger(settings, pool, lambda: now))
+    settings = Settings(fresh_db, infra.kafka_bootstrap_servers, clock=lambda: now)
+    parts = bootstrap.wire(settings)
+    pool = parts.pool
+    consume = ConsumeEvent(parts.ledger)
     seen = 0
 
     def deliver() -> dict[str, datetime]:
@@ -425,8 +426,8 @@ def test_an_erased_client_gets_no_reminders_and_nothing_of_them_is_kept(infra, f
     they are dropped, and the confirmation of another of hers that arrives after the
     erasure (published before it, it still names her) plans none."""
     now = START - timedelta(days=3)
-    booking = booking_bootstrap.build(memory=True, clock=FixedClock(now),
-                                      workflow=LocalWorkflow())
+    booking = booking_bootstrap.wire(booking_bootstrap.Settings(
+        memory=True, clock=FixedClock(now), workflow=LocalWorkflow())).application
     manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "c1")
     service = uuid.UUID(booking.register(manager, "service", {"name": "Consultation"})
                         ["service"]["id"])
@@ -441,9 +442,10 @@ def test_an_erased_client_gets_no_reminders_and_nothing_of_them_is_kept(infra, f
         drive.act(booking, manager, aid, "confirm", {"slot": slot})
         return aid
 
-    settings = Settings(fresh_db, infra.kafka_bootstrap_servers)
-    pool = bootstrap.pool(settings)
-    consume = ConsumeEvent(bootstrap.ledger(settings, pool, lambda: now))
+    settings = Settings(fresh_db, infra.kafka_bootstrap_servers, clock=lambda: now)
+    parts = bootstrap.wire(settings)
+    pool = parts.pool
+    consume = ConsumeEvent(parts.ledger)
     seen = 0
 
     def published() -> list[CloudEvent]:

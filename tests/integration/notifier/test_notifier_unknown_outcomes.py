@@ -48,11 +48,11 @@ def test_an_sms_that_never_reached_twilio_is_looked_up_then_sent_once(
 
 def test_a_row_left_sending_by_a_dead_sender_is_looked_up_before_it_goes_out_again(
         settings, provider_env, fake):
-    pool = bootstrap.pool(settings)
-    ledger = bootstrap.ledger(settings, pool)
+    parts = bootstrap.wire(settings)
+    pool, ledger = parts.pool, parts.ledger
     try:
         ConsumeEvent(ledger)(appointment_event("cancel", reason="Doctor ill"))
-        twilio = bootstrap.transports(settings)["sms"]
+        twilio = parts.transports["sms"]
         assert isinstance(twilio, TwilioTransport)  # the real SDK, pointed at the fake
         # A sender claims Ada's SMS, Twilio takes it, and the sender dies before recording it
         crashed = ledger.claim("sms", 0.3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.projections.bootstrap import Settings, database
+from services.projections.bootstrap import Settings, wire
 from shared import kafka
 from tests.integration.projections.support import NOW
 
@@ -20,5 +20,5 @@ def settings(infra, fresh_db, unique_topic) -> Settings:
                  topics=(unique_topic, directory), group_id=f"projections-{unique_topic}",
                  read_your_writes_timeout=5.0, purge_interval=3600,
                  clock=lambda: NOW)
-    database(s)
+    wire(s)
     return s

@@ -18,7 +18,7 @@ from services.projections.application.apply import (
     apply_event,
     apply_in,
 )
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from services.projections.domain.model import Unprocessable
 from tests.unit.projections.factory import Booking, slot, window
 
@@ -35,7 +35,7 @@ def utc(text: str) -> datetime:
 
 
 def test_an_older_version_never_moves_the_snapshot_back_but_fills_its_history(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     booking = Booking()
     v1 = booking.request(slot_=slot("2026-11-23", "09:00"))
     v2 = booking.act(v1.subject, "confirm")
@@ -59,7 +59,7 @@ def test_an_older_version_never_moves_the_snapshot_back_but_fills_its_history(se
 
 
 def test_a_failed_apply_leaves_no_trace(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     booking = Booking()
     event = booking.request(slot_=slot("2026-11-23", "09:00"))
     broken = dataclasses.replace(event, aggregateversion=2**40, data=copy.deepcopy(event.data))
@@ -75,7 +75,7 @@ def test_a_failed_apply_leaves_no_trace(settings):
 
 
 def test_an_appointment_applied_before_its_organisation_is_placed_again_when_it_arrives(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     booking = Booking(stored_copies=False)          # events as booking writes them now
     organisation = booking.organisation_updated()   # Zurich: UTC+1 in November
     requested = booking.request(window=window("2026-11-24", "morning"), tentative=True,
@@ -102,7 +102,7 @@ def test_an_appointment_applied_before_its_organisation_is_placed_again_when_it_
 
 
 def test_either_order_of_the_two_topics_gives_the_same_views(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     booking = Booking(stored_copies=False)
     booking.organisation_updated(name="Acme", timezone="America/New_York")
     a = booking.request(window=window("2026-11-24", "evening"), tentative=True, client_id=None)

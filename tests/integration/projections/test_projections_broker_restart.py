@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from kafka import KafkaAdminClient
 
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from shared import devbroker, kafka
 from shared.devinfra import infra as infra_module
 from tests.integration.projections.support import applied_count, publish, running, wait_until
@@ -31,7 +31,7 @@ def test_the_consumer_survives_a_broker_that_comes_back_empty(settings, tmp_path
     try:
         own = replace(settings, bootstrap_servers=broker.bootstrap_servers,
                       topic_check_interval=1.0)
-        database(own)
+        wire(own)
         booking = Booking()
         aid = booking.request(slot_=slot("2026-11-23", "09:00")).subject
         with running(own) as consumer:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from shared import kafka
 from shared.freshness import Freshness, Progress
 from tests.integration.projections.support import applied_count, publish, wait_until
@@ -74,7 +74,7 @@ def committed_at_end(settings) -> bool:
 
 
 def test_a_waiting_query_is_woken_by_the_notification_not_the_poll(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     freshness = Freshness(settings.database_url, pool, settings.bootstrap_servers,
                           settings.group_id, settings.topics, timeout=5,
                           poll=30)  # poll only at start

@@ -30,8 +30,9 @@ def _headers(roles: tuple[str, ...], org: str = "acme") -> dict[str, str]:
 def _booking_day(infra):
     """A few changes of one appointment in booking: its id and booking's messages."""
     clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
-    app = bootstrap.build(infra.database(f"t_full_history_booking_{os.getpid()}"), clock=clock,
-                          workflow=LocalWorkflow())
+    app = bootstrap.wire(bootstrap.Settings(
+        database_url=infra.database(f"t_full_history_booking_{os.getpid()}"), clock=clock,
+        workflow=LocalWorkflow())).application
     web = booking_app(app).test_client()
 
     def post(path: str, body: dict, roles: tuple[str, ...] = ("manager",)) -> dict:

@@ -15,7 +15,7 @@ from psycopg import sql
 from services.projections.adapters.schema import ALL_TABLES, LIVE, REBUILD, VIEW_TABLES
 from services.projections.application.apply import apply_event
 from services.projections.application.drift import compare
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from shared.domain import lifecycle
 from shared.domain.lifecycle import BUILTIN
 from tests.present import present
@@ -104,7 +104,7 @@ def delivery(events: list, data: st.DataObject) -> list:
 
 
 def test_streamed_views_equal_views_rebuilt_from_scratch(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     with pool.connection() as conn:
         conn.execute(REBUILD.ddl())
 

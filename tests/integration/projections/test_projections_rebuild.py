@@ -18,7 +18,7 @@ from services.projections.adapters.sources import BookingFeedSource, KafkaSource
 from services.projections.application.apply import apply_event
 from services.projections.application.purge import purge
 from services.projections.application.rebuild import REBUILD_LOCK, RebuildRunning, rebuild
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from services.projections.entrypoints import rebuild as command
 from services.projections.entrypoints.http import create_app
 from shared import auth
@@ -44,7 +44,7 @@ def kafka_source(settings) -> KafkaSource:
 
 def test_rebuild_from_kafka_has_no_drift_and_switches_over_while_the_consumer_runs(settings):
     booking, ids = clinic()
-    pool = database(settings)
+    pool = wire(settings).pool
     with running(settings):
         publish(settings, booking.events)
         wait_until(lambda: applied_count(settings) == len(booking.events), what="applied")
@@ -90,7 +90,7 @@ def test_rebuild_from_kafka_has_no_drift_and_switches_over_while_the_consumer_ru
 
 def test_drift_check_reports_a_broken_row_and_a_rebuild_repairs_it(settings):
     booking, ids = clinic()
-    pool = database(settings)
+    pool = wire(settings).pool
     for event in booking.events:
         apply_event(pool, LIVE, event)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -117,7 +117,7 @@ def test_drift_check_reports_a_broken_row_and_a_rebuild_repairs_it(settings):
 
 def test_rebuild_from_bookings_event_feed(settings):
     booking, ids = clinic()
-    pool = database(settings)
+    pool = wire(settings).pool
     for event in booking.events:
         apply_event(pool, LIVE, event)
     purge(pool, NOW)  # (the rebuild purges beyond retention too)
@@ -153,7 +153,7 @@ def test_rebuild_from_bookings_event_feed(settings):
 
 
 def test_only_one_rebuild_runs_at_a_time(settings):
-    pool = database(settings)
+    pool = wire(settings).pool
     with psycopg.connect(settings.database_url, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
         with pytest.raises(RebuildRunning):

@@ -32,7 +32,8 @@ def _booking_week(infra: Any) -> tuple[dict[str, str], list[Any]]:
     """Three appointments of Monday: cancelled in time, cancelled late, never marked."""
     url = infra.database(f"t_time_booking_{os.getpid()}")
     clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))   # Friday
-    app = bootstrap.build(url, clock=clock, workflow=LocalWorkflow())
+    app = bootstrap.wire(bootstrap.Settings(
+        database_url=url, clock=clock, workflow=LocalWorkflow())).application
     web = booking_app(app).test_client()
 
     def post(path: str, body: dict[str, Any], roles: tuple[str, ...] = ("manager",)) -> Any:
@@ -99,7 +100,8 @@ def test_late_cancellations_and_automatic_no_shows_have_their_figures_and_histor
 def test_availability_shows_a_held_slot_until_its_hold_expires(settings, infra):
     url = infra.database(f"t_time_hold_booking_{os.getpid()}")
     clock = FixedClock(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
-    app = bootstrap.build(url, clock=clock, workflow=LocalWorkflow())
+    app = bootstrap.wire(bootstrap.Settings(
+        database_url=url, clock=clock, workflow=LocalWorkflow())).application
     web = booking_app(app).test_client()
 
     def post(path: str, body: dict[str, Any], roles: tuple[str, ...] = ("manager",)) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from services.projections.application.purge import purge
-from services.projections.bootstrap import database
+from services.projections.bootstrap import wire
 from services.projections.entrypoints.consumer import Consumer
 from services.projections.entrypoints.http import create_app
 from tests.integration.projections.support import (
@@ -124,7 +124,7 @@ def test_a_clinic_week_in_every_view(settings):
                                                         headers=acme).get_json()["items"]}
 
         # (the consumer also purges beyond retention at start and every purge_interval)
-        assert purge(database(settings), NOW) == 1
+        assert purge(wire(settings).pool, NOW) == 1
         before = dump(settings)
         # Duplicates: booking's relay republishes some events
         publish(settings, events[5:12])
@@ -145,7 +145,7 @@ def test_retention_purge_removes_past_appointments_beyond_the_period(settings):
     from services.projections.application.apply import apply_event
 
     booking, ids = clinic()
-    pool = database(settings)
+    pool = wire(settings).pool
     for event in booking.events:
         apply_event(pool, LIVE, event)
     api = create_app(settings).test_client()

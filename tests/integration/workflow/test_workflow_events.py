@@ -33,7 +33,7 @@ def read_topic(bootstrap_servers: str, topic: str, expected: int) -> list[CloudE
 
 
 def test_published_workflows_reach_kafka_as_cloudevents(infra, fresh_db, unique_topic):
-    app = bootstrap.application(fresh_db)
+    app = bootstrap.parts(bootstrap.Settings(fresh_db)).application
     try:
         mia = Actor("acme", "mia", "corr-7")
         workflow = app.create(mia, c.Create("Flow", STATUSES))

@@ -39,7 +39,7 @@ def workflow() -> LocalWorkflow:
 
 @pytest.fixture
 def booking(clock: FixedClock, workflow: LocalWorkflow) -> Iterator[BookingApplication]:
-    app = bootstrap.build(memory=True, clock=clock, workflow=workflow)
+    app = bootstrap.wire(bootstrap.Settings(memory=True, clock=clock, workflow=workflow)).application
     yield app
     app.close()
 

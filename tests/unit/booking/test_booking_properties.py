@@ -58,7 +58,7 @@ commands = st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 2), st.in
 def test_random_commands_never_break_the_workflow_and_replay_identically(custom, steps):
     clock = FixedClock(NOW)
     workflow = LocalWorkflow()
-    app = bootstrap.build(memory=True, clock=clock, workflow=workflow)
+    app = bootstrap.wire(bootstrap.Settings(memory=True, clock=clock, workflow=workflow)).application
     live: dict[uuid.UUID, Any] = {}
     save = app.save
 

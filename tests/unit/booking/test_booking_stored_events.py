@@ -46,7 +46,8 @@ def old_store() -> dict[str, Any]:
 
 @pytest.fixture
 def fresh() -> Iterator[BookingApplication]:
-    app = bootstrap.build(memory=True, clock=FixedClock(NOW), workflow=LocalWorkflow())
+    app = bootstrap.wire(bootstrap.Settings(
+        memory=True, clock=FixedClock(NOW), workflow=LocalWorkflow())).application
     yield app
     app.close()
 

@@ -28,7 +28,8 @@ def slot(hour):
 
 def test_a_whole_lifecycle_from_booking_notifies_as_planned():
     clock = FixedClock(datetime(2026, 11, 20, 8, tzinfo=UTC))
-    booking = bootstrap.build(memory=True, clock=clock, workflow=LocalWorkflow())
+    booking = bootstrap.wire(bootstrap.Settings(
+        memory=True, clock=clock, workflow=LocalWorkflow())).application
     manager = Caller("acme", {"id": "mgr-1", "role": "manager"}, "c1")
     agent = Caller("acme", {"id": "agent-7", "role": "agent"}, "c2")
 
