@@ -36,6 +36,7 @@ class AppointmentRules:
     status: str
     status_kind: str
     status_name: str
+    status_colour: str | None
     workflow: dict[str, Any]
     client: dict[str, Any]
     agent_id: str | None
@@ -92,7 +93,7 @@ class AppointmentRules:
         status = t.change() if isinstance(t, Transition) else {
             "from_status": self.status, "to_status": self.status,
             "status_kind": self.status_kind, "status_name": self.status_name,
-            "workflow": self.workflow}
+            "status_colour": self.status_colour, "workflow": self.workflow}
         action = t.action if isinstance(t, Transition) else t
         change = ctx.meta.change(action, **status, reason=reason, message=message,
                                  organisation_version=ctx.organisation.version, **fields)
