@@ -115,6 +115,19 @@ def without_personal(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if c.get("field") in PERSONAL else c for c in changes]
 
 
+# How to reach a client: what a row shows beside their id and name to those who may see it.
+CONTACT = ("email", "phone")
+
+
+def client_for_viewer(client: Mapping[str, Any], roles: frozenset[str] | set[str],
+                      erased: bool = False) -> dict[str, Any]:
+    """A client reference as `roles` may see it: the contact fields for staff (who read the
+    appointment itself from booking too), for nobody once the client is erased."""
+    if erased or not roles & STAFF:
+        return {k: v for k, v in client.items() if k not in CONTACT}
+    return dict(client)
+
+
 def for_viewer(entry: Mapping[str, Any], roles: frozenset[str] | set[str]) -> dict[str, Any]:
     """The entry as `roles` may see it: internal notes for staff only."""
     if roles & STAFF:

@@ -103,6 +103,17 @@ class Definition:
 BUILTIN = Definition(BUILTIN_ID, 1, "Built-in lifecycle", BUILTIN_HEAD)
 
 
+def builtin_status(workflow_id: str | None, key: str) -> Status | None:
+    """The built-in lifecycle's status `key` where it applies to an appointment on
+    `workflow_id`: every status of the built-in workflow, and the tail every workflow
+    shares (what names and colours fall back to for events recorded before they carried
+    them). None for a custom workflow's own statuses."""
+    status = BUILTIN.status(key)
+    if status is None or (workflow_id not in (None, BUILTIN_ID) and status not in TAIL):
+        return None
+    return status
+
+
 def targets(definition: Definition, from_status: str | None, action: str) -> list[str]:
     """The statuses `action` may lead to from `from_status` (empty: not allowed)."""
     d = definition

@@ -176,7 +176,8 @@ class BookingBase(Application[uuid.UUID]):
                                               verdict.allowed_actions, verdict.workflow)
         status = d.status(verdict.to_status)
         return Transition(action, from_status, verdict.to_status, verdict.status_kind,
-                          verdict.workflow, status.name if status else verdict.to_status)
+                          verdict.workflow, status.name if status else verdict.to_status,
+                          status.colour if status else None)
 
     def _save(self, caller: Caller, kind: str, primary: Any, *others: Aggregate,
               org: Organisation | None = None,

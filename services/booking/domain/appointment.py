@@ -59,6 +59,7 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         self.status: str = ""
         self.status_kind: str = ""
         self.status_name: str = ""
+        self.status_colour: str | None = None  # None: recorded before events carried it
         self.workflow: dict[str, Any] = {}
         self.service: dict[str, Any] = {}
         self.client: dict[str, Any] = {}
@@ -89,6 +90,7 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
         """Evolve the state from one event's change (used by every event)."""
         self.status, self.status_kind = change["to_status"], change["status_kind"]
         self.status_name = change.get("status_name") or self.status
+        self.status_colour = change.get("status_colour")
         self.workflow = dict(change["workflow"])
         keys: Mapping[str, Any] = change   # the keys of its family (changes.py)
         for key in STATE_KEYS:
@@ -288,7 +290,9 @@ class Appointment(StatusChanges, DetailChanges, Aggregate):
             "requested_at": self.requested_at, "confirmed_at": self.confirmed_at,
             "updated_at": self.updated_at,
             # Only while held (events published before holds existed stay as they were).
-            **({"hold_until": self.hold_until} if self.held_until() else {})})
+            **({"hold_until": self.hold_until} if self.held_until() else {}),
+            # Only once known (events recorded before colours stay as they were published).
+            **({"status_colour": self.status_colour} if self.status_colour else {})})
 
 
 # The action each change that keeps the status records (from_status == to_status).

@@ -37,6 +37,7 @@ class AppointmentRules:
     status: str
     status_kind: str
     status_name: str
+    status_colour: str | None
     workflow: dict[str, Any]
     client: dict[str, Any]
     agent_id: str | None
@@ -92,7 +93,8 @@ class AppointmentRules:
                                   f"not '{t.from_status}'")
         status = t.change() if isinstance(t, Transition) else StatusOf(
             from_status=self.status, to_status=self.status, status_kind=self.status_kind,
-            status_name=self.status_name, workflow=self.workflow)
+            status_name=self.status_name, status_colour=self.status_colour,
+            workflow=self.workflow)
         action = t.action if isinstance(t, Transition) else t
         return StatusChange(**ctx.meta.stamp(action), **status, reason=reason, message=message,
                             organisation_version=ctx.organisation.version)

@@ -33,6 +33,7 @@ class StatusOf(TypedDict):
     to_status: str
     status_kind: str
     status_name: str
+    status_colour: NotRequired[str | None]  # absent in events recorded before it existed
     workflow: dict[str, Any]
 
 

@@ -28,11 +28,12 @@ class Transition:
     status_kind: str
     workflow: dict[str, Any]
     status_name: str = ""  # the organisation's name for it (custom workflows)
+    status_colour: str | None = None  # its colour in the workflow version checked against
 
     def change(self) -> StatusOf:
         return StatusOf(from_status=self.from_status, to_status=self.to_status,
                         status_kind=self.status_kind, status_name=self.status_name,
-                        workflow=dict(self.workflow))
+                        status_colour=self.status_colour, workflow=dict(self.workflow))
 
 
 def intended_status(d: Definition, action: str, status: str | None = None,

@@ -62,6 +62,9 @@ class Appointment(Answer):
     status_kind = fields.String(metadata={"description": "request, confirmation, completion, "
                                                          "cancellation or rejection"})
     status_name = fields.String(metadata={"description": "display name of the status"})
+    status_colour = fields.String(metadata={
+        "description": "#rrggbb of the status in the workflow version it was checked against "
+                       "(absent while the status was recorded before events carried it)"})
     workflow = fields.Nested(WorkflowRef)
     service = fields.Nested(ServiceRef)
     client = fields.Nested(ClientRef)

@@ -14,7 +14,8 @@ from services.projections.domain.timing import local_day
 
 LIST_COLUMNS = sql.SQL(
     "id, version, status, status_kind, workflow_id, workflow_version, service_id, service_name,"
-    " client_id, client_name, tentative, agent_id, resources, slot_start, slot_end, window_date,"
+    " status_name, status_colour, client_id, client_name, client_email, client_phone,"
+    " client_erased, tentative, agent_id, resources, slot_start, slot_end, window_date,"
     " window_part, start_at, end_at, sort_at, proposal, source, outcome, feedback,"
     " requested_at, confirmed_at, updated_at, unconfirmed")
 

@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS {appointments} (
   updated_at timestamptz, unconfirmed boolean NOT NULL, on_calendar boolean NOT NULL,
   blocks_time boolean NOT NULL,
   CONSTRAINT {appointments_pkey} PRIMARY KEY (id));
+ALTER TABLE {appointments} ADD COLUMN IF NOT EXISTS status_name text,
+  ADD COLUMN IF NOT EXISTS status_colour text,
+  ADD COLUMN IF NOT EXISTS client_erased boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS {appointments_org_sort} ON {appointments} (organisation_id, sort_at, id);
 CREATE INDEX IF NOT EXISTS {appointments_org_start} ON {appointments} (organisation_id, start_at)
   WHERE on_calendar;

@@ -123,7 +123,7 @@ def _erase_client(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> N
     messages they wrote through links."""
     ids = [r[0] for r in conn.execute(sql.SQL(
         "UPDATE {} SET client_name = %s, client_email = NULL, client_phone = NULL,"
-        " feedback = CASE WHEN feedback ? 'comment'"
+        " client_erased = true, feedback = CASE WHEN feedback ? 'comment'"
         " THEN jsonb_set(feedback, '{{comment}}', 'null') ELSE feedback END"
         " WHERE organisation_id = %s AND (client_id = %s OR id = ANY(%s)) RETURNING id").format(
         ts.t("appointments")), (ERASED_NAME, changes.organisation_id, changes.erased_client,

@@ -73,13 +73,13 @@ def _appointment(event: CloudEvent, known: OrganisationRow | None,
         raise Unprocessable("appointment.version differs from aggregateversion")
     # An event stored before organisation_version brings its own copy of the settings
     org = _organisation(change.get("organisation"), event) if change.get("organisation") else None
-    row = _appointment_row(snap, event.aggregateversion, org or known)
+    row = _appointment_row(snap, change, event.aggregateversion, org or known)
     history = _history(change, snap, event, before)
     return Changes(event.subject, event.aggregateversion, event.orgid, appointment=row,
                    history=history, organisation=org)
 
 
-def _appointment_row(s: dict[str, Any], version: int,
+def _appointment_row(s: dict[str, Any], change: dict[str, Any], version: int,
                      org: OrganisationRow | None) -> AppointmentRow:
     status, kind = _str(s["status"]), _str(s["status_kind"])
     slot, window = s.get("slot"), s.get("window")
@@ -113,7 +113,9 @@ def _appointment_row(s: dict[str, Any], version: int,
         feedback_requested_on=_date(s.get("feedback_requested_on")), requested_at=requested_at,
         confirmed_at=_dt(s.get("confirmed_at")), updated_at=_dt(s.get("updated_at")),
         unconfirmed=is_unconfirmed(status, kind), on_calendar=is_on_calendar(status, kind),
-        blocks_time=(holds_time(status, kind) or holds(s)) and slot_start is not None)
+        blocks_time=(holds_time(status, kind) or holds(s)) and slot_start is not None,
+        status_name=s.get("status_name") or change.get("status_name") or None,
+        status_colour=s.get("status_colour") or change.get("status_colour") or None)
 
 
 def place_window(day: date, part: str | None,

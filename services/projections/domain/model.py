@@ -72,6 +72,10 @@ class AppointmentRow:
     unconfirmed: bool
     on_calendar: bool
     blocks_time: bool              # on the calendar with an exact slot: occupies its resources
+    # As the event named and coloured the status (None: recorded before events carried them)
+    status_name: str | None = None
+    status_colour: str | None = None
+    client_erased: bool = False    # the client was erased: no contact shows
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ def without_client(changes: Changes) -> Changes:
     return replace(
         changes,
         appointment=replace(a, client_name=ERASED_NAME, client_email=None, client_phone=None,
-                            feedback=feedback) if a else None,
+                            client_erased=True, feedback=feedback) if a else None,
         history=replace(h, message=None if h.actor_role == "client" else h.message,
                         changes=without_personal(h.changes),
                         state={**h.state, "questionnaire": {}, "feedback": feedback})

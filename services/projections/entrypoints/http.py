@@ -88,14 +88,14 @@ def calendar(args: dict[str, Any]) -> dict[str, Any]:
     `tentative`); cancelled, rejected and no-show ones are left out.
     A window request is placed at its part of day in the organisation's time zone.
     """
-    w, org = _fresh(args), auth.current().org
+    w, org, roles = _fresh(args), auth.current().org, auth.current().roles
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)
         start, end = render.bounds(args["from_"], args["to"], tz)
         assert start is not None and end is not None  # both required by CalendarArgs
         rows = queries.calendar(conn, org, start, end, args.get("agent_id"),
                                 args.get("resource_id"), CALENDAR_LIMIT + 1)
-    return {"items": [render.appointment(r) for r in rows[:CALENDAR_LIMIT]],
+    return {"items": [render.appointment(r, roles) for r in rows[:CALENDAR_LIMIT]],
             "truncated": len(rows) > CALENDAR_LIMIT}
 
 
@@ -181,7 +181,7 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
         _, org_row = _timezone(conn, org)
         retention = org_row["retention_days"] if org_row else None
         rows = queries.client_appointments(conn, org, client_id, w.settings.clock(), retention)
-    items = [render.appointment(r) for r in rows]
+    items = [render.appointment(r, auth.current().roles) for r in rows]
     return {"client_id": client_id, "retention_days": retention,
             "current": sorted((i for i in items if not i["past"]),
                               key=lambda i: (i["start"] or i["requested_at"], i["id"])),
@@ -237,6 +237,6 @@ def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
 def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [render.appointment(r) for r in rows],
+    return {"items": [render.appointment(r, auth.current().roles) for r in rows],
             "next_cursor": render.encode_cursor(rows[-1]["sort_at"], rows[-1]["id"])
             if more else None}

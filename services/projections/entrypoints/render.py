@@ -7,17 +7,26 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.projections.domain.timing import zone
+from shared.domain.lifecycle import builtin_status
 from shared.errors import Invalid
+from shared.history import client_for_viewer
 
 
-def appointment(row: dict[str, Any]) -> dict[str, Any]:
+def appointment(row: dict[str, Any], roles: frozenset[str] | set[str]) -> dict[str, Any]:
+    """A row as `roles` may see it (the client's contact: shared.history.client_for_viewer)."""
+    fallback = builtin_status(row["workflow_id"], row["status"])
+    client = {"id": row["client_id"], "name": row["client_name"],
+              "email": row["client_email"], "phone": row["client_phone"]}
     out = {
         "id": row["id"], "version": row["version"], "status": row["status"],
-        "status_kind": row["status_kind"], "requested": row["unconfirmed"],
-        "tentative": row["tentative"],
+        "status_kind": row["status_kind"],
+        # Events recorded before they carried name and colour: the built-in lifecycle's
+        "status_name": row["status_name"] or (fallback.name if fallback else row["status"]),
+        "status_colour": row["status_colour"] or (fallback.colour if fallback else None),
+        "requested": row["unconfirmed"], "tentative": row["tentative"],
         "workflow": {"id": row["workflow_id"], "version": row["workflow_version"]},
         "service": {"id": row["service_id"], "name": row["service_name"]},
-        "client": {"id": row["client_id"], "name": row["client_name"]},
+        "client": client_for_viewer(client, roles, row["client_erased"]),
         "agent_id": row["agent_id"], "resources": row["resources"],
         "slot": {"start": row["slot_start"].isoformat(), "end": row["slot_end"].isoformat()}
         if row["slot_start"] else None,

@@ -136,16 +136,29 @@ class Ref(Schema):
     name = fields.String(allow_none=True)
 
 
+class ClientRef(Ref):
+    email = fields.String(allow_none=True, metadata={
+        "description": "for staff roles; absent once the client is erased"})
+    phone = fields.String(allow_none=True, metadata={
+        "description": "E.164; for staff roles; absent once the client is erased"})
+
+
 class Appointment(Schema):
     id = fields.String()
     version = fields.Integer()
-    status = fields.String()
-    status_kind = fields.String()
+    status = fields.String(metadata={"description": "status key (built-in or custom workflow)"})
+    status_kind = fields.String(metadata={
+        "description": "start, step, confirmation, cancellation, completion or final"})
+    status_name = fields.String(metadata={
+        "description": "display name of the status in the appointment's workflow version"})
+    status_colour = fields.String(allow_none=True, metadata={
+        "description": "#rrggbb of the status in the appointment's workflow version; null for a "
+                       "custom status recorded before events carried colours"})
     requested = fields.Boolean(metadata={"description": "not confirmed yet (flagged)"})
     tentative = fields.Boolean(metadata={"description": "client not yet in the directory"})
     workflow = fields.Dict()
     service = fields.Nested(Ref)
-    client = fields.Nested(Ref)
+    client = fields.Nested(ClientRef)
     agent_id = fields.String(allow_none=True)
     resources = fields.List(fields.Dict())
     slot = fields.Dict(allow_none=True)

@@ -182,6 +182,25 @@ def test_a_custom_workflow_moves_forward_or_to_cancellation_only(booking, manage
         "confirmed", "confirmation", 1)
 
 
+def test_status_events_carry_the_colour_of_the_workflow_version_checked_against(
+        booking, manager, agent, directory, workflow):
+    coloured = [{**s, "colour": "#7cb342"} if s["key"] == "approved" else s for s in CUSTOM]
+    d = workflow.publish("acme", coloured, name="Management approval")
+    service = booking.register(manager, "service", {"name": "Loan", "workflow_id": d.id})
+    built_in = request(booking, agent, directory)
+    a = request(booking, agent, directory, service_id=service["service"]["id"], slot=slot(11))
+    a = act(booking, agent, a, "move", status="approved")
+    act(booking, agent, a, "add_note", text="called them")   # keeps the status and its colour
+    events = [e for _, _, e in to_messages(booking, booking.notifications(0, 100))
+              if e.type.startswith("appointment.")]
+
+    colours = [(e.data["change"]["to_status"], e.data["change"]["status_colour"],
+                e.data["appointment"]["status_colour"]) for e in events]
+    assert colours == [("requested", "#fdd835", "#fdd835"), ("received", "#9e9e9e", "#9e9e9e"),
+                       ("approved", "#7cb342", "#7cb342"), ("approved", "#7cb342", "#7cb342")]
+    assert built_in["status_colour"] == "#fdd835"
+
+
 def test_save_tentative_client_creates_and_links_it_in_one_save(booking, agent, directory):
     a = request(booking, agent, directory, client_id=None,
                 tentative_client=c.TentativeClient("Bob", phone="+41791234567"))

@@ -26,7 +26,7 @@ ORGANISATION: dict[str, Any] = {
 CUSTOM = Definition("wf-approval", 2, "Approval first", (
     Status("received", "Request received", "start", 10),
     Status("consultation", "Consultation with management", "step", 20),
-    Status("approved", "Approved by management", "step", 30),
+    Status("approved", "Approved by management", "step", 30, colour="#7cb342"),
     Status("confirmed", "Confirmed", "confirmation", 40),
     Status("declined", "Declined", "cancellation", 50),
 ))
@@ -44,10 +44,13 @@ class Booking:
     """Keeps each appointment's snapshot and emits one event per command."""
 
     def __init__(self, organisation: dict[str, Any] | None = None, first_position: int = 1,
-                 clock: datetime = START, stored_copies: bool = True) -> None:
+                 clock: datetime = START, stored_copies: bool = True,
+                 colours: bool = True) -> None:
         """`stored_copies`: appointment events carry the organisation's settings in
         change.organisation, as events stored before organisation_version do; else
-        they refer to them by version, as booking writes them now."""
+        they refer to them by version, as booking writes them now. `colours`: events
+        carry the status's name and colour (False: as recorded before they did)."""
+        self.colours = colours
         self.organisation = copy.deepcopy(organisation or ORGANISATION)
         self.org = self.organisation["id"]
         self.stored_copies = stored_copies
@@ -155,15 +158,19 @@ class Booking:
                **extra: Any) -> CloudEvent:
         snap, definition = self.snapshots[aid], self.definitions[aid]
         at = (self.now + timedelta(minutes=minutes)).isoformat()
-        kind = present(definition.status(to)).kind
+        status = present(definition.status(to))
+        kind = status.kind
         snap.update(status=to, status_kind=kind, version=self.versions.get(aid, 0) + 1,
                     updated_at=at)
+        display = {"status_name": status.name, "status_colour": status.colour} \
+            if self.colours else {}
+        snap.update(display)
         if requested:
             snap["requested_at"] = at
         if kind == "confirmation" and from_status != to and snap["confirmed_at"] is None:
             snap["confirmed_at"] = at
         change = {"action": action, "from_status": from_status, "to_status": to,
-                  "status_kind": kind,
+                  "status_kind": kind, **display,
                   "workflow": {"id": definition.id, "version": definition.version},
                   "actor": actor, "reason": reason, "message": message, **extra}
         if self.stored_copies:
