@@ -187,9 +187,9 @@ def test_at_the_24_hour_point_one_email_and_one_sms_go_out_once(
     # in the organisation's zone, with the cancel and propose-another-time links
     assert sent["email"].subject == \
         "Reminder: Consultation, Monday 23 November 2026, 10:00–10:30 CET"
-    assert "/v1/client-actions/cancel?token=" in sent["email"].text
-    assert "/v1/client-actions/propose_time?token=" in sent["email"].text
-    assert "Mon 23 Nov 10:00" in sent["sms"].text and "client-actions/cancel" in sent["sms"].text
+    assert "/v1/client_actions/cancel?token=" in sent["email"].text
+    assert "/v1/client_actions/propose_time?token=" in sent["email"].text
+    assert "Mon 23 Nov 10:00" in sent["sms"].text and "client_actions/cancel" in sent["sms"].text
     assert len(fake.accepted) == before + 2          # to Ada only
     # The 2 h one waits for its time.
     assert planned(settings, appointment_id) == {"120": START - timedelta(hours=2)}
