@@ -57,7 +57,9 @@ def _part(value: Any, kind: Kind) -> Any:
             return parsed
     if kind is uuid.UUID and isinstance(value, str):
         return uuid.UUID(value)                  # ValueError when it is not one
-    if kind in (int, str) and type(value) is kind:   # not a bool for an int
+    if kind is int and type(value) is int and 0 <= value < 2 ** 63:  # a position or id
+        return value                                                # (bigint), not a bool
+    if kind is str and isinstance(value, str):
         return value
     raise ValueError(BAD_CURSOR)
 

@@ -26,6 +26,7 @@ def test_a_cursor_gives_back_the_key_it_was_made_from() -> None:
     ("!!!", (int,)), ("e30", (int,)),                      # not base64 JSON; not a list
     (paging.encode(("42",)), (int,)), (paging.encode((True,)), (int,)),
     (paging.encode((1, 2)), (int,)),                        # another key's length
+    (paging.encode((-1,)), (int,)), (paging.encode((2 ** 63,)), (int,)),  # not a bigint id
     (paging.encode(("2026-11-23T09:30:00",)), (datetime,)),  # a time without an offset
     (paging.encode(("not a time",)), (datetime,)),
     (paging.encode(("not-a-uuid",)), (uuid.UUID,)),
