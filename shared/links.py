@@ -77,4 +77,4 @@ def verify(token: str, action: str, now: datetime | None = None) -> LinkClaims:
 
 def url(appointment_id: str, action: str, ttl: int | None = None) -> str:
     base = config.get("BOOKING_PUBLIC_URL")
-    return f"{base}/v1/client-actions/{action}?token={sign(appointment_id, action, ttl)}"
+    return f"{base}/v1/client_actions/{action}?token={sign(appointment_id, action, ttl)}"

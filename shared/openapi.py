@@ -49,7 +49,8 @@ class ProblemSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Each field at fault (dotted path) with its reasons"})
     allowed_actions = fields.List(fields.String(), metadata={
-        "description": "409 transition not allowed: the actions the appointment allows now"})
+        "description": "409 transition not allowed: the actions the appointment allows now, "
+                       "each spelled as the path segment to POST it to (snake_case)"})
     current_version = fields.Integer(metadata={
         "description": "409 stale version: the version the resource is at now"})
     current_status = fields.String(metadata={"description": "409: the status the appointment is in"})

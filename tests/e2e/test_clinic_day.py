@@ -95,7 +95,7 @@ def test_booking_holds_every_appointment_in_its_expected_status(day, api):
     custom = day.visits["custom_confirmed"]
     notes = api.get(reader(day), "booking",
                     f"/v1/appointments/{day.visits['window_linked_rescheduled_reassigned'].id}"
-                    "/notes")["notes"]
+                    "/notes")["items"]
     assert [n["text"] for n in notes] == ["Client mentioned a penicillin allergy."]
     assert custom.snapshot["workflow"] == {"id": day.ids["workflow"], "version": 1}
 
@@ -120,7 +120,7 @@ def test_the_calendar_flags_requests_and_leaves_out_cancelled_rejected_and_no_sh
     calendar = api.get(who, "projections", "/v1/calendar",
                        **fresh(day, **{"from": day.today.isoformat(),
                                        "to": day.day.isoformat()}))
-    assert calendar["truncated"] is False
+    assert calendar["next_cursor"] is None
     shown = {item["id"]: item for item in calendar["items"]}
     expected = visits_where(day, lambda v: v.kind != "cancellation" and v.status != "no_show")
     assert Counter(shown.keys()) == expected
@@ -223,8 +223,8 @@ def messages_of(api: Api, day: DayResult, visit: Visit) -> list[dict[str, Any]]:
     """The visit's mailbox messages, each with its delivery (event, recipient kind)."""
     who = reader(day, visit.organisation)
     deliveries = {d["id"]: d for d in api.get(who, "notifier", "/v1/deliveries",
-                                               appointment_id=visit.id, limit=1000)}
-    mails = api.get(who, "notifier", "/v1/mailbox", appointment_id=visit.id, limit=1000)
+                                               appointment_id=visit.id, limit=1000)["items"]}
+    mails = api.get(who, "notifier", "/v1/mailbox", appointment_id=visit.id, limit=1000)["items"]
     return [m | {"delivery": deliveries.get(m["delivery_id"])} for m in mails]
 
 
@@ -282,7 +282,7 @@ def test_the_internal_note_told_nobody(day, mailbox, api):
     for name in ("window_linked_rescheduled_reassigned", "slot_new_client_proposed_time"):
         who = reader(day)
         deliveries = api.get(who, "notifier", "/v1/deliveries",
-                             appointment_id=day.visits[name].id, limit=1000)
+                             appointment_id=day.visits[name].id, limit=1000)["items"]
         types = {d["event_type"] for d in deliveries}
         assert "appointment.note_added.v1" not in types
         assert "appointment.client_linked.v1" not in types
@@ -319,8 +319,8 @@ def test_the_client_reads_the_message_of_reschedule_reassign_accept_cancel_and_c
                       and m["delivery"]["recipient_kind"] == "client" and m["channel"] == "email"]
             assert any(message in m["body_text"] for m in emails), (name, event, message)
             if kind in links_expected:
-                assert all("/v1/client-actions/cancel?token=" in m["body_text"]
-                           and "/v1/client-actions/propose_time?token=" in m["body_text"]
+                assert all("/v1/client_actions/cancel?token=" in m["body_text"]
+                           and "/v1/client_actions/propose_time?token=" in m["body_text"]
                            for m in emails), (name, event)
             seen.add(kind)
     assert {"rescheduled", "reassigned", "suggestion_accepted", "cancelled", "rejected",
@@ -334,7 +334,7 @@ def test_feedback_request_carries_a_survey_link_and_the_answer_reaches_the_organ
              if m["delivery"]["event_type"] == "appointment.feedback_requested.v1"
              and m["delivery"]["recipient_kind"] == "client"]
     assert {m["channel"] for m in asked} == {"email", "sms"}
-    assert all("/v1/client-actions/submit_feedback?token=" in m["body_text"] for m in asked)
+    assert all("/v1/client_actions/submit_feedback?token=" in m["body_text"] for m in asked)
     answered = [m for m in messages
                 if m["delivery"]["event_type"] == "appointment.feedback_submitted.v1"
                 and m["delivery"]["recipient_kind"] == "organisation"]
@@ -347,7 +347,7 @@ def test_feedback_request_carries_a_survey_link_and_the_answer_reaches_the_organ
 def test_every_delivery_was_sent_or_skipped_for_want_of_an_address(day, api, mailbox):
     for visit in day.visits.values():
         deliveries = api.get(reader(day, visit.organisation), "notifier", "/v1/deliveries",
-                             appointment_id=visit.id, limit=1000)
+                             appointment_id=visit.id, limit=1000)["items"]
         assert {d["state"] for d in deliveries} <= {"sent", "skipped"}
         skipped = [d for d in deliveries if d["state"] == "skipped"]
         # The branch has no phone number: its SMS is skipped, nobody else's.
@@ -398,7 +398,7 @@ def test_the_links_in_the_latest_message_of_an_open_appointment_can_be_used(day,
         assert found, f"{name}: no link in {latest['subject']!r}"
         for action, token in found:
             page = api.call(None, "GET", "booking",
-                            f"/v1/client-actions/{action}?token={token}").json()
+                            f"/v1/client_actions/{action}?token={token}").json()
             if page["possible"] is not True:
                 dead.append((name, latest["delivery"]["event_type"], action, visit.status))
     assert not dead, f"links sent to clients that booking refuses: {dead}"

@@ -32,7 +32,7 @@ def test_an_export_of_the_running_system_verifies_offline(stack, tmp_path: Path)
     period = {"from": (now - timedelta(hours=1)).isoformat(),
               "to": (now + timedelta(hours=1)).isoformat()}
     key = tmp_path / "checkpoints.pub.pem"
-    key.write_text(auditor.get("booking", "/v1/audit/public-key").json()["public_key_pem"])
+    key.write_text(auditor.get("booking", "/v1/audit/public_key").json()["public_key_pem"])
     downloaded = tmp_path / "export.jsonl"
     with auditor.get("booking", "/v1/audit/export", params=period, stream=True) as r:
         assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-ndjson"

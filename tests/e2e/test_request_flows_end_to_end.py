@@ -57,7 +57,7 @@ def queue_ids(client: Client) -> Counter:
 
 def mailbox_for(client: Client, appointment_id: str) -> list[dict]:
     return client.get("notifier", "/v1/mailbox",
-                      params={"appointment_id": appointment_id, "limit": 50}).json()
+                      params={"appointment_id": appointment_id, "limit": 50}).json()["items"]
 
 
 def history_of(client: Client, appointment_id: str) -> list[dict]:
@@ -107,7 +107,7 @@ def test_another_organisation_sees_nothing(stack, service_id):
     assert outsider.get("projections", f"/v1/appointments/{appointment_id}/history") \
         .status_code == 404
     assert outsider.get("notifier", "/v1/mailbox",
-                        params={"appointment_id": appointment_id}).json() == []
+                        params={"appointment_id": appointment_id}).json()["items"] == []
 
 
 def test_sixteen_clients_at_once_all_succeed_within_postgresqls_connections(stack):

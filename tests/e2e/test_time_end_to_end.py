@@ -42,7 +42,7 @@ def test_time_moves_appointments_with_the_worker_process(stack):
 
     # The worker is down while a visit that already ended is booked: nothing is lost
     stack.kill("booking-timers")
-    r = manager.post("booking", "/v1/appointments/for-client", {
+    r = manager.post("booking", "/v1/appointments/for_client", {
         **ids, "slot": weekday_at(9, -2), "status": "scheduled"})
     assert r.status_code == 201, r.text
     missed = r.json()["appointment"]["id"]

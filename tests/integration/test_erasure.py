@@ -180,7 +180,7 @@ def test_an_erased_client_is_gone_from_every_service_and_the_numbers_stay(system
         # her, and no copy of her is kept
         system.notify([late])
         system.send_all()
-        rows = system.deliveries.get(f"/v1/deliveries?appointment_id={queued}").get_json()
+        rows = system.deliveries.get(f"/v1/deliveries?appointment_id={queued}").get_json()["items"]
         assert rows and {(d["state"], d["last_error"]) for d in rows} == {("suppressed", "erased")}
         assert personal(system.deliveries.get("/v1/deliveries").get_json()) == []
         assert personal(system.deliveries.get("/v1/mailbox").get_json()) == []

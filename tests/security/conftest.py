@@ -70,7 +70,7 @@ def tenant(stack: Stack) -> Tenant:
     wait_until(lambda: appointment in {i["id"] for i in a.get("projections", "/v1/queue").json()
                                        .get("items", [])}, timeout=60, what="A's queue")
     wait_until(lambda: a.get("notifier", "/v1/deliveries",
-                             params={"appointment_id": appointment}).json(),
+                             params={"appointment_id": appointment}).json()["items"],
                timeout=60, what="the appointment's deliveries")
     ids = {"appointment_id": appointment, "exclude_appointment_id": appointment,
            "service_id": service, "resource_id": agent, "agent_id": agent, "client_id": client,

@@ -25,7 +25,7 @@ def state_of(stack: Stack, a: Tenant) -> dict[str, Any]:
                      f"/v1/clients/{ids['client_id']}")}
     state["workflow"] = m.get("workflow", f"/v1/workflows/{ids['workflow_id']}").headers["ETag"]
     feed = Client(stack, a.org, ("service",)).get("booking", "/v1/events",
-                                                   params={"limit": 1000}).json()["events"]
+                                                   params={"limit": 1000}).json()["items"]
     state["events"] = [e["event"]["id"] for e in feed]
     return state
 

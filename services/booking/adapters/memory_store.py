@@ -5,6 +5,7 @@ Use with `PERSISTENCE_MODULE=services.booking.adapters.memory_store:MemoryFactor
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -72,11 +73,15 @@ class MemoryTables:
                 and r.agent_id and r.slot and Slot.of(r.slot).overlaps(slot)}
 
     def entries(self, organisation_id: str, kind: str, email: str | None = None,
-                phone: str | None = None) -> list[dict[str, Any]]:
-        found = [deepcopy(s) for org, k, s in self.directory.values()
-                 if org == organisation_id and k == kind
-                 and (not (email or phone) or matches(s, email, phone))]
-        return sorted(found, key=lambda s: (s.get("name") or "", s["id"]))
+                phone: str | None = None, after: tuple[str, uuid.UUID] | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        found = sorted((deepcopy(s) for org, k, s in self.directory.values()
+                        if org == organisation_id and k == kind
+                        and (not (email or phone) or matches(s, email, phone))),
+                       key=lambda s: (s.get("name") or "", s["id"]))
+        if after:
+            found = [s for s in found if (s.get("name") or "", s["id"]) > (after[0], str(after[1]))]
+        return found if limit is None else found[:limit]
 
     def answer(self, organisation_id: str, key: str) -> Answer | None:
         found = self.answers.get((organisation_id, key))

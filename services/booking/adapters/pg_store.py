@@ -10,6 +10,7 @@ and its place in the organisation's hash chain (services/booking/audit/chain.py)
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -270,14 +271,20 @@ class PgTables:
         return {r[0] for r in rows}
 
     def entries(self, organisation_id: str, kind: str, email: str | None = None,
-                phone: str | None = None) -> list[dict[str, Any]]:
+                phone: str | None = None, after: tuple[str, uuid.UUID] | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
         query = "SELECT snapshot FROM booking_directory WHERE organisation_id = %s AND kind = %s"
         params: list[Any] = [organisation_id, kind]
         if email or phone:
             query += " AND (lower(email) = lower(%s) OR phone = %s)"
             params += [email or "", phone or ""]
+        if after:  # keyset: the sort below, compared in the database's own collation
+            query += " AND (snapshot->>'name', id) > (%s, %s)"
+            params += [after[0], after[1]]
+        query += " ORDER BY snapshot->>'name', id" + (" LIMIT %s" if limit is not None else "")
+        params += [limit] if limit is not None else []
         with self.pool.connection() as conn:
-            rows = conn.execute(query + " ORDER BY snapshot->>'name', id", params).fetchall()
+            rows = conn.execute(query, params).fetchall()
         return [r[0] for r in rows]
 
     def answer(self, organisation_id: str, key: str) -> Answer | None:

@@ -15,6 +15,7 @@ they never disagree with the event store:
 """
 from __future__ import annotations
 
+import uuid
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -104,7 +105,9 @@ class Tables(Protocol):
     def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]: ...
 
     def entries(self, organisation_id: str, kind: str, email: str | None = None,
-                phone: str | None = None) -> list[dict[str, Any]]: ...
+                phone: str | None = None, after: tuple[str, uuid.UUID] | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """Snapshots by (name, id), those after `after`, at most `limit`."""
 
     def answer(self, organisation_id: str, key: str) -> Answer | None: ...
 

@@ -19,8 +19,10 @@ from shared.errors import Unavailable
 
 class Reads(BookingBase):
     def entries(self, organisation_id: str, kind: str, email: str | None = None,
-                phone: str | None = None) -> list[dict[str, Any]]:
-        return self.tables.entries(organisation_id, kind, email, phone)
+                phone: str | None = None, after: tuple[str, uuid.UUID] | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """By (name, id): a page after `after` (keyset), at most `limit`."""
+        return self.tables.entries(organisation_id, kind, email, phone, after, limit)
 
     def available_agents(self, organisation_id: str, appointment_id: uuid.UUID,
                          slot: dict[str, Any] | None = None) -> list[dict[str, Any]]:

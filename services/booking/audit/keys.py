@@ -1,7 +1,7 @@
 """The Ed25519 key that signs checkpoints: a PEM file named by `AUDIT_SIGNING_KEY`;
 unset (development), one generated once under the data folder. Whoever verifies
 needs only the public key (`AUDIT_PUBLIC_KEY`, the `.pub.pem` file beside a
-generated key, or `GET /v1/audit/public-key`)."""
+generated key, or `GET /v1/audit/public_key`)."""
 from __future__ import annotations
 
 import os

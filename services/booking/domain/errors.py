@@ -38,7 +38,7 @@ class ClientNotLinked(Conflict):
 
     def __init__(self) -> None:
         super().__init__("the client is tentative: link it to an existing client or save it as "
-                         "a new client first (link-client, save-tentative-client)")
+                         "a new client first (link_client, save_tentative_client)")
 
 
 class SlotRequired(Conflict):

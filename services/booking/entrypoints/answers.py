@@ -106,8 +106,11 @@ class InternalNote(Answer):
 
 
 class Notes(Answer):
-    notes = fields.List(fields.Nested(InternalNote))
-    version = fields.Integer()
+    """Every note of the appointment in one page (bounded by the appointment)."""
+    items = fields.List(fields.Nested(InternalNote), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "always null: one page"})
+    version = fields.Integer(metadata={"description": "the appointment's version (ETag)"})
 
 
 class RemindersAnswer(Answer):
@@ -188,21 +191,6 @@ def entry_result(kind: str) -> type[Schema]:
                             name=f"{kind.capitalize()}Result")
 
 
-def entry_list(path: str, kind: str) -> type[Schema]:
-    """`{<path>: [...]}`: the entries of one kind, by name."""
-    return Answer.from_dict({path: fields.List(fields.Nested(ENTRIES[kind]))},
-                            name=f"{path.capitalize()}List")
-
-
-class Agents(Answer):
-    agents = fields.List(fields.Nested(ResourceEntry), metadata={
-        "description": "active agent resources free at the slot"})
-
-
-class Clients(Answer):
-    clients = fields.List(fields.Nested(ClientEntry))
-
-
 class LinkAppointment(Answer):
     id = fields.String(metadata={"format": "uuid"})
     status = fields.String()
@@ -229,7 +217,3 @@ class FeedEvent(Answer):
     key = fields.String()
     event = fields.Dict(metadata={"description": "the CloudEvent (structured JSON)"})
 
-
-class Feed(Answer):
-    events = fields.List(fields.Nested(FeedEvent))
-    next_after = fields.Integer(metadata={"description": "give it as `after` for the next page"})

@@ -22,11 +22,14 @@ from services.booking.entrypoints.common import (
     if_match,
     respond,
 )
-from shared import openapi
+from shared import openapi, paging
 from shared.auth import roles_allowed
 
 bp = Blueprint("appointments", __name__, url_prefix="/v1/appointments",
-               description="Appointments: request, confirm, reschedule, cancel, attend, ...")
+               description="Appointments: request, confirm, reschedule, cancel, attend, ... "
+                           "Each action is POSTed to `/v1/appointments/{id}/<action>`, the "
+                           "action spelled exactly as `allowed_actions` (a 409) and the history "
+                           "name it (snake_case, e.g. `no_show`, `request_feedback`).")
 
 class Action(NamedTuple):
     schema: type[Schema]     # validates the body
@@ -36,14 +39,14 @@ class Action(NamedTuple):
 
 
 A = BookingApplication
-# path -> how a POST there is handled
+# action (its path segment, as allowed_actions spells it) -> how a POST there is handled
 ACTIONS: dict[str, Action] = {
     "confirm": Action(s.ConfirmSchema, c.Confirm, A.confirm,
                       "Confirm / approve (exact slot and linked client)"),
-    "accept-suggestion": Action(s.MessageSchema, c.AcceptSuggestion, A.accept_suggestion,
+    "accept_suggestion": Action(s.MessageSchema, c.AcceptSuggestion, A.accept_suggestion,
                                 "Accept the client's proposed time"),
     "reschedule": Action(s.RescheduleSchema, c.Reschedule, A.reschedule, "Move to a new slot"),
-    "request-reschedule": Action(s.MessageSchema, c.RequestReschedule, A.request_reschedule,
+    "request_reschedule": Action(s.MessageSchema, c.RequestReschedule, A.request_reschedule,
                                  "Ask the client to propose a new time"),
     "reassign": Action(s.ReassignSchema, c.Reassign, A.reassign,
                        "Reassign to an agent available at the slot"),
@@ -51,16 +54,16 @@ ACTIONS: dict[str, Action] = {
                     "Add an internal note (never shown to the client)"),
     "details": Action(s.DetailsSchema, c.UpdateDetails, A.update_details,
                       "Update service, resources, questionnaire answers or metadata"),
-    "link-client": Action(s.LinkClientSchema, c.LinkClient, A.link_client,
+    "link_client": Action(s.LinkClientSchema, c.LinkClient, A.link_client,
                           "Link the tentative client to an existing client"),
     "cancel": Action(s.CancelSchema, c.Cancel, A.cancel,
                      "Cancel (reason from the organisation's list)"),
     "reject": Action(s.RejectSchema, c.Reject, A.reject, "Reject a request (reason mandatory)"),
     "attend": Action(s.AttendSchema, c.Attend, A.attend,
                      "Mark attended, with an optional outcome (once due)"),
-    "no-show": Action(s.EmptySchema, c.NoShow, A.no_show, "Mark as no-show (once due)"),
+    "no_show": Action(s.EmptySchema, c.NoShow, A.no_show, "Mark as no-show (once due)"),
     "reopen": Action(s.MessageSchema, c.Reopen, A.reopen, "Reopen a completed appointment"),
-    "request-feedback": Action(s.MessageSchema, c.RequestFeedback, A.request_feedback,
+    "request_feedback": Action(s.MessageSchema, c.RequestFeedback, A.request_feedback,
                                "Send a feedback request (at most once a day)"),
     "move": Action(s.MoveSchema, c.Move, A.move, "Move to a status of the custom workflow"),
 }
@@ -77,7 +80,7 @@ def request_appointment(args: dict[str, Any]) -> dict[str, Any]:
     return booking().request(caller(), c.Request(**args))
 
 
-@bp.route("/for-client", methods=["POST"])
+@bp.route("/for_client", methods=["POST"])
 @bp.arguments(s.CreateForClientSchema)
 @bp.response(201, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
@@ -108,7 +111,7 @@ def get_appointment(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
 def list_notes(appointment_id: uuid.UUID) -> Any:
     """The internal notes of an appointment"""
     a = booking().appointment(caller().organisation_id, appointment_id)
-    return respond({"notes": sorted(a.notes.values(), key=lambda n: n["at"]),
+    return respond({**paging.whole(sorted(a.notes.values(), key=lambda n: n["at"])),
                     "version": a.version})
 
 
@@ -125,7 +128,7 @@ def edit_note(args: dict[str, Any], appointment_id: uuid.UUID, note_id: str) -> 
                                if_match())
 
 
-@bp.route("/<uuid:appointment_id>/save-tentative-client", methods=["POST"])
+@bp.route("/<uuid:appointment_id>/save_tentative_client", methods=["POST"])
 @bp.arguments(s.EmptySchema)
 @bp.response(200, answers.AppointmentResult)
 @roles_allowed(*WRITERS)
@@ -137,24 +140,27 @@ def save_tentative_client(args: dict[str, Any], appointment_id: uuid.UUID) -> di
     return booking().save_tentative_client(caller(), appointment_id, if_match())
 
 
-@bp.route("/<uuid:appointment_id>/available-agents", methods=["GET"])
+@bp.route("/<uuid:appointment_id>/available_agents", methods=["GET"])
 @bp.arguments(s.AvailabilityQuery, location="query")
-@bp.response(200, answers.Agents)
+@bp.response(200, paging.envelope(answers.ResourceEntry))
 @roles_allowed(*WRITERS)
 def available_agents(args: dict[str, Any], appointment_id: uuid.UUID) -> Any:
-    """Agents available at the appointment's slot (or ?start=&end=), for reassigning"""
+    """Agents available at the appointment's slot (or ?start=&end=), for reassigning
+
+    Active agent resources free at the slot, in one page (`next_cursor` null)."""
     slot = {"start": args["start"], "end": args["end"]} if args.get("start") and args.get("end") \
         else None
     agents = booking().available_agents(caller().organisation_id, appointment_id, slot)
-    return respond({"agents": agents})
+    return respond(paging.whole(agents))
 
 
-@bp.route("/<uuid:appointment_id>/client-matches", methods=["GET"])
-@bp.response(200, answers.Clients)
+@bp.route("/<uuid:appointment_id>/client_matches", methods=["GET"])
+@bp.response(200, paging.envelope(answers.ClientEntry))
 @roles_allowed(*WRITERS)
 def client_matches(appointment_id: uuid.UUID) -> Any:
-    """Existing clients matching the tentative client by email or phone"""
-    return respond({"clients": booking().client_matches(caller().organisation_id, appointment_id)})
+    """Existing clients matching the tentative client by email or phone, in one page"""
+    return respond(paging.whole(booking().client_matches(caller().organisation_id,
+                                                         appointment_id)))
 
 
 def _register(path: str, action: Action) -> None:

@@ -1,4 +1,4 @@
-"""GET /v1/audit/public-key: the key the signed checkpoints on `audit.checkpoints`
+"""GET /v1/audit/public_key: the key the signed checkpoints on `audit.checkpoints`
 verify with (README, For auditors). Public by nature; read by the staff roles."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class PublicKeySchema(Schema):
     topic = fields.String(required=True, metadata={"example": "audit.checkpoints"})
 
 
-@bp.route("/public-key", methods=["GET"])
+@bp.route("/public_key", methods=["GET"])
 @bp.response(200, PublicKeySchema)
 @roles_allowed("auditor", "manager", auth.PLATFORM)
 def public_key() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""/v1/client-actions/{action}?token=...: what a client does through a signed link.
+"""/v1/client_actions/{action}?token=...: what a client does through a signed link.
 
 No bearer token: the signed link is the credential (the views are public).
 Tampered or expired links are 403; a used single-use link is 409.
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flask
-from flask import g, request
+from flask import Flask, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
@@ -21,9 +21,11 @@ from services.booking.entrypoints.common import booking, command, respond
 from shared import auth, links, logs, openapi
 from shared.errors import NotFound
 
-PREFIX = "/v1/client-actions"
+PREFIX = "/v1/client_actions"
 bp = Blueprint("client_actions", __name__, url_prefix=PREFIX,
-               description="Client self-service through signed links (no bearer token)")
+               description="Client self-service through signed links (no bearer token); "
+                           "each action's path segment is its name as `allowed_actions` and "
+                           "the history spell it (`propose_time`, `submit_feedback`, `cancel`)")
 # link action -> (body schema, the command it loads, the BookingApplication method handling it)
 BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]], str]] = {
     "cancel": (s.CancelSchema, c.Cancel, BookingApplication.cancel_by_link,
@@ -31,7 +33,7 @@ BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]], 
                "organisation says so (one of its cancellation reasons)."),
     "propose_time": (s.ProposeTimeSchema, c.ProposeTime, BookingApplication.propose_time,
                      "Propose another time through the client's link\n\nThe organisation "
-                     "accepts it (accept-suggestion) or answers otherwise."),
+                     "accepts it (accept_suggestion) or answers otherwise."),
     "submit_feedback": (s.FeedbackSchema, c.SubmitFeedback, BookingApplication.submit_feedback,
                         "Answer the feedback survey through the client's link\n\nA rating of "
                         "1 to 5 and an optional comment; the link works once."),
@@ -61,7 +63,7 @@ def describe(args: dict[str, Any], action: str) -> Any:
 
 def _register(action: str, schema: type[Schema], command_type: type[Any],
               handler: Callable[..., dict[str, Any]], summary: str) -> None:
-    """POST /v1/client-actions/<action>: one operation per action, with its own body."""
+    """POST /v1/client_actions/<action>: one operation per action, with its own body."""
     def act(args: dict[str, Any], token: str) -> dict[str, Any]:
         claims = _claims(action, token)
         return handler(booking(), claims, command_type(**args), logs.correlation_id.get(),
@@ -89,3 +91,19 @@ def unknown_action(action: str) -> Any:
 # Any other action answers 404 (not the 401 of an unknown route: a link carries no bearer
 # token). Registered with Flask's own add_url_rule: not an operation of the document.
 flask.Blueprint.add_url_rule(bp, "/<action>", "unknown_action", unknown_action, methods=["POST"])
+
+
+LEGACY_PREFIX = "/v1/client-actions"  # the spelling of links emailed before paths were snake_case
+
+
+@auth.public
+def legacy_link(action: str) -> Any:
+    """A link already in a client's inbox keeps working: 308 keeps the method and body."""
+    query = request.query_string.decode()
+    return flask.redirect(f"{PREFIX}/{action}" + (f"?{query}" if query else ""), 308)
+
+
+def install_legacy_links(app: Flask) -> None:
+    """Not an operation of the document: the one documented spelling is PREFIX."""
+    app.add_url_rule(f"{LEGACY_PREFIX}/<action>", "legacy_client_action", legacy_link,
+                     methods=["GET", "POST"])

@@ -11,7 +11,7 @@ from services.booking.domain.directory import public_services
 from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import READERS, booking, caller, command, if_match, respond
-from shared import auth, openapi
+from shared import auth, openapi, paging
 from shared.auth import roles_allowed
 
 bp = Blueprint("directory", __name__, url_prefix="/v1",
@@ -56,11 +56,12 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
         return booking().update_entry(caller(), kind, entry_id, args, if_match())
 
     def listing(args: dict[str, Any]) -> Any:
-        found = booking().entries(caller().organisation_id, kind, args.get("email"),
-                                  args.get("phone"))
-        if not auth.current().has(*READERS):  # the booking widget
-            found = public_services(found)
-        return respond({path: found})
+        rows = booking().entries(caller().organisation_id, kind, args.get("email"),
+                                 args.get("phone"), args.get("cursor"), args["limit"] + 1)
+        page = paging.page(rows, args["limit"], key=lambda e: (e["name"], uuid.UUID(str(e["id"]))))
+        if not auth.current().has(*READERS):  # the booking widget (a page may hold fewer)
+            page["items"] = public_services(page["items"])
+        return respond(page)
 
     def one(entry_id: uuid.UUID) -> Any:
         entry = booking().entry(caller().organisation_id, kind, entry_id)
@@ -73,7 +74,8 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
                           (one, f"One {kind}")):
         view.__name__ = f"{view.__name__}_{kind}"
         view.__doc__ = summary
-    result, query = answers.entry_result(kind), s.ClientQuery if kind == "client" else s.NoQuery
+    result = answers.entry_result(kind)
+    query = s.ClientQuery if kind == "client" else s.EntryPageQuery
     bp.route(f"/{path}", methods=["POST"], endpoint=f"create_{kind}")(
         bp.arguments(schema)(bp.response(201, result)(
             roles_allowed(*writers)(openapi.errors(409)(command(201)(create))))))
@@ -81,7 +83,7 @@ def _register(kind: str, path: str, schema: type[Schema], writers: tuple[str, ..
         bp.arguments(_patch(schema))(bp.response(200, result)(roles_allowed(*writers)(
             openapi.errors(409)(openapi.if_match(command()(update)))))))
     bp.route(f"/{path}", methods=["GET"], endpoint=f"list_{kind}")(
-        bp.arguments(query, location="query")(bp.response(200, answers.entry_list(path, kind))(
+        bp.arguments(query, location="query")(bp.response(200, paging.envelope(answers.ENTRIES[kind]))(
             roles_allowed(*listers)(listing))))
     bp.route(f"/{path}/<uuid:entry_id>", methods=["GET"], endpoint=f"get_{kind}")(
         bp.response(200, result)(roles_allowed(*READERS)(openapi.versioned(one))))

@@ -14,7 +14,7 @@ from services.booking.adapters.cloudevents import to_messages
 from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, respond
-from shared import auth
+from shared import auth, paging
 from shared.auth import roles_allowed
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events",
@@ -23,18 +23,25 @@ bp = Blueprint("events", __name__, url_prefix="/v1/events",
 
 @bp.route("", methods=["GET"])
 @bp.arguments(s.EventsQuery, location="query")
-@bp.response(200, answers.Feed)
+@bp.response(200, paging.envelope(answers.FeedEvent))
 @roles_allowed("service", "auditor", auth.PLATFORM)
 def events(args: dict[str, Any]) -> Any:
     """Stored events as CloudEvents, oldest first
 
-    The events with position > `after`: the caller's organisation's (the platform
-    role: every organisation's). Page on with `next_after`."""
+    The events with position > `after` (or after `cursor`): the caller's organisation's
+    (the platform role: every organisation's). `next_cursor` is null once the page
+    reached the newest event; to follow new ones later, start again with `after` set to
+    the last event's `position`."""
     app = booking()
     principal = auth.current()
     scope = None if principal.has(auth.PLATFORM) else principal.org
-    notifications = app.notifications(args["after"], args["limit"], scope)
-    out = [{"topic": topic, "key": key, "event": json.loads(ce.to_json())}
-           for topic, key, ce in to_messages(app, notifications)]
-    last = notifications[-1].id if notifications else args["after"]
-    return respond({"events": out, "next_after": last})
+    start, limit = (args["cursor"][0] if args.get("cursor") else args["after"]), args["limit"]
+    # One more than the page tells whether another follows (the log reads at most a
+    # section: a page of a whole section may be followed by an empty one).
+    notifications = app.notifications(start, limit + 1, scope)
+    more = len(notifications) > limit or len(notifications) == app.log_section_size
+    shown = notifications[:limit]
+    items = [{"topic": topic, "key": key, "event": json.loads(ce.to_json())}
+             for topic, key, ce in to_messages(app, shown)]
+    return respond({"items": items,
+                    "next_cursor": paging.encode((shown[-1].id,)) if more and shown else None})

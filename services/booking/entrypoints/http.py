@@ -42,6 +42,7 @@ def create_app(application: BookingApplication | None = None,
                                       audit_export.bp], required,
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
                           if servers else None)
+    client_actions.install_legacy_links(app)
     app.extensions["booking"] = application
     if getattr(application.tables, "url", None):  # in memory (unit tests): no limits
         ratelimit.install(app, lambda: ratelimit.store_pool(application))

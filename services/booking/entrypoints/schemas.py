@@ -1,6 +1,7 @@
 """Request bodies (marshmallow): bad input is a 422 naming the field and the reason."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -8,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from services.booking.application.commands import TentativeClient
 from services.booking.domain.values import HHMM, WEEKDAYS
 from shared import input as limits
+from shared import paging
 from shared.input import Details as DetailsField
 from shared.input import Email, Instant, Phone, StrictBoolean, StrictInteger, Text
 
@@ -184,9 +186,10 @@ class LinkQuery(Schema):
     token = Text(2_000, required=True)
 
 
-class EventsQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+class EventsQuery(paging.query(int, default=100, maximum=1000)):  # type: ignore[misc]
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
+        "description": "the first page starts after this position (0: the beginning); "
+                       "the next pages follow `next_cursor`"})
 
 
 # -- directory ---------------------------------------------------------------------------
@@ -266,11 +269,10 @@ class ClientSchema(Schema):
     active = StrictBoolean()
 
 
-class NoQuery(Schema):
-    """No query parameters (any is refused: shared/openapi.py)."""
+EntryPageQuery: type[Schema] = paging.query(str, uuid.UUID)  # by (name, id)
 
 
-class ClientQuery(Schema):
+class ClientQuery(EntryPageQuery):  # type: ignore[valid-type,misc]
     email = Text(limits.EMAIL)
     phone = Text(20)
 

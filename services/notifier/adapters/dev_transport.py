@@ -61,13 +61,17 @@ def settled(pool: ConnectionPool, organisation_id: str, position: int,
 
 
 def messages(pool: ConnectionPool, organisation_id: str | None = None,
-             appointment_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The mailbox, newest first (one organisation's, or everyone's)."""
+             appointment_id: str | None = None, limit: int = 100,
+             before: int | None = None) -> list[dict[str, Any]]:
+    """The mailbox, newest first (one organisation's, or everyone's), those with an id
+    before `before` (keyset-paged)."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             """SELECT id, delivery_id, organisation_id, appointment_id, channel, recipient,
                       subject, body_text, body_html, created_at FROM mailbox
                WHERE (%(org)s::text IS NULL OR organisation_id = %(org)s)
                  AND (%(appt)s::text IS NULL OR appointment_id = %(appt)s)
+                 AND (%(before)s::bigint IS NULL OR id < %(before)s)
                ORDER BY id DESC LIMIT %(limit)s""",
-            {"org": organisation_id, "appt": appointment_id, "limit": limit}).fetchall()
+            {"org": organisation_id, "appt": appointment_id, "limit": limit,
+             "before": before}).fetchall()

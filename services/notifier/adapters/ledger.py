@@ -166,17 +166,20 @@ class Ledger(Intake):
             return row
 
     def deliveries(self, organisation_id: str, appointment_id: str | None = None,
-                   recipient: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """One organisation's deliveries, oldest first (the API's read model)."""
+                   recipient: str | None = None, limit: int = 100,
+                   after: int | None = None) -> list[dict[str, Any]]:
+        """One organisation's deliveries, oldest first, those with an id after `after`
+        (the API's read model, keyset-paged)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(
                 f"""SELECT {COLUMNS} FROM deliveries
                     WHERE organisation_id = %(org)s
                       AND (%(appt)s::text IS NULL OR appointment_id = %(appt)s)
                       AND (%(to)s::text IS NULL OR lower(address) = lower(%(to)s))
+                      AND (%(after)s::bigint IS NULL OR id > %(after)s)
                     ORDER BY id LIMIT %(limit)s""",
                 {"org": organisation_id, "appt": appointment_id, "to": recipient,
-                 "limit": limit}).fetchall()
+                 "limit": limit, "after": after}).fetchall()
 
     # -- the outbox ------------------------------------------------------------------
     def erase_client(self, event: CloudEvent) -> str:

@@ -153,20 +153,25 @@ def upcoming(cur: Cursor[Any], appointment_id: str) -> dict[str, Any] | None:
 
 
 def planned(pool: ConnectionPool, organisation_id: str, appointment_id: str | None = None,
-            limit: int = 100) -> list[dict[str, Any]]:
-    """An organisation's reminders not sent yet, soonest first (the API's read model)."""
+            limit: int = 100, after: tuple[datetime, str] | None = None
+            ) -> list[dict[str, Any]]:
+    """An organisation's reminders not sent yet, soonest first, those after the
+    (due_at, key) `after` (the API's read model, keyset-paged)."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             f"""SELECT u.appointment_id, (t.payload->>'offset_minutes')::int AS offset_minutes,
                        t.payload->>'slot_start' AS slot_start, t.due_at, t.attempts,
-                       t.last_error
+                       t.last_error, t.key
                   FROM {TABLE} t JOIN upcoming_appointments u
                     ON u.appointment_id = t.payload->>'appointment_id'
                  WHERE t.kind = %(kind)s AND u.organisation_id = %(org)s
                    AND (%(appt)s::text IS NULL OR u.appointment_id = %(appt)s)
+                   AND (%(after_at)s::timestamptz IS NULL
+                        OR (t.due_at, t.key) > (%(after_at)s, %(after_key)s))
                  ORDER BY t.due_at, t.key LIMIT %(limit)s""",
-            {"kind": KIND, "org": organisation_id, "appt": appointment_id,
-             "limit": limit}).fetchall()
+            {"kind": KIND, "org": organisation_id, "appt": appointment_id, "limit": limit,
+             "after_at": after[0] if after else None,
+             "after_key": after[1] if after else None}).fetchall()
 
 
 def applying(cur: Cursor[Any], organisation_id: str, service_id: str | None,

@@ -7,20 +7,23 @@ GET /v1/reminders    reminders planned and not due yet, with their due time
 GET /v1/mailbox      the development mailbox as JSON (the caller's organisation)
 GET /mailbox         the same as a page for a person, newest first; the token may
                      come as ?access_token= (a browser sends no header)
-The first two take `min_position` (read-your-writes, shared/freshness.py): every
-event up to that booking position is consumed (its deliveries planned), and for
-the mailbox every message of those events is in it; else 504 with Retry-After.
+Each list answers `{items, next_cursor}`, keyset-paged by `limit` and `cursor`
+(shared/paging.py). Deliveries and the mailbox take `min_position`
+(read-your-writes, shared/freshness.py): every event up to that booking position
+is consumed (its deliveries planned), and for the mailbox every message of those
+events is in it; else 504 with Retry-After.
 Both mailbox routes exist only while a channel has no provider credentials
 (bootstrap.dev_channels), the one condition that puts messages there.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template_string
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from services.notifier import bootstrap
 from services.notifier.adapters import dev_transport, reminders
@@ -29,7 +32,7 @@ from services.notifier.adapters.ledger_rows import view
 from services.notifier.bootstrap import Settings
 from services.notifier.domain.model import STATES
 from services.notifier.domain.rendering import TEMPLATES
-from shared import auth, db, deadletters, kafka, openapi, read_your_writes
+from shared import auth, db, deadletters, kafka, openapi, paging, read_your_writes
 from shared.freshness import Freshness
 from shared.http import create_app as create_service_app
 from shared.read_your_writes import min_position_field
@@ -40,11 +43,13 @@ mailbox = Blueprint("mailbox", __name__, description="The development mailbox (n
                     "credentials for a channel): the caller's organisation's messages")
 
 
-class DeliveryQuery(Schema):
+LIMITS = {"default": 100, "maximum": 1000}
+
+
+class DeliveryQuery(paging.query(int, **LIMITS)):  # type: ignore[misc]
     min_position = min_position_field()
     appointment_id = fields.String(metadata={"description": "only this appointment"})
     recipient = fields.String(metadata={"description": "only this email address or phone number"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
 class DeliverySchema(Schema):
@@ -75,9 +80,8 @@ class DeliverySchema(Schema):
         "format": "date-time", "description": "a reminder's due time; null for kind event"})
 
 
-class ReminderQuery(Schema):
+class ReminderQuery(paging.query(datetime, str, **LIMITS)):  # type: ignore[misc]
     appointment_id = fields.String(metadata={"description": "only this appointment"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
 class PlannedReminderSchema(Schema):
@@ -90,10 +94,9 @@ class PlannedReminderSchema(Schema):
     last_error = fields.String(allow_none=True)
 
 
-class MailboxQuery(Schema):
+class MailboxQuery(paging.query(int, **LIMITS)):  # type: ignore[misc]
     min_position = min_position_field()
     appointment_id = fields.String()
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
 class MailSchema(Schema):
@@ -112,42 +115,48 @@ class MailSchema(Schema):
 class Deliveries(MethodView):
     @auth.roles_allowed(*READERS)
     @api.arguments(DeliveryQuery, location="query")
-    @api.response(200, DeliverySchema(many=True))
+    @api.response(200, paging.envelope(DeliverySchema))
     @openapi.errors(504)
-    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Deliveries of the caller's organisation, oldest first"""
         read_your_writes.wait_or_504(_freshness(), query.get("min_position"))
+        after = query.get("cursor")
         rows = _ledger().deliveries(auth.current().org, query.get("appointment_id"),
-                                    query.get("recipient"), query["limit"])
-        return [view(r) for r in rows]
+                                    query.get("recipient"), query["limit"] + 1,
+                                    after[0] if after else None)
+        return paging.page(rows, query["limit"], key=lambda r: (r["id"],), item=view)
 
 
 @api.route("/reminders")
 class Reminders(MethodView):
     @auth.roles_allowed(*READERS)
     @api.arguments(ReminderQuery, location="query")
-    @api.response(200, PlannedReminderSchema(many=True))
-    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    @api.response(200, paging.envelope(PlannedReminderSchema))
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Reminders of the caller's organisation planned and not sent yet, soonest first;
         once due, each is a delivery of kind reminder per channel"""
-        return [{**r, "due_at": r["due_at"].isoformat()} for r in reminders.planned(
-            _ledger().pool, auth.current().org, query.get("appointment_id"), query["limit"])]
+        rows = reminders.planned(_ledger().pool, auth.current().org, query.get("appointment_id"),
+                                 query["limit"] + 1, query.get("cursor"))
+        return paging.page(rows, query["limit"], key=lambda r: (r["due_at"], r["key"]),
+                           item=lambda r: {**r, "due_at": r["due_at"].isoformat()})
 
 
 @mailbox.route("/v1/mailbox")
 class Mailbox(MethodView):
     @auth.roles_allowed(*READERS)
     @mailbox.arguments(MailboxQuery, location="query")
-    @mailbox.response(200, MailSchema(many=True))
+    @mailbox.response(200, paging.envelope(MailSchema))
     @openapi.errors(504)
-    def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Messages the development transport kept, newest first"""
         org, position = auth.current().org, query.get("min_position")
         if position is not None:  # and the messages of those events are in the mailbox
             read_your_writes.wait_or_504(_freshness(), position, also=lambda: (
                 dev_transport.settled(_ledger().pool, org, position, _dev_channels())))
-        return dev_transport.messages(_ledger().pool, org, query.get("appointment_id"),
-                                      query["limit"])
+        before = query.get("cursor")
+        rows = dev_transport.messages(_ledger().pool, org, query.get("appointment_id"),
+                                      query["limit"] + 1, before[0] if before else None)
+        return paging.page(rows, query["limit"], key=lambda r: (r["id"],))
 
 
 @mailbox.route("/mailbox", methods=["GET"])

@@ -33,20 +33,25 @@ def organisation(conn: psycopg.Connection, org: str, ts: TableSet = LIVE) -> dic
 
 
 def calendar(conn: psycopg.Connection, org: str, start: datetime, end: datetime,
-             agent_id: str | None, resource_id: str | None, limit: int) -> list[dict[str, Any]]:
+             agent_id: str | None, resource_id: str | None, limit: int,
+             after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+    """On the calendar in [start, end), in (sort_at, id) order after `after`."""
     where: list[sql.Composable] = [sql.SQL(
         "organisation_id = %(org)s AND on_calendar AND start_at < %(end)s"
         " AND end_at > %(start)s")]
+    if after:
+        where.append(sql.SQL("(sort_at, id) > (%(after_at)s, %(after_id)s)"))
     if agent_id:
         where.append(sql.SQL("agent_id = %(agent)s"))
     if resource_id:
         where.append(sql.SQL("(resource_ids @> ARRAY[%(resource)s]::text[]"
                              " OR agent_id = %(resource)s)"))
-    return _rows(conn, sql.SQL("SELECT {cols} FROM {t} WHERE {w} ORDER BY start_at, id"
+    return _rows(conn, sql.SQL("SELECT {cols} FROM {t} WHERE {w} ORDER BY sort_at, id"
                                " LIMIT %(limit)s").format(
         cols=LIST_COLUMNS, t=LIVE.t("appointments"), w=sql.SQL(" AND ").join(where)),
         {"org": org, "start": start, "end": end, "agent": agent_id, "resource": resource_id,
-         "limit": limit})
+         "limit": limit, "after_at": after[0] if after else None,
+         "after_id": after[1] if after else None})
 
 
 def appointments(conn: psycopg.Connection, org: str, *, statuses: list[str] | None = None,

@@ -78,9 +78,10 @@ class KafkaSource:
 
 class BookingFeedSource:
     """Booking's event store: GET {booking}/v1/events?after=<position>&limit=<n>
-    (a bearer token of role platform: every organisation's), oldest first. Booking answers
-    {"events": [{"topic", "key", "event": <CloudEvent>}], "next_after": <position>};
-    a plain JSON list of CloudEvents is understood too."""
+    (a bearer token of role platform: every organisation's), oldest first, then
+    ?cursor=<next_cursor>. Booking answers the list envelope (shared/paging.py)
+    {"items": [{"topic", "key", "event": <CloudEvent>}], "next_cursor": str | null};
+    a plain JSON list of CloudEvents is understood too (paged on their positions)."""
     name = "store"
 
     def __init__(self, base_url: str, token: str, page_size: int = 500,
@@ -94,28 +95,33 @@ class BookingFeedSource:
         return None  # the feed has no end offset: read until it has nothing after `after`
 
     def read(self) -> Iterator[bytes]:
+        params: dict[str, Any] = {"after": self.after, "limit": self.page_size}
         while True:
-            response = self.session.get(f"{self.base_url}/v1/events",
-                                        params={"after": self.after, "limit": self.page_size},
+            response = self.session.get(f"{self.base_url}/v1/events", params=params,
                                         timeout=self.timeout)
             response.raise_for_status()
-            events, next_after = self._page(response.json())
+            events, following = self._page(response.json())
             for event in events:
                 yield json.dumps(event).encode()
-            if next_after is None or next_after <= self.after:
+                if isinstance(event, dict) and isinstance(event.get("position"), int):
+                    self.after = max(self.after, event["position"])  # a later read goes on
+            if following is None:
                 return
-            self.after = next_after
+            params = {**following, "limit": self.page_size}
 
-    def _page(self, body: Any) -> tuple[list[Any], int | None]:
-        if isinstance(body, dict) and isinstance(body.get("events"), list):
-            events = [e.get("event", e) if isinstance(e, dict) else e for e in body["events"]]
-            next_after = body.get("next_after")
-            return events, next_after if isinstance(next_after, int) else None
+    def _page(self, body: Any) -> tuple[list[Any], dict[str, Any] | None]:
+        """The events of a page and the parameters of the next (None: the last page)."""
+        if isinstance(body, dict) and isinstance(body.get("items"), list):
+            events = [e.get("event", e) if isinstance(e, dict) else e for e in body["items"]]
+            cursor = body.get("next_cursor")
+            return events, {"cursor": cursor} if isinstance(cursor, str) and cursor else None
         if isinstance(body, list):  # a bare list: page on the events' own positions
             positions = [e["position"] for e in body
                          if isinstance(e, dict) and isinstance(e.get("position"), int)]
-            return body, max(positions) if positions else None
-        raise ValueError("booking's event feed answered neither a list nor {events, next_after}")
+            if not positions or max(positions) <= self.after:
+                return body, None
+            return body, {"after": max(positions)}
+        raise ValueError("booking's event feed answered neither a list nor {items, next_cursor}")
 
     def close(self) -> None:
         self.session.close()

@@ -24,7 +24,7 @@ from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
-from shared import auth, db, deadletters, http, kafka, openapi, read_your_writes
+from shared import auth, db, deadletters, http, kafka, openapi, paging, read_your_writes
 from shared.errors import NotFound
 from shared.freshness import Freshness
 from shared.history import for_viewer
@@ -32,7 +32,6 @@ from shared.history import for_viewer
 blp = Blueprint("projections", __name__, url_prefix="/v1",
                 description="Read models: calendar, lists, queue, history, availability, "
                             "statistics")
-CALENDAR_LIMIT = 2000
 STAFF = ("agent", "manager", "auditor")  # the organisation's people; statistics: managers, auditors
 
 
@@ -80,23 +79,23 @@ def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
-@blp.response(200, schemas.Calendar)
+@blp.response(200, schemas.Page)
 def calendar(args: dict[str, Any]) -> dict[str, Any]:
     """Calendar: appointments in a date range, optionally for one agent or resource.
 
     Requested (unconfirmed) and tentative ones are flagged (`requested`,
     `tentative`); cancelled, rejected and no-show ones are left out.
     A window request is placed at its part of day in the organisation's time zone.
+    Ordered by (start, id), paged like the appointment list (up to 2000 a page).
     """
-    w, org, roles = _fresh(args), auth.current().org, auth.current().roles
+    w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)
         start, end = render.bounds(args["from_"], args["to"], tz)
         assert start is not None and end is not None  # both required by CalendarArgs
         rows = queries.calendar(conn, org, start, end, args.get("agent_id"),
-                                args.get("resource_id"), CALENDAR_LIMIT + 1)
-    return {"items": [render.appointment(r, roles) for r in rows[:CALENDAR_LIMIT]],
-            "truncated": len(rows) > CALENDAR_LIMIT}
+                                args.get("resource_id"), args["limit"] + 1, args.get("cursor"))
+    return _page(rows, args["limit"])
 
 
 @blp.get("/appointments")
@@ -111,7 +110,6 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
     request time. Pass `next_cursor` back as `cursor` for the next page.
     """
     w, org = _fresh(args), auth.current().org
-    after = render.decode_cursor(args.get("cursor"))
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)
         day: date | None = args.get("date")
@@ -119,7 +117,7 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
         rows = queries.appointments(
             conn, org, statuses=args.get("status"), agent_id=args.get("agent_id"),
             service_id=args.get("service_id"), client_id=args.get("client_id"), start=start,
-            end=end, after=after, limit=args["limit"])
+            end=end, after=args.get("cursor"), limit=args["limit"])
     return _page(rows, args["limit"])
 
 
@@ -139,7 +137,7 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
         rows = queries.appointments(
             conn, org, agent_id=args.get("agent_id"), service_id=args.get("service_id"),
             unconfirmed_only=True, include_confirmed=args["include_confirmed"],
-            after=render.decode_cursor(args.get("cursor")), limit=args["limit"])
+            after=args.get("cursor"), limit=args["limit"])
     return _page(rows, args["limit"])
 
 
@@ -235,8 +233,6 @@ def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [render.appointment(r, auth.current().roles) for r in rows],
-            "next_cursor": render.encode_cursor(rows[-1]["sort_at"], rows[-1]["id"])
-            if more else None}
+    """`limit` + 1 rows in (sort_at, id) order (shared/paging.py)."""
+    return paging.page(rows, limit, key=lambda r: (r["sort_at"], r["id"]),
+                       item=lambda r: render.appointment(r, auth.current().roles))

@@ -1,14 +1,11 @@
-"""Rows -> API shapes, and the paging cursor (opaque: base64url of the key)."""
+"""Rows -> API shapes."""
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.projections.domain.timing import zone
 from shared.domain.lifecycle import builtin_status
-from shared.errors import Invalid
 from shared.history import client_for_viewer
 
 
@@ -51,25 +48,6 @@ def history_item(row: dict[str, Any]) -> dict[str, Any]:
             "workflow": {"id": row["workflow_id"], "version": row["workflow_version"]},
             "correlation_id": row["correlation_id"], "source": row["source"],
             "link_id": row["link_id"], "changes": row["changes"]}
-
-
-def encode_cursor(at: datetime, id_: str) -> str:
-    raw = json.dumps([at.isoformat(), id_]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, id_ = json.loads(raw)
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None or not isinstance(id_, str):
-            raise ValueError
-        return parsed, id_
-    except (ValueError, TypeError, json.JSONDecodeError):
-        raise Invalid("cursor", "is not a cursor this API handed out") from None
 
 
 def bounds(start: date | datetime | None, end: date | datetime | None, tz: str

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from webargs.fields import DelimitedList
 
 from services.projections.domain.statistics import PERIODS
-from shared import openapi
+from shared import openapi, paging
 from shared.input import Day, within_years
 from shared.read_your_writes import min_position_field
 
@@ -73,7 +73,8 @@ class RangeArgs(FreshArgs):
             raise ValidationError(f"the range may span at most {MAX_RANGE_DAYS} days", "to")
 
 
-class CalendarArgs(RangeArgs):
+class CalendarArgs(paging.query(datetime, str, default=500, maximum=2000),  # type: ignore[misc]
+                   RangeArgs):
     agent_id = fields.String(validate=validate.Length(min=1))
     resource_id = fields.String(validate=validate.Length(min=1),
                                 metadata={"description": "any assigned resource (or agent)"})
@@ -85,9 +86,8 @@ class CalendarArgs(RangeArgs):
                 raise ValidationError("is required", key)
 
 
-class PageArgs(FreshArgs):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+class PageArgs(paging.query(datetime, str), FreshArgs):  # type: ignore[misc]
+    """`limit` and `cursor` (shared/paging.py), ordered by (start, id)."""
 
 
 class ListArgs(PageArgs, RangeArgs):
@@ -175,14 +175,7 @@ class Appointment(Schema):
     past = fields.Boolean()
 
 
-class Calendar(Schema):
-    items = fields.List(fields.Nested(Appointment))
-    truncated = fields.Boolean()
-
-
-class Page(Schema):
-    items = fields.List(fields.Nested(Appointment))
-    next_cursor = fields.String(allow_none=True)
+Page = paging.envelope(Appointment)  # the calendar, the list and the queue
 
 
 class HistoryItem(Schema):

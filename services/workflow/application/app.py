@@ -75,9 +75,14 @@ class WorkflowApplication(Application[UUID]):
         return workflow, version, created
 
     # -- queries ------------------------------------------------------------
-    def workflows(self, organisation_id: str) -> list[Workflow]:
-        ids = self._catalogue(organisation_id).workflow_ids
-        return [w for w in (self._find(organisation_id, i) for i in ids) if w is not None]
+    def workflows(self, organisation_id: str, start: int = 0,
+                  count: int | None = None) -> list[tuple[int, Workflow]]:
+        """The organisation's workflows in the order they were defined, each with its
+        place in that order (append-only: a page's keyset), from `start` on."""
+        ids = list(self._catalogue(organisation_id).workflow_ids)
+        chosen = ids[start:] if count is None else ids[start:start + count]
+        found = ((start + n, self._find(organisation_id, i)) for n, i in enumerate(chosen))
+        return [(n, w) for n, w in found if w is not None]
 
     def workflow(self, organisation_id: str, workflow_id: str) -> Workflow:
         workflow = self._find(organisation_id, workflow_id)

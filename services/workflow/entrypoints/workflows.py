@@ -19,7 +19,7 @@ from services.workflow.entrypoints.context import (
     etag,
     request_key,
 )
-from shared import openapi
+from shared import openapi, paging
 from shared.auth import current, roles_allowed
 from shared.domain import lifecycle
 from shared.preconditions import if_match
@@ -31,11 +31,17 @@ IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 @blp.route("/workflows")
 class Workflows(MethodView):
     @roles_allowed(*STAFF)
-    @blp.response(200, s.WorkflowSchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
-        """List the organisation's workflows (the built-in one first)."""
-        org = current().org
-        return [builtin_snapshot(org)] + [w.snapshot() for w in application().workflows(org)]
+    @blp.arguments(paging.query(int), location="query")
+    @blp.response(200, paging.envelope(s.WorkflowSchema))
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the organisation's workflows: the built-in one first, then in the order
+        they were defined (paged: `limit`, `cursor`)."""
+        org, limit = current().org, args["limit"]
+        start = args["cursor"][0] + 1 if args.get("cursor") else 0   # 0: the built-in one
+        rows = [(0, builtin_snapshot(org))] if start == 0 else []
+        rows += [(n + 1, w.snapshot()) for n, w in
+                 application().workflows(org, max(start - 1, 0), limit + 1 - len(rows))]
+        return paging.page(rows, limit, key=lambda r: (r[0],), item=lambda r: r[1])
 
     @roles_allowed("manager")
     @blp.arguments(s.WorkflowInSchema)

@@ -27,10 +27,10 @@ def report(urls: dict[str, str], result: DayResult, wait: float = 60.0) -> bool:
         status = api.get(who, "booking", f"/v1/appointments/{visit.id}")["appointment"]["status"]
 
         def count(v: Visit = visit, w: Actor = who) -> int | None:
-            n = len(api.get(w, "notifier", "/v1/mailbox", appointment_id=v.id, limit=1000))
+            n = len(api.get(w, "notifier", "/v1/mailbox", appointment_id=v.id, limit=1000)["items"])
             return n if n >= v.notifications else None
         sent = first_within(count, timeout=wait, interval=0.3) or len(api.get(
-            who, "notifier", "/v1/mailbox", appointment_id=visit.id, limit=1000))
+            who, "notifier", "/v1/mailbox", appointment_id=visit.id, limit=1000)["items"])
         good = status == visit.status and sent == visit.notifications
         ok &= good
         print(f"{'  ' if good else '! '}{visit.name:<38} {status + ' (' + visit.status + ')':<40}"

@@ -46,7 +46,7 @@ SILENT = ("add_note", "link_client")          # never notify anyone
 # The action the history records for a change that keeps the status (every change is there)
 HISTORY_ACTIONS = {"reassign": "reassigned", "add_note": "note_added",
                    "link_client": "client_linked"}
-LINK = re.compile(r"https?://[^\s\"'<>]+/v1/client-actions/(\w+)\?token=([A-Za-z0-9_.\-]+)")
+LINK = re.compile(r"https?://[^\s\"'<>]+/v1/client_actions/(\w+)\?token=([A-Za-z0-9_.\-]+)")
 
 
 # -- what the day expects -------------------------------------------------------------------

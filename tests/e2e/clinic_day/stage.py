@@ -79,7 +79,7 @@ class Day:
 
     def create_for_client(self, name: str, body: dict[str, Any],
                           resources: list[Contact]) -> Visit:
-        answer = self.api.call(self.desk, "POST", "booking", "/v1/appointments/for-client",
+        answer = self.api.call(self.desk, "POST", "booking", "/v1/appointments/for_client",
                                json=body, expect=(201,)).json()["appointment"]
         visit = Visit(name, answer["id"], self.desk.org, self.anna, self.sunny, resources)
         self.result.visits[name] = visit
@@ -136,23 +136,23 @@ class Day:
 
         def find() -> str | None:
             deliveries = self.api.get(reader, "notifier", "/v1/deliveries",
-                                      appointment_id=visit.id, limit=1000)
+                                      appointment_id=visit.id, limit=1000)["items"]
             wanted = {d["id"] for d in deliveries if d["event_type"] == event
                       and d["recipient_kind"] == "client" and d["channel"] == "email"}
             mails = self.api.get(reader, "notifier", "/v1/mailbox",
-                                 appointment_id=visit.id, limit=1000)
+                                 appointment_id=visit.id, limit=1000)["items"]
             for mail in mails:
                 if mail["delivery_id"] in wanted:
                     for found_action, token in LINK.findall(mail["body_text"]):
                         if found_action == action:
-                            return f"{self.api.urls['booking']}/v1/client-actions/{action}" \
+                            return f"{self.api.urls['booking']}/v1/client_actions/{action}" \
                                    f"?token={token}"
             return None
 
         link = first_within(find, timeout=45, interval=0.3)
         self.result.link_sources[action] = "mailbox" if link else "signed"
         if not link:
-            link = (f"{self.api.urls['booking']}/v1/client-actions/{action}"
+            link = (f"{self.api.urls['booking']}/v1/client_actions/{action}"
                     f"?token={links.sign(visit.id, action)}")
         self.result.links[action] = link
         return link

@@ -60,17 +60,17 @@ def test_every_event_is_described_with_its_changes_oldest_first(api, manager, se
         "client": {"name": "Ada", "email": "ada@example.com"},
         "questionnaire": {"allergies": "none"}}, headers={"X-Correlation-ID": "c0ffee"})
     aid = r.get_json()["appointment"]["id"]
-    api.post(f"/v1/appointments/{aid}/link-client", {"client_id": seed.client})
+    api.post(f"/v1/appointments/{aid}/link_client", {"client_id": seed.client})
     api.post(f"/v1/appointments/{aid}/confirm", {"agent_id": seed.agent})
     api.post(f"/v1/appointments/{aid}/reassign", {"agent_id": seed.other_agent,
                                                   "message": "Dr Watson will see you"})
     api.post(f"/v1/appointments/{aid}/details", {"questionnaire": {"allergies": "pollen"},
                                                  "metadata": {"crm_id": "42"}})
     note = api.post(f"/v1/appointments/{aid}/notes", {"text": "Prefers mornings"})
-    note_id = api.get(f"/v1/appointments/{aid}/notes").get_json()["notes"][0]["id"]
+    note_id = api.get(f"/v1/appointments/{aid}/notes").get_json()["items"][0]["id"]
     api.post(f"/v1/appointments/{aid}/notes/{note_id}", {"text": "Prefers early mornings"})
     token = links.sign(aid, "cancel")
-    cancelled = flask_app.test_client().post(f"/v1/client-actions/cancel?token={token}",
+    cancelled = flask_app.test_client().post(f"/v1/client_actions/cancel?token={token}",
                                              json={"reason": "Client request"})
     assert note.status_code == 200 and cancelled.status_code == 200, cancelled.get_json()
 

@@ -220,11 +220,11 @@ def test_the_checkpoint_loop_publishes_within_its_interval(audit, api: Api, seed
 
 def test_booking_serves_the_public_key_checkpoints_verify_with(audit, api: Api, monkeypatch):
     monkeypatch.setenv("AUDIT_PUBLIC_KEY", str(audit.public_key))
-    answer = api.as_(roles=("auditor",)).get("/v1/audit/public-key")
+    answer = api.as_(roles=("auditor",)).get("/v1/audit/public_key")
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["public_key_pem"].encode() == audit.public_key.read_bytes()
     assert answer.get_json()["algorithm"] == "Ed25519"
-    assert api.get("/v1/audit/public-key").status_code == 403  # an agent
+    assert api.get("/v1/audit/public_key").status_code == 403  # an agent
 
 
 def test_concurrent_saves_of_one_organisation_keep_one_unbroken_chain(audit, flask_app):

@@ -26,7 +26,7 @@ def public(flask_app):
 
 def test_a_client_cancels_through_the_link_once(public, appointment, api):
     token = links.sign(appointment, "cancel")
-    url = f"/v1/client-actions/cancel?token={token}"
+    url = f"/v1/client_actions/cancel?token={token}"
     # The page shows the appointment and the reasons to choose from
     page = public.get(url)
     assert page.status_code == 200, page.get_json()
@@ -46,7 +46,7 @@ def test_a_client_cancels_through_the_link_once(public, appointment, api):
 
 
 def test_a_retry_of_a_link_action_with_its_idempotency_key_replays(public, appointment):
-    url = f"/v1/client-actions/cancel?token={links.sign(appointment, 'cancel')}"
+    url = f"/v1/client_actions/cancel?token={links.sign(appointment, 'cancel')}"
     first = public.post(url, json={}, headers={"Idempotency-Key": "tap-1"})
     retry = public.post(url, json={}, headers={"Idempotency-Key": "tap-1"})
     assert (first.status_code, retry.status_code) == (200, 200)
@@ -56,33 +56,33 @@ def test_a_retry_of_a_link_action_with_its_idempotency_key_replays(public, appoi
 def test_tampered_expired_and_misdirected_links_are_403(public, appointment):
     token = links.sign(appointment, "cancel")
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    r = public.post(f"/v1/client-actions/cancel?token={tampered}", json={})
+    r = public.post(f"/v1/client_actions/cancel?token={tampered}", json={})
     assert r.status_code == 403 and "not valid" in r.get_json()["detail"]
     # a link for another action
-    r = public.post(f"/v1/client-actions/submit_feedback?token={token}", json={"rating": 5})
+    r = public.post(f"/v1/client_actions/submit_feedback?token={token}", json={"rating": 5})
     assert r.status_code == 403 and "'cancel'" in r.get_json()["detail"]
     # a link signed an hour ago that lived 60 seconds
     old = links.sign(appointment, "cancel", ttl=60, now=datetime.now(UTC) - timedelta(hours=1))
-    r = public.post(f"/v1/client-actions/cancel?token={old}", json={})
+    r = public.post(f"/v1/client_actions/cancel?token={old}", json={})
     assert r.status_code == 403 and "expired" in r.get_json()["detail"]
     # no token, unknown action
-    assert public.post("/v1/client-actions/cancel", json={}).status_code == 422
-    assert public.post(f"/v1/client-actions/explode?token={token}", json={}).status_code == 404
+    assert public.post("/v1/client_actions/cancel", json={}).status_code == 422
+    assert public.post(f"/v1/client_actions/explode?token={token}", json={}).status_code == 404
 
 
 def test_a_client_proposes_a_time_and_the_agent_accepts_it(public, appointment, api):
-    api.post(f"/v1/appointments/{appointment}/request-reschedule", {"message": "Dr Who is ill"})
-    url = f"/v1/client-actions/propose_time?token={links.sign(appointment, 'propose_time')}"
+    api.post(f"/v1/appointments/{appointment}/request_reschedule", {"message": "Dr Who is ill"})
+    url = f"/v1/client_actions/propose_time?token={links.sign(appointment, 'propose_time')}"
     bad = public.post(url, json={"slot": {"start": "2026-11-23T14:00:00+00:00"}})
     assert bad.status_code == 422 and "slot.end" in bad.get_json()["errors"]
     r = public.post(url, json={"slot": slot(14)})
     assert r.status_code == 200 and r.get_json()["appointment"]["status"] == "requested"
-    r = api.post(f"/v1/appointments/{appointment}/accept-suggestion", {})
+    r = api.post(f"/v1/appointments/{appointment}/accept_suggestion", {})
     assert r.get_json()["appointment"]["slot"] == slot(14)
 
 
 def test_feedback_needs_a_rating_from_one_to_five(public, appointment):
-    url = f"/v1/client-actions/submit_feedback?token={links.sign(appointment, 'submit_feedback')}"
+    url = f"/v1/client_actions/submit_feedback?token={links.sign(appointment, 'submit_feedback')}"
     r = public.post(url, json={"rating": 7})
     assert r.status_code == 422 and "rating" in r.get_json()["errors"]
     # a valid answer before any survey was sent is not allowed by the workflow

@@ -43,18 +43,18 @@ def a_visit_with_everything_personal(api, seed, clock, flask_app) -> str:
     r = api.post("/v1/appointments", visit_request(seed), headers={"Idempotency-Key": "visit-1"})
     assert r.status_code == 201, r.get_json()
     aid = r.get_json()["appointment"]["id"]
-    assert api.post(f"/v1/appointments/{aid}/link-client",
+    assert api.post(f"/v1/appointments/{aid}/link_client",
                     {"client_id": seed.client}).status_code == 200
     assert api.post(f"/v1/appointments/{aid}/confirm", {}).status_code == 200
     public = flask_app.test_client()
-    r = public.post(f"/v1/client-actions/propose_time?token={links.sign(aid, 'propose_time')}",
+    r = public.post(f"/v1/client_actions/propose_time?token={links.sign(aid, 'propose_time')}",
                     json={"slot": slot(11), "message": "running late"})
     assert r.status_code == 200, r.get_json()
-    assert api.post(f"/v1/appointments/{aid}/accept-suggestion", {}).status_code == 200
+    assert api.post(f"/v1/appointments/{aid}/accept_suggestion", {}).status_code == 200
     clock.set(MONDAY + timedelta(hours=12))
     assert api.post(f"/v1/appointments/{aid}/attend", {}).status_code == 200
-    assert api.post(f"/v1/appointments/{aid}/request-feedback", {}).status_code == 200
-    r = public.post(f"/v1/client-actions/submit_feedback?token="
+    assert api.post(f"/v1/appointments/{aid}/request_feedback", {}).status_code == 200
+    r = public.post(f"/v1/client_actions/submit_feedback?token="
                     f"{links.sign(aid, 'submit_feedback')}",
                     json={"rating": 5, "comment": "lovely visit"})
     assert r.status_code == 200, r.get_json()
@@ -82,7 +82,7 @@ def test_erasing_a_client_keeps_the_timeline_and_forgets_the_person(
     aid = a_visit_with_everything_personal(api, seed, clock, flask_app)
     auditor = api.as_(roles=("auditor",))
     before = api.get(f"/v1/appointments/{aid}").get_json()
-    feed_before = auditor.get("/v1/events?after=0&limit=1000").get_json()["events"]
+    feed_before = auditor.get("/v1/events?after=0&limit=1000").get_json()["items"]
     stored_before = stored_bytes(booking.tables.url)  # type: ignore[attr-defined]
     # An agent may not erase, nor another organisation's manager
     assert api.post(f"/v1/clients/{seed.client}/erase").status_code == 403
@@ -107,8 +107,8 @@ def test_erasing_a_client_keeps_the_timeline_and_forgets_the_person(
     # The directory, the matches and the events feed forget Ada too
     assert shows(api.get(f"/v1/clients/{seed.client}").get_json()) == []
     assert shows(api.get("/v1/clients").get_json()) == []
-    assert api.get("/v1/clients?email=ada@example.com").get_json()["clients"] == []
-    feed = auditor.get("/v1/events?after=0&limit=1000").get_json()["events"]
+    assert api.get("/v1/clients?email=ada@example.com").get_json()["items"] == []
+    feed = auditor.get("/v1/events?after=0&limit=1000").get_json()["items"]
     assert shows(feed) == [] and len(feed) == len(feed_before) + 1
     assert [e["event"]["type"] for e in feed][:-1] == [e["event"]["type"] for e in feed_before]
     assert feed[-1]["event"]["type"] == "client.erased.v1"
@@ -124,7 +124,7 @@ def test_erasing_a_client_keeps_the_timeline_and_forgets_the_person(
     assert (again["version"], again["position"]) == (erased["version"], None)
     assert manager.patch(f"/v1/clients/{seed.client}", {"name": "Ada"}).status_code == 409
     other = api.post("/v1/appointments", {**visit_request(seed), "slot": slot(15)})
-    link = api.post(f"/v1/appointments/{other.get_json()['appointment']['id']}/link-client",
+    link = api.post(f"/v1/appointments/{other.get_json()['appointment']['id']}/link_client",
                     {"client_id": seed.client})
     assert link.status_code == 422, link.get_json()
 

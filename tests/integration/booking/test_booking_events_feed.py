@@ -17,21 +17,25 @@ def test_the_feed_pages_by_position_and_its_ids_are_stable(api, seed, booking):
     confirmed = api.post(f"/v1/appointments/{aid}/confirm", {}).get_json()
     service = api.as_(roles=("service",))
     everything = service.get("/v1/events?after=0&limit=1000").get_json()
-    events = [e["event"] for e in everything["events"]]
+    events = [e["event"] for e in everything["items"]]
     positions = [e["position"] for e in events]
-    assert positions == sorted(positions) and everything["next_after"] == positions[-1]
+    assert positions == sorted(positions) and everything["next_cursor"] is None
     # The command's answer names the position of its event: read-your-writes
     assert events[-1]["position"] == confirmed["position"]
     assert events[-1]["type"] == "appointment.confirmed.v1"
-    # Paging: two at a time gives the same events
-    paged, after = [], 0
+    # Paging: two at a time gives the same events, each once
+    paged, query = [], "after=0"
     while True:
-        page = service.get(f"/v1/events?after={after}&limit=2").get_json()
-        if not page["events"]:
+        page = service.get(f"/v1/events?{query}&limit=2").get_json()
+        assert 1 <= len(page["items"]) <= 2
+        paged += [e["event"] for e in page["items"]]
+        if page["next_cursor"] is None:
             break
-        paged += [e["event"] for e in page["events"]]
-        after = page["next_after"]
+        query = f"cursor={page['next_cursor']}"
     assert paged == events
+    # From a position on: what a reader that kept the last position asks
+    later = service.get(f"/v1/events?after={positions[-3]}").get_json()["items"]
+    assert [e["event"]["position"] for e in later] == positions[-2:]
     # A rebuild from scratch (a new application on the same store) gives the same ids
     other = bootstrap.wire(bootstrap.Settings(
         database_url=booking.tables.url, clock=booking.clock, workflow=booking.workflow)).application
@@ -42,17 +46,19 @@ def test_the_feed_pages_by_position_and_its_ids_are_stable(api, seed, booking):
     finally:
         other.close()
     # Topics and keys follow the contract
-    topics = {(e["topic"], e["event"]["type"].split(".")[0]) for e in everything["events"]}
+    topics = {(e["topic"], e["event"]["type"].split(".")[0]) for e in everything["items"]}
     assert topics == {("appointments.events", "appointment"), ("directory.events", "organisation"),
                       ("directory.events", "service"), ("directory.events", "resource"),
                       ("directory.events", "client")}
-    assert {e["key"] for e in everything["events"] if e["topic"] == "directory.events"} == {"acme"}
+    assert {e["key"] for e in everything["items"] if e["topic"] == "directory.events"} == {"acme"}
 
 
 def test_bad_paging_is_422(api):
     service = api.as_(roles=("service",))
     assert service.get("/v1/events?limit=0").status_code == 422
     assert service.get("/v1/events?after=-1").status_code == 422
+    bad = service.get("/v1/events?cursor=WyJ4Il0")
+    assert bad.status_code == 422 and list(bad.get_json()["errors"]) == ["cursor"]
 
 
 def test_the_feed_is_the_callers_organisations_selected_in_the_query(api, seed, booking):
@@ -66,25 +72,28 @@ def test_the_feed_is_the_callers_organisations_selected_in_the_query(api, seed, 
     acme = [ce.position for _, _, ce in stored if ce.orgid == "acme"]
     theirs = [ce.position for _, _, ce in stored if ce.orgid == "globex"]
     # A service token of acme pages through acme's events only, two at a time
-    service, after = api.as_(roles=("service",)), 0
+    service, query = api.as_(roles=("service",)), "after=0"
     seen: list[int] = []
-    while page := service.get(f"/v1/events?after={after}&limit=2").get_json()["events"]:
-        assert len(page) == 2 or len(seen) + len(page) == len(acme)
-        seen += [e["event"]["position"] for e in page]
-        after = page[-1]["event"]["position"]
+    while True:
+        page = service.get(f"/v1/events?{query}&limit=2").get_json()
+        assert len(page["items"]) == 2 or len(seen) + len(page["items"]) == len(acme)
+        seen += [e["event"]["position"] for e in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        query = f"cursor={page['next_cursor']}"
     assert seen == acme
     # An auditor's page is full of their own events, not emptied by others' (was: 0 events)
     auditor = api.as_(org="globex", roles=("auditor",))
     first = auditor.get("/v1/events?after=0&limit=1").get_json()
-    assert [e["event"]["position"] for e in first["events"]] == theirs[:1]
-    assert first["next_after"] == theirs[0]
+    assert [e["event"]["position"] for e in first["items"]] == theirs[:1]
+    assert first["next_cursor"] is not None
 
 
 def test_only_the_platform_role_reads_every_organisations_events_and_nothing_else(api, seed,
                                                                                   booking):
     api.as_(org="globex", roles=("manager",)).post("/v1/clients", {"name": "Globex client"})
     platform = Api(api.client, org=auth.PLATFORM_ORG, roles=(auth.PLATFORM,))
-    feed = platform.get("/v1/events?after=0&limit=1000").get_json()["events"]
+    feed = platform.get("/v1/events?after=0&limit=1000").get_json()["items"]
     assert [e["event"]["position"] for e in feed] == [n.id for n in booking.notifications(0, 1000)]
     assert {e["event"]["orgid"] for e in feed} == {"acme", "globex"}
     for path in ("/v1/organisation", "/v1/services", f"/v1/services/{seed.service}",
@@ -102,10 +111,10 @@ def test_events_stored_before_the_feed_was_scoped_are_backfilled_at_start(api, s
     api.as_(org="globex", roles=("manager",)).post("/v1/clients", {"name": "Globex client"})
     service = api.as_(roles=("service",))
     before = service.get("/v1/events?after=0&limit=1000").get_json()
-    assert before["events"] and {e["event"]["orgid"] for e in before["events"]} == {"acme"}
+    assert before["items"] and {e["event"]["orgid"] for e in before["items"]} == {"acme"}
     with psycopg.connect(booking.tables.url, autocommit=True) as conn:  # as an older store
         conn.execute("DELETE FROM booking_event_organisation")
-    assert service.get("/v1/events?after=0&limit=1000").get_json()["events"] == []
+    assert service.get("/v1/events?after=0&limit=1000").get_json()["items"] == []
     restarted = bootstrap.wire(bootstrap.Settings(
         database_url=booking.tables.url, clock=booking.clock, workflow=booking.workflow)).application
     try:

@@ -94,17 +94,17 @@ def test_another_organisation_gets_404_everywhere_and_changes_nothing(api, manag
     before = len(events_of(booking))
     stranger = Api(api.client, org="globex", roles=("agent", "manager", "auditor"))
     a = f"/v1/appointments/{aid}"
-    reads = [a, f"{a}/notes", f"{a}/available-agents", f"{a}/client-matches",
+    reads = [a, f"{a}/notes", f"{a}/available_agents", f"{a}/client_matches",
              f"/v1/services/{seed.service}", f"/v1/resources/{seed.agent}",
              f"/v1/clients/{seed.client}"]
     for path in reads:
         assert stranger.get(path).status_code == 404, path
-    writes = {"confirm": {}, "accept-suggestion": {}, "reschedule": {"slot": slot(10)},
-              "request-reschedule": {}, "reassign": {"agent_id": seed.other_agent},
+    writes = {"confirm": {}, "accept_suggestion": {}, "reschedule": {"slot": slot(10)},
+              "request_reschedule": {}, "reassign": {"agent_id": seed.other_agent},
               "notes": {"text": "x"}, "notes/abc": {"text": "y"},
-              "details": {"metadata": {"a": 1}}, "link-client": {"client_id": seed.client},
-              "save-tentative-client": {}, "cancel": {}, "reject": {"reason": "Other"},
-              "attend": {}, "no-show": {}, "reopen": {}, "request-feedback": {},
+              "details": {"metadata": {"a": 1}}, "link_client": {"client_id": seed.client},
+              "save_tentative_client": {}, "cancel": {}, "reject": {"reason": "Other"},
+              "attend": {}, "no_show": {}, "reopen": {}, "request_feedback": {},
               "move": {"status": "x"}}
     for path, body in writes.items():
         assert stranger.post(f"{a}/{path}", body).status_code == 404, path
@@ -112,7 +112,7 @@ def test_another_organisation_gets_404_everywhere_and_changes_nothing(api, manag
                  f"/v1/clients/{seed.client}"):
         assert stranger.patch(path, {"name": "mine"}).status_code == 404, path
     # Their lists are empty and our ids are not theirs to book
-    assert stranger.get("/v1/clients").get_json()["clients"] == []
+    assert stranger.get("/v1/clients").get_json()["items"] == []
     r = stranger.post("/v1/appointments", {"service_id": seed.service, "client_id": seed.client,
                                            "slot": slot(9)})
     assert r.status_code == 422 and "service_id" in r.get_json()["errors"]
@@ -120,7 +120,7 @@ def test_another_organisation_gets_404_everywhere_and_changes_nothing(api, manag
     assert [n for n in events_of(booking)[before:] if not n.topic.startswith("organisation.")] == []
     assert api.get(a).get_json()["version"] == 1
     auditor = Api(api.client, org="globex", roles=("auditor",))
-    feed = auditor.get("/v1/events?after=0").get_json()["events"]
+    feed = auditor.get("/v1/events?after=0").get_json()["items"]
     assert all(e["event"]["orgid"] == "globex" for e in feed)
 
 

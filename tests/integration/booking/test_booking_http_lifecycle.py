@@ -22,9 +22,9 @@ def test_a_widget_request_is_linked_confirmed_attended_and_reviewed(api, manager
         "requested", 1, '"1"')
     assert body["position"] > 0
     # The practice gets a suggestion and links the existing client
-    matches = api.get(f"/v1/appointments/{aid}/client-matches").get_json()["clients"]
+    matches = api.get(f"/v1/appointments/{aid}/client_matches").get_json()["items"]
     assert [c["id"] for c in matches] == [seed.client]
-    r = api.post(f"/v1/appointments/{aid}/link-client", {"client_id": seed.client},
+    r = api.post(f"/v1/appointments/{aid}/link_client", {"client_id": seed.client},
                  headers={"If-Match": '"1"'})
     assert r.status_code == 200 and r.headers["ETag"] == '"2"'
     # It confirms at 09:00 with Dr Who
@@ -44,18 +44,18 @@ def test_a_widget_request_is_linked_confirmed_attended_and_reviewed(api, manager
     r = api.post(f"/v1/appointments/{aid}/attend", {"time_taken_minutes": 25,
                                                     "remark": "all good"})
     assert r.get_json()["appointment"]["outcome"]["time_taken_minutes"] == 25
-    assert api.post(f"/v1/appointments/{aid}/request-feedback", {}).status_code == 200
-    again = api.post(f"/v1/appointments/{aid}/request-feedback", {})
+    assert api.post(f"/v1/appointments/{aid}/request_feedback", {}).status_code == 200
+    again = api.post(f"/v1/appointments/{aid}/request_feedback", {})
     assert again.status_code == 409 and again.get_json()["requested_on"] == "2026-11-23"
     # The client answers through the survey link, without any bearer token
     token = links.sign(aid, "submit_feedback")
-    r = flask_app.test_client().post(f"/v1/client-actions/submit_feedback?token={token}",
+    r = flask_app.test_client().post(f"/v1/client_actions/submit_feedback?token={token}",
                                      json={"rating": 5, "comment": "thank you"})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["appointment"]["status"] == "feedback_received"
     # The whole history is in the event feed, in order, with versions
     service = api.as_(roles=("service",))
-    feed = service.get("/v1/events?after=0&limit=100").get_json()["events"]
+    feed = service.get("/v1/events?after=0&limit=100").get_json()["items"]
     mine = [e["event"] for e in feed if e["event"]["subject"] == aid]
     assert [e["type"] for e in mine] == [
         "appointment.requested.v1", "appointment.client_linked.v1", "appointment.confirmed.v1",
@@ -84,10 +84,10 @@ def test_reschedule_cancel_reject_reopen_and_notes_over_http(api, manager, seed,
     # notes stay internal
     r = api.post(f"/v1/appointments/{a}/notes", {"text": "call before"})
     assert "call before" not in r.get_data(as_text=True)
-    notes = api.get(f"/v1/appointments/{a}/notes").get_json()["notes"]
+    notes = api.get(f"/v1/appointments/{a}/notes").get_json()["items"]
     r = api.post(f"/v1/appointments/{a}/notes/{notes[0]['id']}", {"text": "call the day before"})
     assert r.status_code == 200
-    assert api.get(f"/v1/appointments/{a}/notes").get_json()["notes"][0]["text"] == \
+    assert api.get(f"/v1/appointments/{a}/notes").get_json()["items"][0]["text"] == \
         "call the day before"
     # cancelling needs a reason from the list now
     r = api.post(f"/v1/appointments/{a}/cancel", {})
@@ -102,7 +102,7 @@ def test_reschedule_cancel_reject_reopen_and_notes_over_http(api, manager, seed,
     c = request(slot=slot(14))
     api.post(f"/v1/appointments/{c}/confirm", {})
     clock.set(MONDAY + timedelta(hours=15))
-    assert api.post(f"/v1/appointments/{c}/no-show", {}).get_json()["appointment"]["status"] \
+    assert api.post(f"/v1/appointments/{c}/no_show", {}).get_json()["appointment"]["status"] \
         == "no_show"
     assert api.post(f"/v1/appointments/{c}/reopen", {}).get_json()["appointment"]["status"] \
         == "reopened"
@@ -114,7 +114,7 @@ def test_automatic_confirmation_and_reassigning_to_an_available_agent(api, seed)
                                       "agent_id": seed.agent, "source": "widget"})
     a = r.get_json()["appointment"]
     assert a["status"] == "scheduled" and a["confirmed_at"]
-    agents = api.get(f"/v1/appointments/{a['id']}/available-agents").get_json()["agents"]
+    agents = api.get(f"/v1/appointments/{a['id']}/available_agents").get_json()["items"]
     assert [x["id"] for x in agents] == [seed.other_agent]
     r = api.post(f"/v1/appointments/{a['id']}/reassign", {"agent_id": seed.other_agent,
                                                           "message": "Dr Watson instead"})

@@ -80,7 +80,7 @@ def test_with_nothing_cached_an_unreachable_workflow_is_503_retry_after(api_over
                                       "slot": slot(9)})
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     assert "workflow" in r.get_json()["detail"]
-    assert api.as_(roles=("service",)).get("/v1/events").get_json()["events"][-1]["event"][
+    assert api.as_(roles=("service",)).get("/v1/events").get_json()["items"][-1]["event"][
         "type"] == "client.created.v1"
 
 

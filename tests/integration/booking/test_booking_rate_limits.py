@@ -79,7 +79,7 @@ def test_every_write_method_counts_and_the_limit_is_per_organisation_too(make_ap
 def test_link_actions_without_a_token_are_limited_per_client_address(make_app):
     app = make_app(RATE_LIMIT_PER_TOKEN="off", RATE_LIMIT_PER_IP="3/minute")
     guesser = app.test_client()
-    url = "/v1/client-actions/cancel?token=guessed"
+    url = "/v1/client_actions/cancel?token=guessed"
 
     def attempt(address: str = "198.51.100.7", **headers: str) -> int:
         return guesser.post(url, json={}, headers=headers,
@@ -102,7 +102,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(make_app):
     browser = app.test_client()
 
     def attempt(client_ip: str) -> int:
-        return browser.post("/v1/client-actions/cancel?token=guessed", json={},
+        return browser.post("/v1/client_actions/cancel?token=guessed", json={},
                             headers={"X-Forwarded-For": f"10.9.9.9, {client_ip}"},
                             environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code  # the proxy
 

@@ -43,7 +43,7 @@ def planned(pool: ConnectionPool) -> dict[str, Any]:
 
 
 def scheduled(api: Api, seed: Any, at: dict[str, str]) -> str:
-    r = api.post("/v1/appointments/for-client", {
+    r = api.post("/v1/appointments/for_client", {
         "service_id": seed.service, "client_id": seed.client, "agent_id": seed.agent,
         "slot": at, "status": "scheduled"})
     assert r.status_code == 201, r.get_json()
@@ -269,8 +269,8 @@ def test_a_request_for_an_exact_slot_holds_it_until_the_hold_expires(api, manage
     r = api.post(f"/v1/appointments/{other}/confirm", {"agent_id": seed.agent})
     assert r.status_code == 409, r.get_json()
     # Availability: the agent is not offered for that time
-    free = api.get(f"/v1/appointments/{other}/available-agents").get_json()
-    assert seed.agent not in [a["id"] for a in free["agents"]]
+    free = api.get(f"/v1/appointments/{other}/available_agents").get_json()
+    assert seed.agent not in [a["id"] for a in free["items"]]
     # 20 minutes later, unconfirmed: the hold expires by itself
     clock.advance(timedelta(minutes=19))
     assert worker(pool, booking).run_due() == 0
@@ -284,7 +284,7 @@ def test_a_request_for_an_exact_slot_holds_it_until_the_hold_expires(api, manage
     assert planned(pool) == {}
     # The slot is free again
     assert seed.agent in [a["id"] for a in api.get(
-        f"/v1/appointments/{other}/available-agents").get_json()["agents"]]
+        f"/v1/appointments/{other}/available_agents").get_json()["items"]]
     r = api.post(f"/v1/appointments/{other}/confirm", {"agent_id": seed.agent})
     assert r.status_code == 200, r.get_json()
 

@@ -99,7 +99,7 @@ def test_redrive_resends_a_dead_letter_once_the_provider_is_fixed(settings, star
 
     fake.wait_for(4)
     (email,) = fake.accepted_for("email", ADA_EMAIL)
-    assert "Away that week" in email.text and "/v1/client-actions/propose_time?token=" in email.text
+    assert "Away that week" in email.text and "/v1/client_actions/propose_time?token=" in email.text
     wait_until(lambda: len(rows(settings.database_url, "state = 'sent'")) == 4)
 
     # Running it again re-drives nothing: the group has read those letters.

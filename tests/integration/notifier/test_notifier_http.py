@@ -2,6 +2,7 @@
 role), the development mailbox (JSON and the page for people), readiness."""
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from services.notifier import bootstrap
@@ -54,7 +55,7 @@ def test_deliveries_of_one_appointment_show_channel_recipient_state_attempts(wor
     response = world.get("/v1/deliveries?appointment_id=appt-acme", headers=bearer())
     assert response.status_code == 200
     got = {(d["channel"], d["recipient"], d["state"], d["attempts"], d["last_error"])
-           for d in response.json if d["event_type"] == "appointment.confirmed.v1"}
+           for d in response.json["items"] if d["event_type"] == "appointment.confirmed.v1"}
     assert got == {("email", "ada@example.com", "sent", 1, None),
                    ("sms", None, "skipped", 0, "no sms address for the client"),
                    ("email", ORGANISATION["email"], "sent", 1, None),
@@ -64,15 +65,15 @@ def test_deliveries_of_one_appointment_show_channel_recipient_state_attempts(wor
 def test_deliveries_filter_by_recipient(world):
     response = world.get("/v1/deliveries?recipient=ADA@example.com", headers=bearer(
         roles=["auditor"]))
-    assert [(d["appointment_id"], d["template"]) for d in response.json] == [
+    assert [(d["appointment_id"], d["template"]) for d in response.json["items"]] == [
         ("appt-acme", "client/confirmed"), ("appt-acme", "client/cancelled")]
 
 
 def test_another_organisation_sees_none_of_them(world):
     response = world.get("/v1/deliveries?appointment_id=appt-acme",
                          headers=bearer("globex", ["manager"]))
-    assert response.status_code == 200 and response.json == []
-    mine = world.get("/v1/deliveries", headers=bearer("globex", ["manager"])).json
+    assert response.status_code == 200 and response.json == {"items": [], "next_cursor": None}
+    mine = world.get("/v1/deliveries", headers=bearer("globex", ["manager"])).json["items"]
     assert {d["appointment_id"] for d in mine} == {"appt-globex"}
 
 
@@ -85,12 +86,59 @@ def test_only_agents_managers_and_auditors_read_deliveries(world):
 
 
 def test_the_mailbox_as_json_is_the_callers_organisations_newest_first(world):
-    mail = world.get("/v1/mailbox", headers=bearer()).json
+    mail = world.get("/v1/mailbox", headers=bearer()).json["items"]
     assert {m["recipient"] for m in mail} == {"ada@example.com", "+441234567890",
                                               ORGANISATION["email"], ORGANISATION["phone"]}
     ids = [m["id"] for m in mail]
     assert ids == sorted(ids, reverse=True)
     assert world.get("/v1/mailbox").status_code == 401
+
+
+def pages(client, path, **params):
+    """Every row of a list, page by page (`limit` rows each), and how many pages."""
+    rows, cursor, count = [], None, 0
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        answer = client.get(path, query_string=query, headers=bearer())
+        assert answer.status_code == 200, answer.json
+        assert set(answer.json) == {"items", "next_cursor"}
+        rows += answer.json["items"]
+        count += 1
+        cursor = answer.json["next_cursor"]
+        if cursor is None:
+            return rows, count
+
+
+@pytest.mark.parametrize("path", ["/v1/deliveries", "/v1/mailbox"])
+def test_lists_page_with_a_cursor_every_row_once_in_order(world, path):
+    whole = world.get(path, headers=bearer()).json["items"]
+    assert len(whole) >= 5
+    paged, count = pages(world, path, limit=2)
+    assert [r["id"] for r in paged] == [r["id"] for r in whole]    # each once, same order
+    assert count == -(-len(whole) // 2)                          # no empty last page
+
+
+def test_the_mailbox_pages_on_where_it_was_while_new_messages_arrive(world, fresh_db):
+    """Newest first: a message arriving between two pages would shift an offset page;
+    the cursor's page 2 starts after the last message shown."""
+    whole = world.get("/v1/mailbox", headers=bearer()).json["items"]
+    first = world.get("/v1/mailbox", query_string={"limit": 2}, headers=bearer()).json
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO mailbox (delivery_id, organisation_id, appointment_id, channel,"
+                     " recipient, body_text) VALUES (0, 'acme', 'appt-new', 'sms', '+1', 'new')")
+    second = world.get("/v1/mailbox", query_string={"limit": 2, "cursor": first["next_cursor"]},
+                       headers=bearer()).json["items"]
+    assert [m["id"] for m in first["items"] + second] == [m["id"] for m in whole[:4]]
+    assert world.get("/v1/mailbox", headers=bearer()).json["items"][0]["appointment_id"] == \
+        "appt-new"
+
+
+@pytest.mark.parametrize("cursor", ["nonsense!", "WyJhIl0", "e30", "x" * 501])
+def test_a_cursor_this_api_did_not_hand_out_is_422_naming_cursor(world, cursor):
+    for path in ("/v1/deliveries", "/v1/mailbox", "/v1/reminders"):
+        bad = world.get(path, query_string={"cursor": cursor}, headers=bearer())
+        assert bad.status_code == 422 and bad.content_type == "application/problem+json"
+        assert list(bad.json["errors"]) == ["cursor"], bad.json
 
 
 def test_the_mailbox_page_shows_the_callers_organisations_messages_newest_first(world):

@@ -58,7 +58,7 @@ def test_the_message_past_the_hourly_quota_is_suppressed_visible_and_never_sent(
     api = create_app(database_url=settings.database_url,
                      bootstrap_servers=settings.bootstrap_servers).test_client()
     token = {"Authorization": f"Bearer {auth.issue('acme', ['auditor'])}"}
-    listed = present(api.get(f"/v1/deliveries?recipient={ADA['email']}", headers=token).json)
+    listed = present(api.get(f"/v1/deliveries?recipient={ADA['email']}", headers=token).json)["items"]
     assert [d["state"] for d in listed] == ["sent", "sent", "suppressed"]
     assert "NOTIFIER_QUOTA_PER_HOUR=2" in listed[-1]["last_error"]
     assert "last hour" in listed[-1]["last_error"]

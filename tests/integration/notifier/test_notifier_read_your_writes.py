@@ -72,14 +72,14 @@ def test_fifty_commands_in_a_row_are_all_in_the_mailbox_at_the_last_position(set
 
         mailbox = client.get(f"/v1/mailbox?min_position={last}&limit=1000", headers=BEARER)
         assert mailbox.status_code == 200, mailbox.get_json()
-        to_clients = [(m["appointment_id"], m["recipient"]) for m in mailbox.get_json()
+        to_clients = [(m["appointment_id"], m["recipient"]) for m in mailbox.get_json()["items"]
                       if m["recipient"].startswith("c")]
         assert sorted(to_clients) == sorted(  # each request's and confirmation's email
             (f"appt-{i}", f"c{i}@example.com") for i in range(25) for _ in range(2))
         deliveries = client.get(f"/v1/deliveries?min_position={last}&limit=1000",
                                 headers=BEARER)
         assert deliveries.status_code == 200
-        assert {d["event_id"] for d in deliveries.get_json()} == {e.id for e in events}
+        assert {d["event_id"] for d in deliveries.get_json()["items"]} == {e.id for e in events}
 
 
 def test_a_position_nobody_publishes_answers_504_within_the_timeout(settings, notifier):

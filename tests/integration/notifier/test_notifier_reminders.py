@@ -35,6 +35,7 @@ from tests.doubles.booking import FixedClock, LocalWorkflow
 from tests.fakes.events import appointment_event, organisation_event
 from tests.fakes.notifier_support import rows, start_worker, wait_until
 from tests.fakes.providers import FakeProviders
+from tests.present import present
 
 ADA_EMAIL, ADA_PHONE = "ada@example.com", "+441234567890"
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)            # Monday 10:00 in Zurich
@@ -125,7 +126,8 @@ def test_confirming_plans_two_reminders_rescheduling_moves_them_cancelling_drops
         answer = api.get("/v1/reminders", headers={
             "Authorization": f"Bearer {auth.issue(org, ['auditor'])}"})
         assert answer.status_code == 200
-        return [(r["appointment_id"], r["due_at"], r["offset_minutes"]) for r in answer.json or []]
+        return [(r["appointment_id"], r["due_at"], r["offset_minutes"])
+                for r in present(answer.json)["items"]]
 
     appointment_id = str(uuid.uuid4())
     # An agent confirms Ada for Monday 10:00 (Zurich)
@@ -219,9 +221,9 @@ def test_at_the_24_hour_point_one_email_and_one_sms_go_out_once(
     # in the organisation's zone, with the cancel and propose-another-time links
     assert sent["email"].subject == \
         "Reminder: Consultation, Monday 23 November 2026, 10:00–10:30 CET"
-    assert "/v1/client-actions/cancel?token=" in sent["email"].text
-    assert "/v1/client-actions/propose_time?token=" in sent["email"].text
-    assert "Mon 23 Nov 10:00" in sent["sms"].text and "client-actions/cancel" in sent["sms"].text
+    assert "/v1/client_actions/cancel?token=" in sent["email"].text
+    assert "/v1/client_actions/propose_time?token=" in sent["email"].text
+    assert "Mon 23 Nov 10:00" in sent["sms"].text and "client_actions/cancel" in sent["sms"].text
     assert len(fake.accepted) == before + 2          # to Ada only
     # The 2 h one waits for its time.
     assert planned(settings, appointment_id) == {"120": START - timedelta(hours=2)}
@@ -233,7 +235,7 @@ def test_at_the_24_hour_point_one_email_and_one_sms_go_out_once(
     def sent_reminders() -> list[dict[str, Any]]:
         answer = app.test_client().get(f"/v1/deliveries?appointment_id={appointment_id}",
                                        headers={"Authorization": f"Bearer {token}"})
-        return [d for d in answer.json or [] if d["kind"] == "reminder" and d["state"] == "sent"]
+        return [d for d in present(answer.json)["items"] if d["kind"] == "reminder" and d["state"] == "sent"]
     shown = wait_until(lambda: len(sent_reminders()) == 2 and sent_reminders(),
                        what="sent reminders")
     assert sorted((d["channel"], d["template"], d["due_at"]) for d in shown) == [

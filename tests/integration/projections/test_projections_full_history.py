@@ -55,7 +55,7 @@ def _booking_day(infra):
     post(f"{a}/notes", {"text": "Prefers mornings"})
     token = links.sign(aid, "cancel")
     clock.advance(timedelta(minutes=5))
-    assert web.post(f"/v1/client-actions/cancel?token={token}", json={}).status_code == 200
+    assert web.post(f"/v1/client_actions/cancel?token={token}", json={}).status_code == 200
     audit = web.get(f"{a}/audit", headers=_headers(("auditor",))).get_json()["events"]
     messages = [ce for _, _, ce in to_messages(app, app.notifications(0, 1000))]
     app.close()

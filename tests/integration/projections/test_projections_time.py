@@ -51,13 +51,13 @@ def _booking_week(infra: Any) -> tuple[dict[str, str], list[Any]]:
     ids = {}
     for name, hour in (("in_time", 9), ("late", 11), ("absent", 14)):
         start = MONDAY + timedelta(hours=hour)
-        ids[name] = post("/v1/appointments/for-client", {
+        ids[name] = post("/v1/appointments/for_client", {
             "service_id": service, "client_id": client, "agent_id": who, "status": "scheduled",
             "slot": {"start": start.isoformat(),
                      "end": (start + timedelta(minutes=30)).isoformat()}})["appointment"]["id"]
     post(f"/v1/appointments/{ids['in_time']}/cancel", {})          # Friday: 3 days ahead
     clock.set(MONDAY + timedelta(hours=7))                          # 4 hours before 11:00
-    r = web.post(f"/v1/client-actions/cancel?token={links.sign(ids['late'], 'cancel')}", json={})
+    r = web.post(f"/v1/client_actions/cancel?token={links.sign(ids['late'], 'cancel')}", json={})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["appointment"]["outcome"]["kind"] == "late_cancellation"
     clock.set(MONDAY + timedelta(hours=15, minutes=30))             # 14:30 + 60 minutes

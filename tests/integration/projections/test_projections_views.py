@@ -48,6 +48,19 @@ def test_a_clinic_week_in_every_view(settings):
         mine = api.get("/v1/calendar?from=2026-11-16&to=2026-11-24&agent_id=agent-7",
                        headers=acme).get_json()["items"]
         assert [i["id"] for i in mine] == [ids["attended"], ids["confirmed"], ids["reschedule"]]
+        # The calendar pages like every list: two at a time, each once, in order
+        whole = api.get("/v1/calendar?from=2026-11-16&to=2026-11-24", headers=acme).get_json()
+        paged, cursor = [], ""
+        while True:
+            page = api.get(f"/v1/calendar?from=2026-11-16&to=2026-11-24&limit=2{cursor}",
+                           headers=acme).get_json()
+            assert len(page["items"]) <= 2
+            paged += [i["id"] for i in page["items"]]
+            if not page["next_cursor"]:
+                break
+            cursor = f"&cursor={page['next_cursor']}"
+        assert whole["next_cursor"] is None and len(whole["items"]) == 4
+        assert paged == [i["id"] for i in whole["items"]]
         # (the no-show of last week is not on the calendar either)
         week = api.get("/v1/calendar?from=2026-11-16&to=2026-11-22", headers=acme).get_json()
         assert [i["id"] for i in week["items"]] == [ids["attended"]]

@@ -57,7 +57,7 @@ def test_a_manager_publishes_and_booking_reads_the_version(client):
     builtin = client.get("/v1/workflows/builtin/versions/1", headers=bearer("globex", "service"))
     assert builtin.json == lifecycle.BUILTIN.as_dict()
     assert client.get("/v1/workflows/builtin/versions/2", headers=SERVICE).status_code == 404
-    listed = client.get("/v1/workflows", headers=AGENT).json
+    listed = client.get("/v1/workflows", headers=AGENT).json["items"]
     assert [w["id"] for w in listed] == ["builtin", wid]
 
 
@@ -123,7 +123,7 @@ def test_another_organisation_gets_404_on_every_endpoint_and_changes_nothing(cli
         check(client, headers=bearer("globex", "service"), workflow_id=wid, action="move"),
     ]
     assert [a.status_code for a in attempts] == [404] * 5
-    assert [w["id"] for w in client.get("/v1/workflows", headers=OTHER_MANAGER).json] == ["builtin"]
+    assert ids(client, OTHER_MANAGER) == ["builtin"]
     assert client.get(f"/v1/workflows/{wid}", headers=MANAGER).json == before
 
 
@@ -157,7 +157,7 @@ def test_bad_input_is_a_422_naming_the_field(client, body, field):
     answer = client.post("/v1/workflows", json=body, headers=MANAGER)
     assert answer.status_code == 422 and field in answer.json["errors"], answer.json
     assert answer.content_type == "application/problem+json"
-    assert [w["id"] for w in client.get("/v1/workflows", headers=MANAGER).json] == ["builtin"]
+    assert ids(client, MANAGER) == ["builtin"]
 
 
 def test_publishing_a_broken_draft_names_each_problem(client):
@@ -200,7 +200,7 @@ def test_the_validate_api_checks_a_definition_without_saving_it(client):
                       headers=MANAGER)
     assert bad.status_code == 200 and bad.json["valid"] is False
     assert bad.json["problems"] == ["exactly one status must be of kind start"]
-    assert [w["id"] for w in client.get("/v1/workflows", headers=MANAGER).json] == ["builtin"]
+    assert ids(client, MANAGER) == ["builtin"]
 
 
 def test_a_retried_create_with_the_same_idempotency_key_creates_one(client):
@@ -210,7 +210,31 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_one(client):
     second = client.post("/v1/workflows", json=body, headers=headers)
     assert first.status_code == second.status_code == 201
     assert first.json["id"] == second.json["id"]
-    assert len(client.get("/v1/workflows", headers=MANAGER).json) == 2  # builtin + one
+    assert len(client.get("/v1/workflows", headers=MANAGER).json["items"]) == 2  # builtin + one
+
+
+def ids(client, headers, **query):
+    return [w["id"] for w in client.get("/v1/workflows", query_string=query,
+                                        headers=headers).json["items"]]
+
+
+def test_the_workflows_page_with_a_cursor_each_once_also_while_one_is_defined(client):
+    defined = [client.post("/v1/workflows", json={"name": f"Flow {n}", "statuses": FIVE_STEPS},
+                           headers=MANAGER).json["id"] for n in range(3)]
+    first = client.get("/v1/workflows", query_string={"limit": 2}, headers=AGENT).json
+    assert [w["id"] for w in first["items"]] == ["builtin", defined[0]]
+    defined.append(client.post("/v1/workflows", json={"name": "Late", "statuses": FIVE_STEPS},
+                               headers=MANAGER).json["id"])
+    seen, cursor = [w["id"] for w in first["items"]], first["next_cursor"]
+    while cursor:
+        page = client.get("/v1/workflows", query_string={"limit": 2, "cursor": cursor},
+                          headers=AGENT).json
+        seen += [w["id"] for w in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == ["builtin", *defined]
+    assert ids(client, AGENT, limit=200) == seen
+    bad = client.get("/v1/workflows", query_string={"cursor": "WyJ4Il0"}, headers=AGENT)
+    assert bad.status_code == 422 and list(bad.json["errors"]) == ["cursor"]
 
 
 def test_the_openapi_document_describes_every_endpoint(client):

@@ -24,7 +24,7 @@ def rendered(event):
 
 
 def link_tokens(text, action):
-    urls = re.findall(r"https?://\S+/v1/client-actions/" + action + r"\?token=[^\s\"<]+", text)
+    urls = re.findall(r"https?://\S+/v1/client_actions/" + action + r"\?token=[^\s\"<]+", text)
     return [parse_qs(urlparse(u.replace("&amp;", "&")).query)["token"][0] for u in urls]
 
 

@@ -55,7 +55,7 @@ def test_a_retried_create_with_the_same_key_answers_the_first(app):
     again = app.create(MIA, c.Create("Flow", STATUSES), request_key="key-1")
     other_org = app.create(Actor("globex", "eve"), c.Create("Flow", STATUSES), request_key="key-1")
     assert again.id == first.id != other_org.id
-    assert [w.id for w in app.workflows("acme")] == [first.id]
+    assert [w.id for _, w in app.workflows("acme")] == [first.id]
 
 
 def test_a_stale_version_is_a_conflict(app):

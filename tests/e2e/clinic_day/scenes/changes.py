@@ -15,7 +15,7 @@ def reschedule_and_reassign(day: Day) -> None:
     day.act(visit, day.desk, "notes", {"text": "Client mentioned a penicillin allergy."},
             "scheduled", action="add_note")
     agents = day.api.get(day.desk, "booking",
-                         f"/v1/appointments/{visit.id}/available-agents")["agents"]
+                         f"/v1/appointments/{visit.id}/available_agents")["items"]
     day.check("available agents at the slot list the other agent only",
               [a["id"] for a in agents] == [ids["bob"]], f"[{ids['bob']}]", body=agents)
     chosen = next(a["id"] for a in agents)
@@ -24,10 +24,10 @@ def reschedule_and_reassign(day: Day) -> None:
         "agent_id": chosen, "message": "Dr Weber will see you instead."}, "scheduled")
 
 
-# -- request-reschedule; the client proposes a time through the link; accept ------------
+# -- request_reschedule; the client proposes a time through the link; accept ------------
 def client_proposes_a_time(day: Day) -> None:
     visit = day.result.visits["slot_new_client_proposed_time"]
-    day.act(visit, day.desk, "request-reschedule", {
+    day.act(visit, day.desk, "request_reschedule", {
         "message": "Dr Brunner cannot make it at 10; please pick another time."},
         "reschedule_requested")
     link = day.client_link(visit, "propose_time", "reschedule_requested")
@@ -42,7 +42,7 @@ def client_proposes_a_time(day: Day) -> None:
         "slot": slot_at(day.planned, "16:00", 30)}, expect=None)
     day.refusal("a used propose-time link is refused", again, (409,),
                 lambda b: "used" in str(b.get("detail", "")))
-    answer = day.act(visit, day.desk, "accept-suggestion",
+    answer = day.act(visit, day.desk, "accept_suggestion",
                      {"message": "15:00 it is."}, "scheduled")
     day.check("the accepted proposal becomes the slot",
               same_slot(answer["slot"], proposal), str(proposal), body=answer["slot"])
@@ -83,5 +83,5 @@ def left_open(day: Day) -> None:
         "agent_id": ids["alice"], "resource_ids": [ids["branch"]],
         "slot": slot_at(day.planned, "14:00", 30)}, "requested", [day.alice, day.branch])
     day.act(visit, day.desk, "confirm", {}, "scheduled")
-    day.act(visit, day.desk, "request-reschedule", {
+    day.act(visit, day.desk, "request_reschedule", {
         "message": "Could you come another day?"}, "reschedule_requested")

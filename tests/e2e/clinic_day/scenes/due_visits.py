@@ -42,20 +42,20 @@ def attend_no_show_reopen(day: Day) -> None:
         "time_taken_minutes": 25, "completion_reason": "Treatment completed",
         "remark": "Follow-up in six weeks."}, "attended")
     visit = visits["no_show_reopened_attended"]
-    day.act(visit, day.desk, "no-show", {}, "no_show")
+    day.act(visit, day.desk, "no_show", {}, "no_show")
     day.act(visit, day.desk, "reopen", {"message": "The client arrived late."},
             "reopened")
     day.act(visit, day.desk, "attend", {
         "time_taken_minutes": 10, "completion_reason": "Short consultation"}, "attended")
-    day.act(visits["no_show"], day.desk, "no-show", {}, "no_show")
+    day.act(visits["no_show"], day.desk, "no_show", {}, "no_show")
 
 
 # -- feedback through the survey link ------------------------------------------------------
 def feedback(day: Day) -> None:
     visit = day.result.visits["attended_with_feedback"]
-    day.act(visit, day.desk, "request-feedback", {}, "feedback_pending")
+    day.act(visit, day.desk, "request_feedback", {}, "feedback_pending")
     again = day.api.call(day.desk, "POST", "booking",
-                         f"/v1/appointments/{visit.id}/request-feedback", json={},
+                         f"/v1/appointments/{visit.id}/request_feedback", json={},
                          expect=None)
     day.refusal("a second feedback request the same day is refused", again, (409,),
                 lambda b: "requested_on" in b)

@@ -43,8 +43,8 @@ def approve_widget_requests(day: Day) -> None:
     ids, planned, visits = day.result.ids, day.planned, day.result.visits
     linked = visits["window_linked_rescheduled_reassigned"]
     matches = day.api.get(day.desk, "booking",
-                          f"/v1/appointments/{linked.id}/client-matches")["clients"]
-    day.check("client-matches suggests the existing client by email",
+                          f"/v1/appointments/{linked.id}/client_matches")["items"]
+    day.check("client_matches suggests the existing client by email",
               [m["id"] for m in matches] == [ids["anna"]], f"[{ids['anna']}]",
               body=matches)
     not_yet = day.api.call(day.desk, "POST", "booking",
@@ -52,7 +52,7 @@ def approve_widget_requests(day: Day) -> None:
                            json={"slot": slot_at(planned, "09:00", 30)}, expect=None)
     day.refusal("approving before the client is linked is refused", not_yet, (409,),
                 lambda b: "link" in str(b.get("detail", "")))
-    day.act(linked, day.desk, "link-client", {"client_id": ids["anna"]}, "requested")
+    day.act(linked, day.desk, "link_client", {"client_id": ids["anna"]}, "requested")
     linked.client = day.anna
     linked.resources = [day.alice, day.branch]
     day.act(linked, day.manager, "confirm", {
@@ -60,12 +60,12 @@ def approve_widget_requests(day: Day) -> None:
         "message": "Dr Brunner will see you."}, "scheduled")
 
     new = visits["slot_new_client_proposed_time"]
-    matches = day.api.get(day.desk, "booking", f"/v1/appointments/{new.id}/client-matches")
-    day.check("a new client has no match", matches["clients"] == [], "[]", body=matches)
-    saved = day.act(new, day.desk, "save-tentative-client", {}, "requested")
+    matches = day.api.get(day.desk, "booking", f"/v1/appointments/{new.id}/client_matches")
+    day.check("a new client has no match", matches["items"] == [], "[]", body=matches)
+    saved = day.act(new, day.desk, "save_tentative_client", {}, "requested")
     day.ben = with_id(day.ben, saved["client"]["id"])
     new.client = day.ben
-    day.check("save-tentative-client links a new client",
+    day.check("save_tentative_client links a new client",
               saved["client"]["tentative"] is False and bool(saved["client"]["id"]),
               "client.tentative false with an id", body=saved["client"])
     day.act(new, day.manager, "confirm", {"slot": slot_at(planned, "10:00", 30)}, "scheduled")
