@@ -70,8 +70,8 @@ def drift(event_class: type[Any], change: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="module")
 def old_store_events() -> list[Any]:
     """The fixture's stored events as today's code decodes them."""
-    app: BookingApplication = bootstrap.build(memory=True, clock=FixedClock(NOW),
-                                              workflow=LocalWorkflow())
+    app: BookingApplication = bootstrap.wire(bootstrap.Settings(
+        memory=True, clock=FixedClock(NOW), workflow=LocalWorkflow())).application
     try:
         load(app, json.loads(FIXTURE.read_text())["events"])
         notifications = app.recorder.select_notifications(start=1, limit=10000)
