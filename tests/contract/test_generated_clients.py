@@ -38,7 +38,14 @@ OPERATIONS = {
     "request": ("booking", "appointments.request_appointment"),
     "confirm": ("booking", "appointments.confirm"),
     "queue": ("projections", "projections.queue"),
+    "workflow_version": ("workflow", "workflows.get_version"),
+    "deliveries": ("notifier", "notifier.get_deliveries"),
 }
+
+
+def items(parsed: Any) -> list[Any]:
+    """A list answer's items, whether bare or in an {items, next_cursor} envelope."""
+    return parsed if isinstance(parsed, list) else list(parsed.items)
 
 
 class Generated:
@@ -128,7 +135,7 @@ def test_the_readme_walk_through_round_trips_through_the_generated_clients(
                               "client_id": str(client.id),
                               "window": {"date": MONDAY, "part_of_day": "morning"}})), 201)
     queue = ok(g.call("queue", min_position=requested.position))
-    row = next(i for i in queue.items if i.id == str(requested.appointment.id))
+    row = next(i for i in items(queue) if i.id == str(requested.appointment.id))
     assert (row.status, row.status_name, row.status_kind, row.client.email) == (
         "requested", "Requested", "start", "ada@example.com")
 
@@ -139,9 +146,16 @@ def test_the_readme_walk_through_round_trips_through_the_generated_clients(
                               "agent_id": str(agent.id)})))
     assert confirmed.appointment.status == "scheduled"
     queue = ok(g.call("queue", min_position=confirmed.position, include_confirmed=True))
-    row = next(i for i in queue.items if i.id == str(requested.appointment.id))
-    assert (row.status, row.status_name, row.status_colour) == ("scheduled", "Scheduled",
-                                                                "#1e88e5")
+    row = next(i for i in items(queue) if i.id == str(requested.appointment.id))
+    # the row shows the status as the workflow version defines it
+    builtin = ok(g.call("workflow_version", workflow_id="builtin", version=1))
+    scheduled = next(s for s in builtin.statuses if s.key == "scheduled")
+    assert (row.status, row.status_name, row.status_colour) == (
+        "scheduled", scheduled.name, scheduled.colour)
+    sent = items(ok(g.call("deliveries", min_position=confirmed.position,
+                           appointment_id=str(requested.appointment.id))))
+    assert {"appointment.requested.v1", "appointment.confirmed.v1"} <= {
+        d.event_type for d in sent}
 
     # A documented error, parsed as the documented problem: confirming twice is refused
     again = g.call("confirm", appointment_id=requested.appointment.id,
