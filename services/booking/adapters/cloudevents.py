@@ -75,11 +75,14 @@ def to_messages(app: Application[Any],
     for n in notifications:
         event: Any = app.mapper.to_domain_event(n)
         aggregate = recent.at(app, event)
-        kind = type(aggregate).__name__.lower()
+        kind = type(aggregate).TOPIC   # the domain name: appointment, client, waitlist...
         change = deepcopy(event.change)
         snapshot = aggregate.snapshot()
         if kind == "client":  # directory.events keeps messages for good: no contact data
             for holder in (snapshot, change.get("fields") or {}):
+                holder.update({f: None for f in CONTACT if f in holder})
+        if kind == "waitlist":  # the same: the client's contact data stays in booking
+            for holder in (snapshot.get("client") or {}, change.get("client") or {}):
                 holder.update({f: None for f in CONTACT if f in holder})
         key = str(aggregate.id) if kind == "appointment" else aggregate.organisation_id
         ce = CloudEvent(

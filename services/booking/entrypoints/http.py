@@ -15,6 +15,7 @@ from services.booking.entrypoints import (
     client_actions,
     directory,
     events_feed,
+    waitlist,
 )
 from shared import config, db, http, kafka, ratelimit, relay_halt
 
@@ -36,7 +37,7 @@ def create_app(application: BookingApplication | None = None) -> Flask:
                                              RELAY_NAME)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
                                       events_feed.bp, audit.bp, checkpoint_key.bp,
-                                      audit_export.bp], required,
+                                      audit_export.bp, waitlist.bp], required,
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
                           if servers else None)
     app.extensions["booking"] = application
