@@ -23,6 +23,7 @@ from services.booking.application.ports import (
     WaitlistRow,
     matches,
 )
+from services.booking.domain.personal_data import CONTACT, ERASED
 from services.booking.domain.values import Slot
 
 FACTORY_TOPIC = "services.booking.adapters.memory_store:MemoryFactory"
@@ -72,6 +73,10 @@ class MemoryTables:
             self.directory[entry.id] = (entry.organisation_id, entry.kind, deepcopy(entry.snapshot))
         if side.erase:
             self.keys.erase(side.erase)
+            for _seq, w in self.waitlist_rows.values():
+                if w.organisation_id == side.erase.organisation_id \
+                        and w.snapshot["client"].get("id") == side.erase.client_id:
+                    w.snapshot["client"].update({f: ERASED[f] for f in CONTACT})
             for answer in self.answers.values():
                 if answer.organisation_id == side.erase.organisation_id:
                     keys.scrubbed_if_of(answer.body, side.erase)

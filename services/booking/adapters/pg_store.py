@@ -25,11 +25,13 @@ from services.booking.adapters import keys
 from services.booking.application.ports import Answer, CalendarRow, Keys, SideWrites, TimerRow
 from services.booking.application.timers import TABLE as TIMERS
 from services.booking.audit import chain
+from services.booking.domain.personal_data import CONTACT, ERASED
 from services.booking.domain.values import Slot, iso
 from shared import timers
 from shared.outage import Pool
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
+ERASED_CONTACT = {f: ERASED[f] for f in CONTACT}
 # With the library's lock_timeout (shared.db.eventsourcing_env) and its
 # idle_in_transaction_session_timeout, no save holds the event table for long.
 STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '5s'"
@@ -226,6 +228,11 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
         write_timer(curs, timer)
     if side.erase:
         keys.erase(curs, side.erase)
+        curs.execute(   # the waitlist's copies of the client's contact data go too
+            "UPDATE booking_waitlist SET snapshot = jsonb_set(snapshot, '{client}', "
+            "(snapshot->'client') || %s) WHERE organisation_id = %s "
+            "AND snapshot->'client'->>'id' = %s",
+            (Jsonb(ERASED_CONTACT), side.erase.organisation_id, side.erase.client_id))
     if side.answer:
         a = side.answer
         a.body["position"] = ids[-1]

@@ -279,3 +279,13 @@ def test_rebuild_plans_an_open_offers_lapse_again(api, seed, booking, pool):
         conn.commit()
         assert booking_timers.rebuild(booking, conn) == 1
     assert planned(pool) == before
+
+
+def test_an_erased_client_leaves_no_contact_data_on_the_waitlist(api, manager, seed):
+    waiting = join(api, seed, client_id=seed.client)
+    assert entry(api, waiting["id"])["client"]["email"] == "ada@example.com"
+    assert manager.post(f"/v1/clients/{seed.client}/erase", {}).status_code == 200
+    listed = api.get("/v1/waitlist").get_json()["items"][0]["client"]
+    shown = entry(api, waiting["id"])["client"]
+    for client in (listed, shown):
+        assert (client["name"], client["email"], client["phone"]) == ("erased", None, None)
