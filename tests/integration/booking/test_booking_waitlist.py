@@ -4,6 +4,7 @@ a signed link accepts it. The clock is moved, never waited for; booking's timer 
 runs once where a running one would fire."""
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,8 +15,9 @@ from booking_http_support import Api, slot
 from psycopg_pool import ConnectionPool
 
 from services.booking.application import timers as booking_timers
-from services.booking.application.app import BookingApplication
+from services.booking.application.app import BookingApplication, Caller
 from services.booking.application.waitlist_commands import offer_link_subject
+from services.booking.domain import errors
 from shared import links, timers
 from shared.timers import TimerWorker
 
@@ -289,3 +291,36 @@ def test_an_erased_client_leaves_no_contact_data_on_the_waitlist(api, manager, s
     shown = entry(api, waiting["id"])["client"]
     for client in (listed, shown):
         assert (client["name"], client["email"], client["phone"]) == ("erased", None, None)
+
+
+def test_two_workers_offering_the_same_slot_at_once_make_one_offer(api, seed, booking, pool):
+    taken = booked(api, seed, slot(9))
+    first, second = join(api, seed, client_id=seed.client), join(api, seed, client_id=seed.client)
+    assert api.post(f"/v1/appointments/{taken}/cancel", {}).status_code == 200
+    [due] = planned(pool)
+    system = Caller("acme", {"id": "system", "role": "system"})
+    start = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def offer() -> None:
+        start.wait()
+        try:
+            outcomes.append(booking.offer_slot(system, due.payload["service_id"],
+                                               due.payload["agent_id"], due.payload["slot"]))
+        except errors.StaleVersion as e:      # the worker retries it later: then taken
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=offer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(outcomes) == 2 and first["id"] in outcomes
+    assert all(o is None or isinstance(o, errors.StaleVersion) or o == first["id"]
+               for o in outcomes)
+    assert worker(pool, booking).run_due() == 1          # the timer itself: nothing more
+    offers = [n for n in booking.recorder.select_notifications(1, 1000)
+              if n.topic == "waitlist.Offered"]
+    assert len(offers) == 1
+    assert (entry(api, first["id"])["status"], entry(api, second["id"])["status"]) == (
+        "offered", "waiting")
