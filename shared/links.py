@@ -15,8 +15,10 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from shared import config
 from shared.errors import Problem
 
-CLIENT_ACTIONS = ("cancel", "propose_time", "submit_feedback")
-DEFAULT_TTL = {"cancel": 14 * 86400, "propose_time": 7 * 86400, "submit_feedback": 30 * 86400}
+# accept_offer is bound to one waitlist offer ("waitlist:<entry id>:<offer number>").
+CLIENT_ACTIONS = ("cancel", "propose_time", "submit_feedback", "accept_offer")
+DEFAULT_TTL = {"cancel": 14 * 86400, "propose_time": 7 * 86400, "submit_feedback": 30 * 86400,
+               "accept_offer": 86400}
 
 
 class LinkRefused(Problem):

@@ -18,7 +18,7 @@ from typing import Any
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 FAMILIES = ("appointment", "organisation", "service", "resource", "client", "workflow",
-            "notification")
+            "notification", "waitlist")
 ENVELOPE = "cloudevent.json"
 
 

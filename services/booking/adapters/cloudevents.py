@@ -75,13 +75,15 @@ def to_messages(app: Application[Any],
     for n in notifications:
         event: Any = app.mapper.to_domain_event(n)
         aggregate = recent.at(app, event)
-        kind = type(aggregate).__name__.lower()
+        kind = type(aggregate).TOPIC   # the domain name: appointment, client, waitlist...
         change = deepcopy(event.change)
         snapshot = aggregate.snapshot()
         if kind == "client":  # directory.events keeps messages for good: no contact data
             for holder in (snapshot, change.get("fields") or {}):
                 holder.update({f: None for f in CONTACT if f in holder})
-        key = str(aggregate.id) if kind == "appointment" else aggregate.organisation_id
+        # A waitlist entry travels like an appointment (its offers are sent to the client).
+        keyed = kind in ("appointment", "waitlist")
+        key = str(aggregate.id) if keyed else aggregate.organisation_id
         ce = CloudEvent(
             id=str(uuid.uuid5(event.originator_id, str(event.originator_version))),
             source=SOURCE, type=f"{kind}.{snake(type(event).__name__)}.v1",
@@ -89,7 +91,7 @@ def to_messages(app: Application[Any],
             orgid=aggregate.organisation_id, aggregateversion=event.originator_version,
             position=n.id, correlationid=change.get("correlation_id", ""),
             data={"change": change, kind: snapshot})
-        messages.append((kafka.APPOINTMENTS if kind == "appointment" else kafka.DIRECTORY, key, ce))
+        messages.append((kafka.APPOINTMENTS if keyed else kafka.DIRECTORY, key, ce))
     return messages
 
 

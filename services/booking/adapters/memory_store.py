@@ -16,7 +16,15 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notif
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from services.booking.adapters import keys
-from services.booking.application.ports import Answer, CalendarRow, SideWrites, TimerRow, matches
+from services.booking.application.ports import (
+    Answer,
+    CalendarRow,
+    SideWrites,
+    TimerRow,
+    WaitlistRow,
+    matches,
+)
+from services.booking.domain.personal_data import CONTACT, ERASED
 from services.booking.domain.values import Slot
 
 FACTORY_TOPIC = "services.booking.adapters.memory_store:MemoryFactory"
@@ -32,6 +40,7 @@ class MemoryTables:
         self.directory: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self.answers: dict[tuple[str, str], Answer] = {}
         self.event_organisations: dict[int, str] = {}  # notification id -> organisation
+        self.waitlist_rows: dict[str, tuple[int, WaitlistRow]] = {}  # id -> (join order, row)
         self.timers: dict[str, TimerRow] = {}          # key -> planned timer (booking_timers)
         self.keys = keys.MemoryKeys()
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
@@ -40,9 +49,10 @@ class MemoryTables:
     def check(self, side: SideWrites) -> None:
         if not side.organisation_id:
             raise ValueError("events saved without their organisation (BookingApplication.save)")
+        moving = {row.appointment_id for row in side.calendar}  # rewritten by this save
         for row in side.calendar:
-            if row.agent_id and row.slot and row.agent_id in self.busy_agents(
-                    row.organisation_id, Slot.of(row.slot), row.appointment_id):
+            if row.agent_id and row.slot and row.agent_id in self._busy(
+                    row.organisation_id, Slot.of(row.slot), moving):
                 raise CalendarOverlap(f"agent {row.agent_id} is booked at that time")
 
     def apply(self, side: SideWrites, ids: Sequence[int]) -> None:
@@ -56,10 +66,18 @@ class MemoryTables:
             self.timers.pop(timer.key, None)
             if timer.due_at is not None:
                 self.timers[timer.key] = timer
+        for w in side.waitlist:
+            seq = self.waitlist_rows[w.id][0] if w.id in self.waitlist_rows \
+                else len(self.waitlist_rows) + 1
+            self.waitlist_rows[w.id] = (seq, w)
         for entry in side.entries:
             self.directory[entry.id] = (entry.organisation_id, entry.kind, deepcopy(entry.snapshot))
         if side.erase:
             self.keys.erase(side.erase)
+            for _seq, w in self.waitlist_rows.values():
+                if w.organisation_id == side.erase.organisation_id \
+                        and w.snapshot["client"].get("id") == side.erase.client_id:
+                    w.snapshot["client"].update({f: ERASED[f] for f in CONTACT})
             for answer in self.answers.values():
                 if answer.organisation_id == side.erase.organisation_id:
                     keys.scrubbed_if_of(answer.body, side.erase)
@@ -68,9 +86,24 @@ class MemoryTables:
             self.answers[(side.answer.organisation_id, side.answer.key)] = deepcopy(side.answer)
 
     def busy_agents(self, organisation_id: str, slot: Slot, exclude: str | None) -> set[str]:
+        return self._busy(organisation_id, slot, {exclude} if exclude else set())
+
+    def _busy(self, organisation_id: str, slot: Slot, exclude: set[str]) -> set[str]:
         return {r.agent_id for r in self.calendar.values()
-                if r.organisation_id == organisation_id and r.appointment_id != exclude
+                if r.organisation_id == organisation_id and r.appointment_id not in exclude
                 and r.agent_id and r.slot and Slot.of(r.slot).overlaps(slot)}
+
+    def waitlist(self, organisation_id: str, service_id: str | None = None,
+                 status: str | None = None, after: int = 0,
+                 limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        found = sorted(((seq, deepcopy(w.snapshot)) for seq, w in self.waitlist_rows.values()
+                       if w.organisation_id == organisation_id and seq > after
+                       and service_id in (None, w.service_id) and status in (None, w.status)),
+                       key=lambda found: found[0])
+        return found[:limit]
+
+    def held_by(self, appointment_id: str) -> CalendarRow | None:
+        return self.calendar.get(appointment_id)
 
     def entries(self, organisation_id: str, kind: str, email: str | None = None,
                 phone: str | None = None, after: tuple[str, uuid.UUID] | None = None,

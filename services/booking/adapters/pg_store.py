@@ -23,14 +23,16 @@ from psycopg.sql import SQL, Composable, Identifier
 from psycopg.types.json import Jsonb
 
 from services.booking.adapters import keys
-from services.booking.application.ports import Answer, Keys, SideWrites, TimerRow
+from services.booking.application.ports import Answer, CalendarRow, Keys, SideWrites, TimerRow
 from services.booking.application.timers import TABLE as TIMERS
 from services.booking.audit import chain
-from services.booking.domain.values import Slot
+from services.booking.domain.personal_data import CONTACT, ERASED
+from services.booking.domain.values import Slot, iso
 from shared import timers
 from shared.outage import Pool
 
 RECORDER_TOPIC = "services.booking.adapters.pg_store:BookingRecorder"
+ERASED_CONTACT = {f: ERASED[f] for f in CONTACT}
 # With the library's lock_timeout (shared.db.eventsourcing_env) and its
 # idle_in_transaction_session_timeout, no save holds the event table for long.
 STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '5s'"
@@ -57,6 +59,19 @@ CREATE TABLE IF NOT EXISTS booking_directory (
     snapshot jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS booking_directory_org_kind ON booking_directory (organisation_id, kind);
+-- Waitlist entries in join order (seq); their offers hold time in booking_agent_calendar
+-- under the entry's id (appointment_id names whoever holds the time).
+CREATE TABLE IF NOT EXISTS booking_waitlist (
+    seq bigserial UNIQUE,
+    id uuid PRIMARY KEY,
+    organisation_id text NOT NULL,
+    service_id text NOT NULL,
+    status text NOT NULL,
+    snapshot jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS booking_waitlist_org ON booking_waitlist (organisation_id, seq);
+CREATE INDEX IF NOT EXISTS booking_waitlist_service
+    ON booking_waitlist (organisation_id, service_id, status, seq);
 CREATE TABLE IF NOT EXISTS booking_idempotency (
     organisation_id text NOT NULL,
     key text NOT NULL,
@@ -204,10 +219,21 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
             "INSERT INTO booking_directory VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO "
             "UPDATE SET email = EXCLUDED.email, phone = EXCLUDED.phone, snapshot = EXCLUDED.snapshot",
             (entry.id, entry.organisation_id, entry.kind, s.get("email"), s.get("phone"), Jsonb(s)))
+    for w in side.waitlist:
+        curs.execute(
+            "INSERT INTO booking_waitlist (id, organisation_id, service_id, status, snapshot) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+            " snapshot = EXCLUDED.snapshot",
+            (w.id, w.organisation_id, w.service_id, w.status, Jsonb(w.snapshot)))
     for timer in side.timers:
         write_timer(curs, timer)
     if side.erase:
         keys.erase(curs, side.erase)
+        curs.execute(   # the waitlist's copies of the client's contact data go too
+            "UPDATE booking_waitlist SET snapshot = jsonb_set(snapshot, '{client}', "
+            "(snapshot->'client') || %s) WHERE organisation_id = %s "
+            "AND snapshot->'client'->>'id' = %s",
+            (Jsonb(ERASED_CONTACT), side.erase.organisation_id, side.erase.client_id))
     if side.answer:
         a = side.answer
         a.body["position"] = ids[-1]
@@ -296,6 +322,31 @@ class PgTables:
 
     def is_overlap(self, error: Exception) -> bool:
         return isinstance(error.__cause__, errors.ExclusionViolation)
+
+    def waitlist(self, organisation_id: str, service_id: str | None = None,
+                 status: str | None = None, after: int = 0,
+                 limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        query = "SELECT seq, snapshot FROM booking_waitlist WHERE organisation_id = %s AND seq > %s"
+        params: list[Any] = [organisation_id, after]
+        if service_id:
+            query += " AND service_id = %s"
+            params.append(service_id)
+        if status:
+            query += " AND status = %s"
+            params.append(status)
+        with self.pool.connection() as conn:
+            rows = conn.execute(query + " ORDER BY seq LIMIT %s", [*params, limit]).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def held_by(self, appointment_id: str) -> CalendarRow | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT organisation_id, agent_id, lower(during), upper(during) "
+                               "FROM booking_agent_calendar WHERE appointment_id = %s",
+                               (appointment_id,)).fetchone()
+        if row is None:
+            return None
+        return CalendarRow(appointment_id, row[0], row[1],
+                           {"start": iso(row[2]), "end": iso(row[3])})
 
     @contextmanager
     def locked(self, organisation_id: str, key: str) -> Iterator[None]:

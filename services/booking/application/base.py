@@ -18,7 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Recor
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.booking.application import timers
+from services.booking.application import timers, waitlist_timers
 from services.booking.application.clock import Clock
 from services.booking.application.ports import (
     Answer,
@@ -37,6 +37,7 @@ from services.booking.domain.meta import Meta
 from services.booking.domain.organisation import Organisation, organisation_uuid
 from services.booking.domain.transitions import Transition, intended_status
 from services.booking.domain.values import Slot
+from services.booking.domain.waitlist import WaitlistEntry
 from shared import links
 from shared.domain import lifecycle
 from shared.domain.lifecycle import Definition
@@ -191,9 +192,18 @@ class BookingBase(Application[uuid.UUID]):
                 side.calendar.append(_calendar_row(aggregate))
                 org = org or self.organisation(aggregate.organisation_id)
                 side.timers += timers.plan(aggregate, org)
+            if isinstance(aggregate, WaitlistEntry):
+                side.calendar.append(waitlist_timers.calendar_row(aggregate))
+                side.waitlist.append(waitlist_timers.listed(aggregate))
+                side.timers += waitlist_timers.plan(aggregate)
             if isinstance(aggregate, DirectoryEntry):
                 side.entries.append(EntryRow(str(aggregate.id), aggregate.organisation_id,
                                              aggregate.kind, aggregate.snapshot()))
+        # A slot an appointment or an offer no longer holds goes to the waitlist.
+        side.timers += waitlist_timers.freed(self.tables, (primary, *others), side.calendar,
+                                             self.clock.now())
+        # Rows that free time first: time handed over in this save is free when taken.
+        side.calendar.sort(key=lambda row: row.agent_id is not None)
         try:
             recordings = self.save(primary, *others, side=side)
         except IntegrityError as e:

@@ -5,6 +5,7 @@ recorder receives `SideWrites` through `Application.save(..., side=...)`), so
 they never disagree with the event store:
 - the agent calendar: one row per appointment that blocks its agent's time;
 - the directory: services, resources and clients, for listing and matching;
+- the waitlist: one row per entry, in join order (`booking_waitlist`);
 - idempotency answers: (organisation, key) -> the first answer;
 - the organisation of every stored event, so `GET /v1/events` selects one
   organisation's events in the query itself;
@@ -39,6 +40,15 @@ class EntryRow:
     id: str
     organisation_id: str
     kind: str
+    snapshot: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WaitlistRow:
+    id: str
+    organisation_id: str
+    service_id: str
+    status: str
     snapshot: dict[str, Any]
 
 
@@ -94,6 +104,7 @@ class SideWrites:
     calendar: list[CalendarRow] = field(default_factory=list)
     timers: list[TimerRow] = field(default_factory=list)
     entries: list[EntryRow] = field(default_factory=list)
+    waitlist: list[WaitlistRow] = field(default_factory=list)
     answer: Answer | None = None
     erase: Erasure | None = None
     organisation_id: str | None = None  # of every event saved (set by BookingApplication.save)
@@ -110,6 +121,14 @@ class Tables(Protocol):
         """Snapshots by (name, id), those after `after`, at most `limit`."""
 
     def answer(self, organisation_id: str, key: str) -> Answer | None: ...
+
+    def waitlist(self, organisation_id: str, service_id: str | None = None,
+                 status: str | None = None, after: int = 0,
+                 limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        """(join order, snapshot) of the organisation's entries after `after`, in join order."""
+
+    def held_by(self, appointment_id: str) -> CalendarRow | None:
+        """The calendar row an appointment (or waitlist offer) holds now."""
 
     def locked(self, organisation_id: str, key: str) -> AbstractContextManager[None]: ...
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import Connection
 
 from services.booking.application import commands as c
+from services.booking.application import waitlist_timers
 from services.booking.application.ports import TimerRow
 from services.booking.domain import errors
 from services.booking.domain.appointment import Appointment
@@ -68,14 +69,17 @@ def plan(a: Appointment, org: Organisation) -> list[TimerRow]:
             TimerRow(f"{HOLD}:{a.id}", HOLD, hold, payload)]
 
 
-def appointment_ids(app: BookingBase, page: int = 1000) -> Iterator[uuid.UUID]:
-    """Every appointment in the event store, in the order it was first recorded."""
+def appointment_ids(app: BookingBase, page: int = 1000,
+                    family: str = "appointment") -> Iterator[uuid.UUID]:
+    """Every appointment (or waitlist entry) in the event store, in the order it was first
+    recorded."""
     seen: set[uuid.UUID] = set()
     start = 1
     while batch := app.recorder.select_notifications(start, page):
         for n in batch:
             originator = uuid.UUID(str(n.originator_id))
-            if (n.topic.startswith("appointment.") or ":Appointment." in n.topic) \
+            if (n.topic.startswith(f"{family}.") or (
+                    family == "appointment" and ":Appointment." in n.topic)) \
                     and originator not in seen:
                 seen.add(originator)
                 yield originator
@@ -91,6 +95,9 @@ def planned_from_events(app: BookingBase) -> list[TimerRow]:
         if a.organisation_id not in orgs:
             orgs[a.organisation_id] = app.organisation(a.organisation_id)
         rows += [r for r in plan(a, orgs[a.organisation_id]) if r.due_at is not None]
+    for entry_id in appointment_ids(app, family="waitlist"):   # open offers' lapses
+        entry = app.waitlist_entry(None, entry_id)  # type: ignore[attr-defined]
+        rows += [r for r in waitlist_timers.plan(entry) if r.due_at is not None]
     return rows
 
 
@@ -132,7 +139,7 @@ def handlers(app: Any) -> dict[str, timers.Handler]:
             log.info("timer's command refused", extra={"fields": {
                 "key": timer.key, "detail": str(e)}})
 
-    return {NO_SHOW: fire, HOLD: fire}
+    return {NO_SHOW: fire, HOLD: fire, **waitlist_timers.handlers(app)}
 
 
 def _caller(organisation_id: str, timer: timers.Timer) -> Any:

@@ -3,7 +3,7 @@
 Personal data (sealed with the subject's key when stored, adapters/sealing.py):
 - a client's name, email and phone: `initial.client`, `change.client`,
   `change.previous_client` of appointment events; `change.fields` of a client's
-  own directory events;
+  own directory events; `change.client` of a waitlist entry's `waitlist.Joined`;
 - what the client wrote: questionnaire answers (`initial.questionnaire`,
   `change.questionnaire`), the feedback comment (`change.feedback.comment`) and
   the message of a change the client made through a link (`change.message` when
@@ -44,6 +44,9 @@ def places(topic: str, state: dict[str, Any]) -> list[Place]:
             found.append((feedback, "comment"))
         if _obj(change.get("actor")).get("role") == "client" and "message" in change:
             found.append((change, "message"))
+    elif family == "waitlist":   # a waitlist entry's client (waitlist.Joined)
+        client = _obj(_obj(state.get("change")).get("client"))
+        found += [(client, f) for f in CONTACT if f in client]
     elif family == "client" and not topic.endswith("Erased"):
         fields = _obj(_obj(state.get("change")).get("fields"))
         found += [(fields, f) for f in CONTACT if f in fields]

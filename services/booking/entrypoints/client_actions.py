@@ -15,6 +15,7 @@ from marshmallow import Schema
 
 from services.booking.application import commands as c
 from services.booking.application.app import BookingApplication
+from services.booking.application.waitlist_commands import ACCEPT, AcceptOffer
 from services.booking.entrypoints import answers
 from services.booking.entrypoints import schemas as s
 from services.booking.entrypoints.common import booking, command, respond
@@ -37,6 +38,10 @@ BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]], 
     "submit_feedback": (s.FeedbackSchema, c.SubmitFeedback, BookingApplication.submit_feedback,
                         "Answer the feedback survey through the client's link\n\nA rating of "
                         "1 to 5 and an optional comment; the link works once."),
+    "accept_offer": (s.EmptySchema, AcceptOffer, BookingApplication.accept_offer,
+                     "Accept a waitlist offer through the client's link\n\nMakes the request "
+                     "(or the appointment, for a service that confirms automatically) for the "
+                     "offered slot. A lapsed offer answers 410, an accepted one 409."),
 }
 
 
@@ -57,8 +62,12 @@ def _link_scope(action: str) -> Callable[[], str]:
 @bp.response(200, answers.LinkDescription)
 @openapi.errors(403)
 def describe(args: dict[str, Any], action: str) -> Any:
-    """What the client's page shows for this link: the appointment and whether it can be used"""
-    return respond(booking().describe_link(_claims(action, args["token"])))
+    """What the client's page shows for this link: the appointment (or the waitlist offer)
+    and whether it can be used"""
+    claims = _claims(action, args["token"])
+    if action == ACCEPT:
+        return respond(booking().describe_offer(claims))
+    return respond(booking().describe_link(claims))
 
 
 def _register(action: str, schema: type[Schema], command_type: type[Any],
@@ -72,7 +81,7 @@ def _register(action: str, schema: type[Schema], command_type: type[Any],
     act.__name__ = f"{action}_by_link"
     act.__doc__ = summary
     view = command(scope=_link_scope(action))(act)
-    view = openapi.errors(403, 409)(view)
+    view = openapi.errors(403, 409, *((410,) if action == ACCEPT else ()))(view)
     view = bp.response(200, answers.AppointmentResult)(view)
     view = bp.arguments(s.LinkQuery, location="query", as_kwargs=True)(view)
     view = bp.arguments(schema)(auth.public(view))

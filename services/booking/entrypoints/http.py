@@ -15,6 +15,7 @@ from services.booking.entrypoints import (
     client_actions,
     directory,
     events_feed,
+    waitlist,
 )
 from shared import db, http, kafka, ratelimit, relay_halt
 
@@ -39,7 +40,7 @@ def create_app(application: BookingApplication | None = None,
                                              RELAY_NAME)
     app = http.create_app("booking", [appointments.bp, directory.bp, client_actions.bp,
                                       events_feed.bp, audit.bp, checkpoint_key.bp,
-                                      audit_export.bp], required,
+                                      audit_export.bp, waitlist.bp], required,
                           informative_checks={"kafka": lambda: kafka.is_reachable(servers)}
                           if servers else None)
     client_actions.install_legacy_links(app)

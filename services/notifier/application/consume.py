@@ -19,7 +19,7 @@ from typing import Any
 
 from services.notifier.adapters.ledger import Ledger
 from services.notifier.adapters.ledger_intake import Planned
-from services.notifier.domain.planning import plan
+from services.notifier.domain.planning import link_subject, plan, plan_offer
 from services.notifier.domain.rendering import Renderer
 from shared import config, links
 from shared.envelope import CloudEvent
@@ -38,10 +38,11 @@ def prepare(event: CloudEvent, renderer: Renderer, sign_link: SignLink = links.u
 
     `organisation`: its settings (default: the copy of an event stored with one).
     """
-    messages = plan(event, organisation) if event.type.startswith("appointment.") else []
+    messages = plan(event, organisation) if event.type.startswith("appointment.") \
+        else plan_offer(event, organisation)
     # One signed link per action and event, shared by its email and SMS.
     actions = sorted({a for m in messages for a in m.links})
-    signed = {a: sign_link(event.subject, a) for a in actions}
+    signed = {a: sign_link(link_subject(event), a) for a in actions}
     url = appointment_url(event.subject)
     return [Planned(m, renderer.render(m, event, {a: signed[a] for a in m.links}, url,
                                        organisation) if m.to else None)
@@ -56,7 +57,7 @@ class ConsumeEvent:
         self.sign_link = sign_link
 
     def __call__(self, event: CloudEvent) -> str:
-        """An appointment event: 'planned', 'parked', 'duplicate' or 'stale' (see
+        """An appointment or waitlist event: 'planned', 'parked', 'duplicate' or 'stale' (see
         Ledger.record_event); an organisation or service event: 'applied' or
         'stale'; a client erased: 'erased'; any other directory event: 'ignored'."""
         if event.type.startswith("organisation."):
@@ -65,7 +66,7 @@ class ConsumeEvent:
             return self.ledger.record_service(event)
         if event.type == "client.erased.v1":
             return self.ledger.erase_client(event)
-        if event.type.startswith("appointment."):
+        if event.type.startswith(("appointment.", "waitlist.")):
             return self.ledger.record_event(event, self._prepare)
         return "ignored"
 

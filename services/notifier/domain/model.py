@@ -12,7 +12,7 @@ RECIPIENT_KINDS = ("client", "organisation", "resource")
 # A retryable refusal sends a row from sending back to pending.
 STATES = ("pending", "sending", "sent", "failed", "skipped", "suppressed")
 # Client link actions (shared.links.CLIENT_ACTIONS) a message may carry.
-LINK_ACTIONS = ("cancel", "propose_time", "submit_feedback")
+LINK_ACTIONS = ("cancel", "propose_time", "submit_feedback", "accept_offer")
 
 
 @dataclass(frozen=True)

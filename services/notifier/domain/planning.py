@@ -148,3 +148,28 @@ def plan(event: CloudEvent, organisation: dict[str, Any] | None = None) -> list[
 def _address(who: dict[str, Any], channel: str) -> str | None:
     value = who.get("email" if channel == "email" else "phone")
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def plan_offer(event: CloudEvent, organisation: dict[str, Any] | None = None) -> list[Message]:
+    """A waitlist offer (`waitlist.offered.v1`): the client, by email and SMS, with the
+    link that accepts it. Nothing else of the waitlist is sent."""
+    entry: dict[str, Any] = event.data.get("waitlist") or {}
+    if event.type != "waitlist.offered.v1" or not entry:
+        return []
+    if organisation is None:
+        raise OrganisationUnknown(f"the settings of organisation {event.orgid!r}")
+    client: dict[str, Any] = entry.get("client") or {}
+    ref = str(client.get("id") or "tentative")
+    return [Message("client", channel, _address(client, channel), "client/waitlist_offer", ref,
+                    str(client.get("name") or ""), ("accept_offer",))
+            for channel in CHANNELS
+            if (organisation.get("channels") or {}).get(channel, True) is not False]
+
+
+def link_subject(event: CloudEvent) -> str:
+    """What an event's links are bound to: the appointment, or one waitlist offer
+    (booking's `waitlist:<entry id>:<offer number>`)."""
+    if event.type.startswith("waitlist."):
+        number = ((event.data.get("change") or {}).get("offer") or {}).get("number")
+        return f"waitlist:{event.subject}:{number}"
+    return event.subject

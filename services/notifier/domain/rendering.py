@@ -69,7 +69,7 @@ def context(event: CloudEvent, message: Message, links: dict[str, str],
     `organisation`: its settings (default: the copy of an event stored with one).
     """
     change = event.data.get("change") or {}
-    appointment = event.data.get("appointment") or {}
+    appointment = event.data.get("appointment") or _offered(event.data.get("waitlist"))
     organisation = organisation or stored_organisation(event) or {}
     tz = zone(organisation.get("timezone"))
     resources = appointment.get("resources") or []
@@ -101,6 +101,8 @@ def context(event: CloudEvent, message: Message, links: dict[str, str],
         "message": change.get("message"),
         "feedback": appointment.get("feedback"),
         "links": links,
+        "offer_until": slot_text({"start": (appointment.get("offer") or {}).get("until")}, tz)
+        if appointment.get("offer") else None,
         "appointment_url": appointment_url,
         "appointment_id": appointment.get("id", event.subject),
     }
@@ -148,3 +150,13 @@ def when(appointment: dict[str, Any], organisation: dict[str, Any], tz: ZoneInfo
     if short:
         return f"{day:%a} {day.day} {day:%b}, {label}"
     return f"{day:%A} {day.day} {day:%B %Y}, {label}"
+
+
+def _offered(entry: Any) -> dict[str, Any]:
+    """A waitlist entry's offer, shaped like the appointment it would make."""
+    if not isinstance(entry, dict):
+        return {}
+    offer = entry.get("offer") or {}
+    return {"id": entry.get("id"), "organisation_id": entry.get("organisation_id"),
+            "client": entry.get("client"), "service": entry.get("service"),
+            "slot": offer.get("slot"), "offer": offer, "resources": []}

@@ -31,7 +31,7 @@ from shared import history
 from shared.domain.lifecycle import holds_time
 from shared.envelope import CloudEvent
 
-TYPE = re.compile(r"^(appointment|organisation|resource|service|client)\.[a-z_]+\.v1$")
+TYPE = re.compile(r"^(appointment|organisation|resource|service|client|waitlist)\.[a-z_]+\.v1$")
 
 
 def apply(event: CloudEvent, organisation: OrganisationRow | None = None,
@@ -239,5 +239,11 @@ def _required_time() -> datetime:
     raise Unprocessable("event time is missing")
 
 
+def _waitlist_event(event: CloudEvent) -> Changes:
+    """The waitlist has no view here yet: applied as nothing (not a poison message)."""
+    return Changes(event.subject, event.aggregateversion, event.orgid)
+
+
 _FAMILIES = {"organisation": _organisation_event,
-             "resource": _resource_event, "client": _client_event, "service": _service_event}
+             "resource": _resource_event, "client": _client_event, "service": _service_event,
+             "waitlist": _waitlist_event}
