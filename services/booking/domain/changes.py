@@ -193,3 +193,39 @@ class FieldsChange(Stamp):
 class ErasedChange(FieldsChange):
     """client.Erased: the appointments whose client data went with the client's."""
     appointment_ids: list[str]
+
+
+# -- the waitlist (services/booking/domain/waitlist.py) ------------------------------------
+
+class WaitlistOffer(TypedDict):
+    """An open offer: the slot, its agent, until when it is held; links name its number."""
+    number: int
+    slot: dict[str, str]
+    agent_id: str
+    until: str
+
+
+class JoinedChange(Stamp):
+    """waitlist.Joined: who waits, for what."""
+    service: dict[str, Any]
+    client: dict[str, Any]
+    agent_id: str | None
+    date: str | None
+    part_of_day: str | None
+    source: str
+
+
+class OfferedChange(Stamp):
+    reason: str | None
+    offer: WaitlistOffer
+
+
+class OfferLapsedChange(Stamp):
+    """The slot key the entry is never offered again."""
+    reason: str | None
+    slot_key: str
+
+
+class AcceptedChange(Stamp):
+    """The request or appointment the accepted offer made."""
+    appointment_id: str

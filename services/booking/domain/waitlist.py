@@ -19,6 +19,14 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.booking.domain.changes import (
+    AcceptedChange,
+    JoinedChange,
+    OfferedChange,
+    OfferLapsedChange,
+    Stamp,
+    WaitlistOffer,
+)
 from services.booking.domain.meta import Meta
 from services.booking.domain.values import Slot, clock_time, iso, local_day
 from shared.errors import Conflict, Invalid
@@ -42,9 +50,9 @@ def slot_key(organisation_id: str, agent_id: str, slot: dict[str, str]) -> str:
 class WaitlistEntry(Aggregate):
     class Joined(Aggregate.Created):
         organisation_id: str
-        change: dict[str, Any]
+        change: JoinedChange
 
-    def __init__(self, organisation_id: str, change: dict[str, Any], timestamp: datetime) -> None:
+    def __init__(self, organisation_id: str, change: JoinedChange, timestamp: datetime) -> None:
         self.organisation_id = organisation_id
         self.service: dict[str, Any] = deepcopy(change["service"])
         self.client: dict[str, Any] = deepcopy(change["client"])
@@ -55,7 +63,7 @@ class WaitlistEntry(Aggregate):
         self.joined_at = iso(timestamp)
         self.updated_at = iso(timestamp)
         self.status = WAITING
-        self.offer: dict[str, Any] | None = None   # {number, slot, agent_id, until}
+        self.offer: WaitlistOffer | None = None
         self.offers = 0                            # how many offers so far (links name one)
         self.passed: list[str] = []                # slot keys offered and lapsed
         self.appointment_id: str | None = None
@@ -70,33 +78,34 @@ class WaitlistEntry(Aggregate):
         if part_of_day is not None and part_of_day not in parts_of_day:
             raise Invalid("part_of_day", "not one of the organisation's parts of day: "
                           + ", ".join(parts_of_day))
-        change = meta.change("joined", service=service, client=client, agent_id=agent_id,
-                             date=date, part_of_day=part_of_day, source=source)
+        change = JoinedChange(**meta.stamp("joined"), service=service, client=client,
+                              agent_id=agent_id, date=date, part_of_day=part_of_day,
+                              source=source)
         return cls._create(cls.Joined, id=uuid.uuid4(), organisation_id=organisation_id,
                            change=change, timestamp=meta.now)
 
     # -- the events ----------------------------------------------------------------------
 
-    @event("Offered")  # change: offer {number, slot, agent_id, until}, reason
-    def _offered(self, change: dict[str, Any], timestamp: datetime) -> None:
+    @event("Offered")
+    def _offered(self, change: OfferedChange, timestamp: datetime) -> None:
         self.status, self.offer = OFFERED, deepcopy(change["offer"])
         self.offers = change["offer"]["number"]
         self.updated_at = iso(timestamp)
 
-    @event("OfferLapsed")  # change: slot_key (never offered again), reason
-    def _offer_lapsed(self, change: dict[str, Any], timestamp: datetime) -> None:
+    @event("OfferLapsed")
+    def _offer_lapsed(self, change: OfferLapsedChange, timestamp: datetime) -> None:
         self.status, self.offer = WAITING, None
         self.passed.append(change["slot_key"])
         self.updated_at = iso(timestamp)
 
-    @event("Accepted")  # change: appointment_id (the request or appointment made)
-    def _accepted(self, change: dict[str, Any], timestamp: datetime) -> None:
+    @event("Accepted")
+    def _accepted(self, change: AcceptedChange, timestamp: datetime) -> None:
         self.status, self.offer = ACCEPTED, None
         self.appointment_id = change["appointment_id"]
         self.updated_at = iso(timestamp)
 
     @event("Left")  # removed from the waitlist (by staff)
-    def _left(self, change: dict[str, Any], timestamp: datetime) -> None:
+    def _left(self, change: Stamp, timestamp: datetime) -> None:
         self.status, self.offer = LEFT, None
         self.updated_at = iso(timestamp)
 
@@ -104,17 +113,18 @@ class WaitlistEntry(Aggregate):
 
     def make_offer(self, meta: Meta, slot: dict[str, str], agent_id: str, until: datetime,
                    reason: str | None = None) -> None:
-        self._offered(change=meta.change("offered", reason=reason, offer={
-            "number": self.offers + 1, "slot": Slot.of(slot).as_dict(), "agent_id": agent_id,
-            "until": iso(until)}), timestamp=meta.now)
+        offer = WaitlistOffer(number=self.offers + 1, slot=Slot.of(slot).as_dict(),
+                              agent_id=agent_id, until=iso(until))
+        self._offered(change=OfferedChange(**meta.stamp("offered"), reason=reason, offer=offer),
+                      timestamp=meta.now)
 
     def lapse(self, meta: Meta, reason: str | None = None) -> None:
         assert self.offer is not None
         key = slot_key(self.organisation_id, self.offer["agent_id"], self.offer["slot"])
-        self._offer_lapsed(change=meta.change("offer_lapsed", reason=reason, slot_key=key),
-                           timestamp=meta.now)
+        self._offer_lapsed(change=OfferLapsedChange(**meta.stamp("offer_lapsed"), reason=reason,
+                                                    slot_key=key), timestamp=meta.now)
 
-    def ensure_offer(self, number: int) -> dict[str, Any]:
+    def ensure_offer(self, number: int) -> WaitlistOffer:
         """The open offer a link names, or why not (409 used, 410 lapsed)."""
         if self.status == ACCEPTED:
             raise Conflict("this offer was already accepted")
@@ -123,13 +133,13 @@ class WaitlistEntry(Aggregate):
         return self.offer
 
     def accept(self, meta: Meta, appointment_id: str) -> None:
-        self._accepted(change=meta.change("accepted", appointment_id=appointment_id),
-                       timestamp=meta.now)
+        self._accepted(change=AcceptedChange(**meta.stamp("accepted"),
+                                             appointment_id=appointment_id), timestamp=meta.now)
 
     def leave(self, meta: Meta) -> None:
         if self.status in (ACCEPTED, LEFT):
             raise Conflict(f"this entry is already {self.status}")
-        self._left(change=meta.change("left"), timestamp=meta.now)
+        self._left(change=meta.stamp("left"), timestamp=meta.now)
 
     # -- reads ---------------------------------------------------------------------------
 

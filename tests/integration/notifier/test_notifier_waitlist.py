@@ -33,9 +33,9 @@ SYSTEM = Caller("acme", {"id": "system", "role": "system"})
 @pytest.fixture
 def ledger(infra, fresh_db):
     settings = Settings(fresh_db, infra.kafka_bootstrap_servers, give_up_after=3600)
-    pool = bootstrap.pool(settings)
-    yield bootstrap.ledger(settings, pool)
-    pool.close()
+    parts = bootstrap.wire(settings)
+    yield parts.ledger
+    parts.pool.close()
 
 
 def offered(app: BookingApplication) -> tuple[str, dict[str, Any]]:
@@ -60,7 +60,8 @@ def offered(app: BookingApplication) -> tuple[str, dict[str, Any]]:
 
 
 def test_an_offer_is_sent_to_the_client_by_email_and_sms_with_a_working_link(ledger):
-    app = booking_bootstrap.build(memory=True, clock=FixedClock(NOW), workflow=LocalWorkflow())
+    app = booking_bootstrap.wire(booking_bootstrap.Settings(
+        memory=True, clock=FixedClock(NOW), workflow=LocalWorkflow())).application
     entry_id, at = offered(app)
     messages = to_messages(app, app.recorder.select_notifications(1, 1000))
     waitlist = [(topic, key, ce) for topic, key, ce in messages if ce.type.startswith("waitlist.")]
