@@ -118,10 +118,3 @@ def whole(items: Sequence[Any]) -> dict[str, Any]:
     """A list small and bounded by nature: everything in one page."""
     return {"items": list(items), "next_cursor": None}
 
-
-def after(rows: Sequence[Any], cursor: tuple[Any, ...] | None, key: Callable[[Any], Any],
-          limit: int) -> list[Any]:
-    """Keyset paging over rows already in memory, sorted by `key`: the `limit` + 1
-    rows after `cursor` (for lists read whole from an aggregate or a small table)."""
-    start = [r for r in rows if cursor is None or tuple(key(r)) > tuple(cursor)]
-    return start[:limit + 1]

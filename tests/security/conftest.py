@@ -62,7 +62,7 @@ def tenant(stack: Stack) -> Tenant:
         "slot": {"start": START, "end": END}}))
     appointment = answer["appointment"]["id"]
     created(a.post("booking", f"/v1/appointments/{appointment}/notes", {"text": f"Note A {tag}"}))
-    note = created(a.get("booking", f"/v1/appointments/{appointment}/notes"), "notes")[0]["id"]
+    note = created(a.get("booking", f"/v1/appointments/{appointment}/notes"), "items")[0]["id"]
     workflow = created(a.post("workflow", "/v1/workflows", {"name": f"Workflow A {tag}",
                                                             "statuses": STATUSES}), "id")
     created(a.post("workflow", f"/v1/workflows/{workflow}/publish"))
