@@ -41,7 +41,7 @@ def test_booking_timers_killed_mid_round_records_each_no_show_once(stack):
         visits = []
         for i in range(5):
             at = slot(now() - timedelta(minutes=50 - 8 * i), minutes=5)
-            r = clinic.http.post("booking", "/v1/appointments/for-client", {
+            r = clinic.http.post("booking", "/v1/appointments/for_client", {
                 **people, "slot": at, "status": "scheduled"})
             assert r.status_code == 201, r.text
             visits.append(r.json()["appointment"]["id"])
@@ -120,7 +120,7 @@ def test_notifier_killed_while_reminders_fall_due_sends_each_once(stack):
     eventually(lambda: all(clinic.planned(a) for a in visits), 20, "the reminders planned")
 
     def in_mailbox() -> list[dict[str, Any]]:
-        mail = clinic.http.get("notifier", "/v1/mailbox", params={"limit": 200}).json()
+        mail = clinic.http.get("notifier", "/v1/mailbox", params={"limit": 200}).json()["items"]
         return [m for m in mail if m["appointment_id"] in visits
                 and (m["subject"].startswith("Reminder:") or "reminder, your" in m["body_text"])]
     try:
@@ -135,7 +135,7 @@ def test_notifier_killed_while_reminders_fall_due_sends_each_once(stack):
         """Every reminder fired (none planned) and its deliveries sent: none can follow."""
         for aid in visits:
             rows = clinic.http.get("notifier", "/v1/deliveries",
-                                   params={"appointment_id": aid}).json()
+                                   params={"appointment_id": aid}).json()["items"]
             if clinic.planned(aid) or any(d["kind"] == "reminder" and d["state"] != "sent"
                                           for d in rows):
                 return False
@@ -146,7 +146,7 @@ def test_notifier_killed_while_reminders_fall_due_sends_each_once(stack):
     assert sent == Counter({(a, c): 1 for a in visits for c in ("email", "sms")}), sent
     for aid in visits:
         rows = clinic.http.get("notifier", "/v1/deliveries", params={"appointment_id": aid})
-        assert sorted(d["channel"] for d in rows.json() if d["kind"] == "reminder") == [
+        assert sorted(d["channel"] for d in rows.json()["items"] if d["kind"] == "reminder") == [
             "email", "sms"]
     # and none before its time
     starts = {aid: clinic.appointment(aid)["slot"] for aid in visits}

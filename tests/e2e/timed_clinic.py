@@ -80,7 +80,7 @@ class Clinic:
                     "phone": f"+4179{n:07d}"})}
 
     def scheduled(self, at: dict[str, str]) -> str:
-        r = self.http.post("booking", "/v1/appointments/for-client", {
+        r = self.http.post("booking", "/v1/appointments/for_client", {
             **self.people(), "slot": at, "status": "scheduled"})
         assert r.status_code == 201, r.text
         return str(r.json()["appointment"]["id"])
@@ -99,12 +99,12 @@ class Clinic:
     def planned(self, aid: str) -> list[str]:
         """The reminders the notifier has planned for the appointment (due times)."""
         r = self.http.get("notifier", "/v1/reminders", params={"appointment_id": aid})
-        return [x["due_at"] for x in r.json()] if r.status_code == 200 else ["?"]
+        return [x["due_at"] for x in r.json()["items"]] if r.status_code == 200 else ["?"]
 
     def reminders(self, aid: str) -> list[dict[str, Any]]:
         """The reminders in the development mailbox, by email and SMS."""
         mail = self.http.get("notifier", "/v1/mailbox",
-                             params={"appointment_id": aid, "limit": 50}).json()
+                             params={"appointment_id": aid, "limit": 50}).json()["items"]
         return [m for m in mail if m["subject"].startswith("Reminder:")
                 or (m["channel"] == "sms" and "reminder, your" in m["body_text"])]
 

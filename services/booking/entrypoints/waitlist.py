@@ -18,7 +18,7 @@ from services.booking.entrypoints.common import (
     if_match,
     respond,
 )
-from shared import openapi
+from shared import openapi, paging
 from shared.auth import roles_allowed
 
 bp = Blueprint("waitlist", __name__, url_prefix="/v1/waitlist",
@@ -38,18 +38,16 @@ def join_waitlist(args: dict[str, Any]) -> dict[str, Any]:
 
 @bp.route("", methods=["GET"])
 @bp.arguments(ws.WaitlistQuery, location="query")
-@bp.response(200, ws.WaitlistPage)
+@bp.response(200, paging.envelope(ws.WaitlistEntry))
 @roles_allowed(*READERS)
 def list_waitlist(args: dict[str, Any]) -> Any:
     """The organisation's waitlist in join order (?service_id=, ?status=, paged)"""
-    service_id = args.get("service_id")
+    service_id, after = args.get("service_id"), args.get("cursor")
     rows = booking().waitlist_page(caller().organisation_id,
                                    str(service_id) if service_id else None, args.get("status"),
-                                   int(args.get("cursor") or 0), args["limit"] + 1)
-    page = rows[:args["limit"]]
-    more = len(rows) > args["limit"]
-    return respond({"items": [snapshot for _, snapshot in page],
-                    "next_cursor": str(page[-1][0]) if more else None})
+                                   after[0] if after else 0, args["limit"] + 1)
+    return respond(paging.page(rows, args["limit"], key=lambda r: (r[0],),
+                               item=lambda r: r[1]))
 
 
 @bp.route("/<uuid:entry_id>", methods=["GET"])

@@ -9,9 +9,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.booking.domain.waitlist import STATUSES
 from services.booking.entrypoints.answers import Answer, ClientRef, Nullable, ServiceRef, SlotAnswer
 from services.booking.entrypoints.schemas import Source, TentativeClientSchema
+from shared import paging
 from shared.input import Day, Text
-
-PAGE, MAX_PAGE = 50, 100
 
 
 class JoinWaitlistSchema(Schema):
@@ -29,13 +28,9 @@ class JoinWaitlistSchema(Schema):
             raise ValidationError("give exactly one of: client_id, client", "client_id")
 
 
-class WaitlistQuery(Schema):
+class WaitlistQuery(paging.query(int, maximum=100)):  # type: ignore[misc]
     service_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(STATUSES))
-    limit = fields.Integer(load_default=PAGE, validate=validate.Range(1, MAX_PAGE))
-    cursor = fields.String(validate=validate.Regexp(
-        r"^[0-9]{1,18}$", error="is not a cursor this API handed out"),
-        metadata={"description": "next_cursor of the previous page", "maxLength": 18})
 
 
 class Offer(Answer):
@@ -66,11 +61,6 @@ class WaitlistEntryResult(Answer):
     entry = fields.Nested(WaitlistEntry)
     version = fields.Integer()
     position = Nullable(fields.Integer())
-
-
-class WaitlistPage(Answer):
-    items = fields.List(fields.Nested(WaitlistEntry), metadata={"description": "in join order"})
-    next_cursor = Nullable(fields.String(metadata={"description": "pass as cursor; null: last"}))
 
 
 class OfferDescription(Answer):
