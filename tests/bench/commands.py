@@ -18,11 +18,13 @@ _offsets = itertools.count(0, 100_000)  # slots of one script: 100,000 half hour
 
 def scripts(system: System, ids: list[str], threads: int) -> dict[str, tuple[str, str]]:
     """Each command's Lua script, for the system and for the bare endpoint."""
-    run = uuid.uuid4().hex[:8]
-    common = {"AUTH": f"Bearer {system.token}", "RUN": run, "SERVICE": system.service_id}
-    new = wrk.script(wrk.NEW_REQUEST, threads, PATH="/v1/appointments", **common)
-    bare_new = wrk.script(wrk.NEW_REQUEST, threads, PATH="/insert", **common)
-    change = wrk.script(wrk.RESCHEDULE, threads, IDS=ids, OFFSET=next(_offsets), **common)
+    common = {"AUTH": f"Bearer {system.token}", "SERVICE": system.service_id}
+    # RUN prefixes the Idempotency-Keys: a key reused by another command would be a conflict.
+    new = wrk.script(wrk.NEW_REQUEST, threads, PATH="/v1/appointments",
+                     RUN=uuid.uuid4().hex[:8], **common)
+    bare_new = wrk.script(wrk.NEW_REQUEST, threads, PATH="/insert", RUN=uuid.uuid4().hex[:8], **common)
+    change = wrk.script(wrk.RESCHEDULE, threads, IDS=ids, OFFSET=next(_offsets),
+                        RUN=uuid.uuid4().hex[:8], **common)
     # The bare endpoint gets the same reschedule body on its one path.
     bare_change = change.replace('"/v1/appointments/" .. id .. "/reschedule"', '"/insert"')
     return {"new request": (new, bare_new), "status change": (change, bare_change)}

@@ -19,11 +19,22 @@ from typing import Any
 # printing one JSON line the harness parses (latency in microseconds).
 PRELUDE = """
 local counter = 0
+local threads = {}
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
+  table.insert(threads, thread)
 end
 i = 0
+refused = {}
+function response(status, headers, body)
+  if status > 299 then
+    local key = tostring(status)
+    refused[key] = (refused[key] or 0) + 1
+    -- the first answer of each refused kind, for the log (wrk's stderr)
+    if refused[key] == 1 then io.stderr:write(key .. " " .. body:sub(1, 300) .. "\\n") end
+  end
+end
 function next_n()
   i = i + 1
   return i * NTHREADS + tid
@@ -33,11 +44,16 @@ function iso(t)
 end
 function done(summary, latency, requests)
   local e = summary.errors
+  local merged, codes = {}, {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("refused") or {}) do merged[k] = (merged[k] or 0) + v end
+  end
+  for k, v in pairs(merged) do codes[#codes + 1] = string.format('"%s": %d', k, v) end
   io.write(string.format(
     'BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
-    .. '"socket_errors": %d, "status_errors": %d}\\n',
+    .. '"socket_errors": %d, "status_errors": %d, "refused": {%s}}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
+    e.connect + e.read + e.write + e.timeout, e.status, table.concat(codes, ", ")))
 end
 """
 
@@ -113,9 +129,11 @@ def parse(stdout: str) -> dict[str, float]:
     raw = json.loads(line[len("BENCH "):])
     seconds = raw["duration_us"] / 1e6
     ok = raw["requests"] - raw["status_errors"]
-    return {"per_s": ok / seconds if seconds else 0.0, "p50_ms": raw["p50_us"] / 1000,
-            "p99_ms": raw["p99_us"] / 1000, "requests": raw["requests"],
-            "errors": raw["status_errors"] + raw["socket_errors"]}
+    figures = {"per_s": ok / seconds if seconds else 0.0, "p50_ms": raw["p50_us"] / 1000,
+               "p99_ms": raw["p99_us"] / 1000, "requests": raw["requests"],
+               "errors": raw["status_errors"] + raw["socket_errors"]}
+    figures.update({f"http_{code}": n for code, n in sorted(raw.get("refused", {}).items())})
+    return figures
 
 
 def run(base_url: str, lua: str, connections: int, seconds: float) -> dict[str, float]:
@@ -135,6 +153,8 @@ def run(base_url: str, lua: str, connections: int, seconds: float) -> dict[str, 
     finally:
         Path(f.name).unlink()
     figures = parse(done.stdout)
+    if done.stderr.strip():
+        print("    refused: " + done.stderr.strip().replace("\n", "\n    refused: "), flush=True)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     figures["generator_cpu"] = cpu / wall
     return figures

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import tests.bench.run as bench
-from tests.bench import report, wrk
+from tests.bench import commands, report, wrk
 
 NOW = {
     "new request, 16 clients, command path": {
@@ -44,15 +46,30 @@ def test_a_run_is_saved_under_its_time_and_is_the_next_runs_previous(tmp_path: P
 def test_wrk_figures_are_read_from_the_line_the_script_prints() -> None:
     out = ("Running 10s test @ http://127.0.0.1:8001\n"
            'BENCH {"requests": 1010, "duration_us": 10000000, "p50_us": 7600, "p99_us": 26000, '
-           '"socket_errors": 0, "status_errors": 10}\n')
+           '"socket_errors": 0, "status_errors": 10, "refused": {"409": 4, "503": 6}}\n')
     assert wrk.parse(out) == {"per_s": 100.0, "p50_ms": 7.6, "p99_ms": 26.0, "requests": 1010,
-                              "errors": 10}
+                              "errors": 10, "http_409": 4, "http_503": 6}
 
 
 def test_scripts_carry_their_values_as_lua_globals() -> None:
     lua = wrk.script(wrk.RESCHEDULE, 2, IDS=["a", "b"], OFFSET=100_000, AUTH="Bearer x.y")
     assert lua.startswith('NTHREADS = 2\nIDS = {"a", "b"}\nOFFSET = 100000\nAUTH = "Bearer x.y"\n')
     assert "function done(" in lua and "function request()" in lua
+
+
+def test_no_two_commands_share_idempotency_keys_or_slots() -> None:
+    """A key reused by another command is refused (409): half the status changes once were."""
+    system = SimpleNamespace(token="t", service_id="s")
+    first = commands.scripts(system, ["a", "b"], 2)  # type: ignore[arg-type]
+    second = commands.scripts(system, ["a", "b"], 2)  # type: ignore[arg-type]
+    scripts = [lua for pair in (*first.values(), *second.values()) for lua in pair]
+    runs = [re.search(r'^RUN = "(\w+)"$', lua, re.M) for lua in scripts]
+    system_runs = [m.group(1) for m, lua in zip(runs, scripts, strict=True)
+                   if m and "/insert" not in lua]
+    assert len(system_runs) == 4 and len(set(system_runs)) == 4
+    offsets = [re.search(r"^OFFSET = (\d+)$", pair[0], re.M) for pair in (first["status change"],
+                                                                      second["status change"])]
+    assert offsets[0] and offsets[1] and offsets[0].group(1) != offsets[1].group(1)
 
 
 def test_the_quick_mode_is_seconds_and_the_full_run_the_issues_scenarios(monkeypatch) -> None:
