@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import requests
 
 from tests.bench.harness import System
 
+GRACE = 15.0  # seconds the paced sender waits for answers after its last command was due
 CATCH_UP = 5.0  # seconds after the last command within which a pipeline that keeps up has applied it
 
 
@@ -34,6 +35,7 @@ class Sent:
 class Paced:
     sent: list[Sent] = field(default_factory=list)
     failures: int = 0
+    dropped: int = 0  # never sent: the system answered too slowly for the rate
     seconds: float = 0.0
     cpu: float = 0.0  # cores this process used meanwhile (sender and probes)
     to_queue: list[float] = field(default_factory=list)
@@ -86,12 +88,18 @@ def paced(system: System, rate: float, seconds: float, probe_queue: bool = False
     if prober:
         prober.start()
     cpu, started = time.process_time(), time.monotonic()
-    with ThreadPoolExecutor(32) as pool:
-        for n in range(int(rate * seconds)):
-            delay = started + n / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(send, n)
+    pool = ThreadPoolExecutor(32)
+    futures = []
+    for n in range(int(rate * seconds)):
+        delay = started + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        futures.append(pool.submit(send, n))
+    # A system far slower than the rate would keep the sender going for minutes:
+    # what has not started GRACE s after the last command was due is dropped.
+    wait(futures, timeout=GRACE)
+    pool.shutdown(wait=True, cancel_futures=True)
+    out.dropped = sum(f.cancelled() for f in futures)
     out.seconds = time.monotonic() - started
     running = False
     if prober:
@@ -131,7 +139,7 @@ def latency(system: System, rate: float, seconds: float) -> dict[str, dict[str, 
     run = paced(system, rate, seconds, probe_queue=True)
     to_mailbox = mailbox_times(system, run.sent)
     common = {"per_s": len(run.sent) / run.seconds, "generator_cpu": run.cpu,
-              "failures": run.failures}
+              "failures": run.failures, "dropped": run.dropped}
     return {f"command -> queue at {rate:.0f}/s": {**common, **percentiles(run.to_queue)},
             f"command -> mailbox at {rate:.0f}/s": {
                 **common, **percentiles(to_mailbox),
@@ -149,7 +157,8 @@ def keeps_up(system: System, rate: float, seconds: float) -> dict[str, Any]:
         pass
     behind = time.monotonic() - started
     return {"rate": rate, "per_s": len(run.sent) / run.seconds, "behind_after_s": round(behind, 1),
-            "kept_up": behind <= CATCH_UP and run.failures == 0, "generator_cpu": run.cpu}
+            "kept_up": behind <= CATCH_UP and run.failures == 0 and run.dropped == 0,
+            "generator_cpu": run.cpu}
 
 
 def sustained(system: System, estimate: float, seconds: float, tries: int) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class Plan:
     samples: int
 
 
-FULL = Plan(seconds=10, pool=200, latency_rate=50, latency_seconds=20, sustained_seconds=60,
+FULL = Plan(seconds=10, pool=100, latency_rate=50, latency_seconds=20, sustained_seconds=60,
             sustained_tries=2, sizes=(10, 100, 1000), samples=30)
 QUICK = Plan(seconds=2, pool=48, latency_rate=50, latency_seconds=4, sustained_seconds=5,
              sustained_tries=1, sizes=(10, 100), samples=10)
