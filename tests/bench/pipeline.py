@@ -164,8 +164,8 @@ def keeps_up(system: System, rate: float, seconds: float) -> dict[str, Any]:
 def sustained(system: System, estimate: float, seconds: float, tries: int) -> dict[str, Any]:
     """The highest tried rate the pipeline keeps up with for `seconds` (lag
     bounded: the last command applied within CATCH_UP s of the end); the tries
-    start above the backlog catch-up `estimate` and step down by a quarter."""
-    rate, tried, best = max(5.0, round(estimate * 1.25)), [], 0.0
+    start above the backlog catch-up `estimate` and step down by 40 %."""
+    rate, tried, best = max(2.0, round(estimate * 1.25)), [], 0.0
     for _ in range(tries):
         result = keeps_up(system, rate, seconds)
         tried.append(result)
@@ -175,7 +175,7 @@ def sustained(system: System, estimate: float, seconds: float, tries: int) -> di
             best = result["per_s"]
             break
         system.drain()
-        rate = max(2.0, round(rate * 0.75))
+        rate = max(1.0, round(rate * 0.6))
     return {"per_s": best, "tries": " ".join(
         f"{t['rate']:.0f}/s:{'ok' if t['kept_up'] else 'behind ' + str(t['behind_after_s']) + 's'}"
         for t in tried), "seconds": seconds}

@@ -64,7 +64,7 @@ def phase(title: str, results: dict[str, Any], step: Callable[[], dict[str, Any]
 def catch_up(system: System, events: int, commands: int) -> dict[str, dict[str, Any]]:
     """The pipeline started again after the command path's runs: events (and
     commands) per second through relay, projections and notifier until both
-    hold the last one."""
+    hold the last one; the processes' start and group join included."""
     seconds = system.drain()
     return {"pipeline catch-up of the backlog": {
         "per_s": events / seconds, "events": events, "commands": commands,
