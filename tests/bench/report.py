@@ -76,3 +76,27 @@ def save(run: dict[str, Any], folder: Path = RESULTS) -> Path:
     path = folder / f"{run['started'].replace(':', '').replace('-', '')}.json"
     path.write_text(json.dumps(run, indent=2))
     return path
+
+
+def markdown(run: dict[str, Any]) -> str:
+    """A run as the README's table: `python -m tests.bench.report [file]`."""
+    def fmt(row: dict[str, Any], key: str) -> str:
+        value = row.get(key)
+        return COLUMNS[key][2].format(value) if isinstance(value, int | float) else "–"
+
+    lines = ["| measure | per s | p50 ms | p99 ms | bare per s | ratio | load generator's CPU "
+             "(cores) | other |", "|---|---|---|---|---|---|---|---|"]
+    for name, row in run["results"].items():
+        other = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                         if k not in COLUMNS and not k.startswith("bare_p"))
+        lines.append(f"| {name} | {fmt(row, 'per_s')} | {fmt(row, 'p50_ms')} | {fmt(row, 'p99_ms')} "
+                     f"| {fmt(row, 'bare_per_s')} | {fmt(row, 'ratio')} "
+                     f"| {fmt(row, 'generator_cpu')} | {other} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    chosen = json.loads(Path(sys.argv[1]).read_text()) if len(sys.argv) > 1 else previous()
+    print(markdown(chosen) if chosen else "no run yet: make bench")

@@ -79,3 +79,12 @@ def test_the_quick_mode_is_seconds_and_the_full_run_the_issues_scenarios(monkeyp
     full = bench.plan()
     assert full.sizes == (10, 100, 1000) and full.latency_rate == 50
     assert full.sustained_seconds == 60
+
+
+def test_the_readme_table_is_made_from_a_run() -> None:
+    lines = report.markdown({"results": NOW}).splitlines()
+    assert lines[0] == ("| measure | per s | p50 ms | p99 ms | bare per s | ratio "
+                        "| load generator's CPU (cores) | other |")
+    assert lines[2] == ("| new request, 16 clients, command path | 210.4 | 71.0 | 180.5 | 1600.0 | 13% "
+                        "| 0.12 | requests=2104 errors=0 |")
+    assert lines[4] == "| memory: booking | – | – | – | – | – | – | max_mb=81.5 processes=3 total_mb=190 |"
