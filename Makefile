@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test unit lint token bench clean install
+.PHONY: run test unit lint token bench profile clean install
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,14 @@ ROLES ?= agent,manager
 token: $(STAMP)
 	@$(PY) -m shared.auth --org $(ORG) --roles $(ROLES)
 
+## make bench: the issue-13 scenarios with wrk, beside a bare endpoint (BENCH_QUICK=1: seconds each)
 bench: $(STAMP)
 	$(PY) -m tests.bench.run
+
+## make profile: py-spy on booking's workers under wrk load, the command path alone
+profile: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m tests.bench.profile
 
 clean:
 	rm -rf .data

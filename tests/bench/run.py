@@ -1,149 +1,125 @@
-"""`make bench`: figures for the hot paths, each beside a baseline measured
-in the same run on the same machine, and beside the previous run if any.
+"""`make bench`: the system as `make run` starts it, measured with wrk beside a
+bare Flask + psycopg_pool endpoint on the same PostgreSQL in the same run
+(tests/bench/bare.py), so every throughput is also a ratio to what this
+machine can do at all. Scenarios (issue 13):
 
-- HTTP: booking's appointment request vs its /healthz (gunicorn + Flask floor).
-- Pipeline: request -> visible in the projections queue and in the notifier's
-  ledger, for a burst of requests.
-- Kafka: relay throughput (events/s from the store to the broker) vs a bare
-  acks=all producer sending the same number of messages of the same size.
-Results go to .data/bench/last.json; the previous file is shown side by side.
+1. new request and status change (reschedule), 1 and 16 clients, whole system
+   (the pipeline drained before each run) and command path alone (relays and
+   consumers stopped): req/s, p50, p99, bare req/s, ratio, wrk's CPU;
+2. the backlog of (1) caught up when the pipeline starts again: events/s;
+3. command -> queue and command -> mailbox at 50 commands/s, p50 / p99;
+4. sustained pipeline throughput: the highest rate with lag bounded over 60 s;
+5. view rebuild events/s beside a raw SELECT + INSERT of booking's events;
+6. per-command cost on appointments of 10, 100 and 1,000 events (pipeline stopped);
+7. resident memory of every process.
+
+Results: .data/bench/<timestamp>.json, printed beside the previous run.
+BENCH_QUICK=1: seconds per scenario, for development (figures are rough).
 """
 from __future__ import annotations
 
-import json
-import shutil
-import statistics
-import tempfile
+import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
-from deploy.stack import APIS, Stack
-from shared import auth, kafka
-from shared.devinfra import infra as infra_module
-
-N_SEQUENTIAL = 200
-N_BURST = 300
-THREADS = 4
-RESULTS = Path(".data/bench")
+from tests.bench import commands, pipeline, report, store, wrk
+from tests.bench.harness import System
 
 
-def timed(call: Callable[[], Any], n: int, threads: int = 1) -> dict[str, float]:
-    latencies: list[float] = []
-
-    def one(_: int) -> None:
-        t = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - t)
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, range(n)))
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {"per_s": n / elapsed, "p50_ms": 1000 * statistics.median(latencies),
-            "p95_ms": 1000 * latencies[int(0.95 * (n - 1))]}
+@dataclass(frozen=True)
+class Plan:
+    seconds: float  # each wrk run
+    pool: int  # confirmed appointments the status changes go round
+    latency_rate: float
+    latency_seconds: float
+    sustained_seconds: float
+    sustained_tries: int
+    sizes: tuple[int, ...]
+    samples: int
 
 
-def setup(stack: Stack, session: requests.Session) -> str:
-    booking = stack.url("booking")
-    service = session.post(f"{booking}/v1/services", json={
-        "name": "Consultation", "duration_minutes": 30, "confirmation_mode": "manual"}, timeout=10)
-    service.raise_for_status()
-    return service.json()["service"]["id"] if "service" in service.json() else service.json()["id"]
+FULL = Plan(seconds=10, pool=100, latency_rate=50, latency_seconds=20, sustained_seconds=60,
+            sustained_tries=2, sizes=(10, 100, 1000), samples=30)
+QUICK = Plan(seconds=2, pool=48, latency_rate=50, latency_seconds=4, sustained_seconds=5,
+             sustained_tries=1, sizes=(10, 100), samples=10)
 
 
-def request_body(service_id: str, i: int) -> dict[str, Any]:
-    return {"service_id": service_id, "source": "widget",
-            "window": {"date": "2030-01-15", "part_of_day": "morning"},
-            "client": {"name": f"Client {i}", "email": f"c{i}@example.com",
-                       "phone": f"+4179{i % 10_000_000:07d}"}}
+def plan() -> Plan:
+    return QUICK if os.environ.get("BENCH_QUICK") == "1" else FULL
 
 
-def run() -> dict[str, dict[str, float]]:
-    ports = {service: infra_module.free_port() for service in APIS}
-    data_dir = Path(tempfile.mkdtemp(prefix="appt-bench-"))
-    # One token sends 700 writes as fast as it can: the limits count them but never refuse.
-    stack = Stack(data_dir, ports=ports, kafka_port=infra_module.free_port(),
-                  extra_env={"RATE_LIMIT_PER_TOKEN": "1000000/minute",
-                             "RATE_LIMIT_PER_IP": "1000000/minute"})
-    stack.start()
-    results: dict[str, dict[str, float]] = {}
+def phase(title: str, results: dict[str, Any], step: Callable[[], dict[str, Any]]) -> None:
+    print(f"{title}...", flush=True)
+    started = time.monotonic()
     try:
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {auth.issue('bench', ['agent', 'manager'])}"
-        service_id = setup(stack, session)
-        booking, projections = stack.url("booking"), stack.url("projections")
-        counter = iter(range(10**9))
+        results.update(step())
+    except Exception as e:  # noqa: BLE001 - one broken scenario must not lose the others' figures
+        results[f"{title}: failed"] = {"error": repr(e)[:200]}
+    print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
 
-        def request() -> dict[str, Any]:
-            r = session.post(f"{booking}/v1/appointments",
-                             json=request_body(service_id, next(counter)), timeout=10)
-            r.raise_for_status()
-            return r.json()
 
-        results["baseline: GET /healthz"] = timed(
-            lambda: session.get(f"{booking}/healthz", timeout=10).raise_for_status(), N_SEQUENTIAL)
-        results["POST /v1/appointments (1 client)"] = timed(request, N_SEQUENTIAL)
-        results[f"POST /v1/appointments ({THREADS} clients)"] = timed(request, N_SEQUENTIAL, THREADS)
+def catch_up(system: System, events: int, commands: int) -> dict[str, dict[str, Any]]:
+    """The pipeline started again after the command path's runs: events (and
+    commands) per second through relay, projections and notifier until both
+    hold the last one; the processes' start and group join included."""
+    seconds = system.drain()
+    return {"pipeline catch-up of the backlog": {
+        "per_s": events / seconds, "events": events, "commands": commands,
+        "seconds": round(seconds, 1), "commands_per_s": commands / seconds}}
 
-        start = time.perf_counter()
-        with ThreadPoolExecutor(THREADS) as pool:
-            answers = list(pool.map(lambda _: request(), range(N_BURST)))
-        last = max(a["position"] for a in answers)
-        session.get(f"{projections}/v1/queue", params={"min_position": last, "limit": 1},
-                    timeout=60).raise_for_status()
-        elapsed = time.perf_counter() - start
-        results[f"burst of {N_BURST}: request -> in queue"] = {"per_s": N_BURST / elapsed}
 
-        results.update(kafka_baseline(stack, count=N_BURST + 2 * N_SEQUENTIAL))
+def run(p: Plan) -> dict[str, dict[str, Any]]:
+    wrk.ensure()
+    system = System()
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        print("starting the system and the bare endpoint...", flush=True)
+        system.start()
+        ids = system.pool(p.pool)
+        phase("whole system", results, lambda: commands.measure(
+            system, ids, "whole system", p.seconds, idle=True))
+        system.pause_pipeline()
+        paused_at = system.new_request(1)["position"]
+        phase("command path alone", results, lambda: commands.measure(
+            system, ids, "command path", p.seconds, idle=False))
+        events = system.new_request(2)["position"] - paused_at  # written meanwhile
+        sent = sum(r.get("requests", 0) - r.get("errors", 0)
+                   for k, r in results.items() if k.endswith("command path"))
+        system.resume_pipeline()
+        phase("backlog catch-up", results, lambda: catch_up(system, events, sent))
+        estimate = results.get("pipeline catch-up of the backlog", {}).get("commands_per_s", 20.0)
+        phase("pipeline latency", results, lambda: pipeline.latency(
+            system, p.latency_rate, p.latency_seconds))
+        phase("sustained pipeline", results, lambda: {"sustained pipeline throughput": pipeline.sustained(
+            system, estimate, p.sustained_seconds, p.sustained_tries)})
+        phase("view rebuild", results, lambda: store.rebuild(system))
+        phase("memory", results, lambda: store.memory(system))
+        system.pause_pipeline()  # the last phase: nothing needs to catch up after it
+        phase("per-command cost", results, lambda: store.per_command(system, p.sizes, p.samples))
     finally:
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        system.stop()
     return results
 
 
-def kafka_baseline(stack: Stack, count: int) -> dict[str, dict[str, float]]:
-    assert stack.infra
-    bootstrap = stack.infra.kafka_bootstrap_servers
-    kafka.ensure_topics(bootstrap, ["bench.baseline"])
-    producer = kafka.producer(bootstrap)
-    payload = b"x" * 2500  # about the size of an appointment CloudEvent
-    start = time.perf_counter()
-    futures = [producer.send("bench.baseline", key=str(i % 50).encode(), value=payload)
-               for i in range(count)]
-    producer.flush()
-    for f in futures:
-        f.get(timeout=10)
-    elapsed = time.perf_counter() - start
-    producer.close()
-    return {f"baseline: bare producer, {count} msgs": {"per_s": count / elapsed}}
-
-
-def show(now: dict[str, dict[str, float]], before: dict[str, dict[str, float]] | None) -> None:
-    def cell(r: dict[str, float], key: str) -> str:
-        return f"{r[key]:>10.1f}" if key in r else f"{'-':>10}"
-
-    print(f"{'measure':<44}{'per s':>10}{'p50 ms':>10}{'p95 ms':>10}"
-          + ("   previous run: per s" if before else ""))
-    for name, r in now.items():
-        line = f"{name:<44}{cell(r, 'per_s')}{cell(r, 'p50_ms')}{cell(r, 'p95_ms')}"
-        if before and name in before:
-            line += f"   {before[name]['per_s']:>10.1f}"
-        print(line)
-
-
 def main() -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    last = RESULTS / "last.json"
-    before = json.loads(last.read_text()) if last.exists() else None
-    now = run()
-    show(now, before)
-    last.write_text(json.dumps(now, indent=2))
+    p = plan()
+    before = report.previous()
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    machine = report.machine()
+    clock = time.monotonic()
+    results = run(p)
+    current = {"started": started, "quick": p is QUICK, "machine": machine,
+               "generator": "wrk (HTTP scenarios); paced requests threads (pipeline scenarios)",
+               "minutes": round((time.monotonic() - clock) / 60, 1), "results": results}
+    path = report.save(current)
+    print()
+    print(report.table(results, before["results"] if before else None))
+    if before:
+        print(f"\nprevious run: {before['started']}{' (quick)' if before.get('quick') else ''}")
+    print(f"results: {path}  ({current['minutes']} min)")
 
 
 if __name__ == "__main__":
