@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg_pool import ConnectionPool
 from rich.console import Console
 
@@ -20,6 +21,10 @@ from services.booking.adapters.cloudevents import to_messages
 from services.booking.application import timers as booking_timers
 from services.booking.application.waitlist_commands import offer_link_subject
 from services.booking.entrypoints.http import create_app as booking_app
+from services.projections.adapters.schema import LIVE as LIVE_TABLES
+from services.projections.application.apply import APPLIED, apply_event
+from services.projections.bootstrap import wire
+from services.projections.domain.model import Unprocessable
 from services.projections.entrypoints import rebuild as command
 from services.projections.entrypoints.http import create_app
 from shared import auth, links
@@ -28,6 +33,7 @@ from shared.timers import TimerWorker
 from tests.doubles.booking import FixedClock, LocalWorkflow
 from tests.doubles.projections import ListSource
 from tests.integration.projections.support import applied_count, publish, running, wait_until
+from tests.unit.projections.factory import Booking as Script
 
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -215,3 +221,34 @@ def test_the_waitlist_is_for_staff_and_names_a_bad_parameter(settings):
         assert r.status_code == 422, (query, r.get_json())
         assert r.headers["Content-Type"].startswith("application/problem+json")
         assert {k.split(".")[0] for k in r.get_json()["errors"]} == {field}, r.get_json()
+
+
+def _entry(b: Any, eid: str, status: str = "waiting", offer: Any = None,
+           client_id: str | None = "client-1") -> CloudEvent:
+    snap = {"id": eid, "organisation_id": "acme", "version": b.versions.get(eid, 0) + 1,
+            "status": status, "service": {"id": "svc-consult", "name": "Consultation"},
+            "client": {"id": client_id, "name": "Ada", "email": None, "phone": None},
+            "agent_id": None, "date": None, "part_of_day": None, "source": "api",
+            "offer": offer, "appointment_id": None, "joined_at": MONDAY.isoformat(),
+            "updated_at": MONDAY.isoformat()}
+    action = {"waiting": "joined", "offered": "offered"}[status]
+    return b.emit(eid, f"waitlist.{action}.v1", {"change": {"action": action}, "waitlist": snap})
+
+
+def test_an_entry_that_arrives_after_its_clients_erasure_shows_them_erased(settings):
+    pool, b = wire(settings).pool, Script()
+    erased = b.emit("client-1", "client.erased.v1", {
+        "change": {"action": "erased", "appointment_ids": []},
+        "client": {"id": "client-1", "organisation_id": "acme", "name": "erased",
+                   "email": None, "phone": None, "active": False, "erased": True}})
+    assert apply_event(pool, LIVE_TABLES, erased) == APPLIED
+    assert apply_event(pool, LIVE_TABLES, _entry(b, "entry-1")) == APPLIED
+    offer = {"slot": _slot(9), "agent_id": "agent-7", "until": MONDAY.isoformat()}
+    assert apply_event(pool, LIVE_TABLES, _entry(b, "entry-1", "offered", offer)) == APPLIED
+    api = create_app(settings).test_client()
+    [shown] = _listed(api)
+    assert (shown["client"]["name"], shown["offer"]["slot"]) == ("erased", _slot(9))
+    # An entry offered without an offer is not applied (dead-lettered): nothing written
+    with pytest.raises(Unprocessable, match="offer"):
+        apply_event(pool, LIVE_TABLES, _entry(b, "entry-2", "offered", None))
+    assert [e["id"] for e in _listed(api)] == ["entry-1"]
