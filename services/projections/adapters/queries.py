@@ -139,11 +139,37 @@ def occupying(conn: psycopg.Connection, org: str, start: datetime, end: datetime
     (end == start) is occupied when a slot contains it."""
     end = max(end, start + timedelta(microseconds=1))
     return _rows(conn, sql.SQL(
-        "SELECT id, agent_id, resource_ids, status, status_kind, slot_start, slot_end FROM {}"
+        "SELECT id, agent_id, resource_ids, status, status_kind, slot_start, slot_end,"
+        " false AS offer FROM {a}"
         " WHERE organisation_id = %(org)s AND blocks_time AND slot_start < %(end)s"
         " AND slot_end > %(start)s AND (%(exclude)s::text IS NULL OR id <> %(exclude)s)"
-        " ORDER BY slot_start, id").format(LIVE.t("appointments")),
+        # a waitlist entry's open offer holds its agent's slot for the client
+        " UNION ALL SELECT id, offer_agent_id, '{{}}'::text[], status, NULL, offer_start,"
+        " offer_end, true FROM {w} WHERE organisation_id = %(org)s AND status = 'offered'"
+        " AND offer_start < %(end)s AND offer_end > %(start)s"
+        " ORDER BY slot_start, id").format(a=LIVE.t("appointments"), w=LIVE.t("waitlist")),
         {"org": org, "start": start, "end": end, "exclude": exclude})
+
+
+WAITLIST_COLUMNS = sql.SQL(
+    "id, version, status, service_id, service_name, agent_id, wish_date, part_of_day,"
+    " client_id, client_name, tentative, client_erased, source, offer_start, offer_end,"
+    " offer_agent_id, offer_until, appointment_id, joined_at, updated_at")
+
+
+def waitlist(conn: psycopg.Connection, org: str, *, service_id: str | None,
+             statuses: list[str] | None, after: tuple[datetime, str] | None, limit: int
+             ) -> list[dict[str, Any]]:
+    """A page of the waitlist in join order (joined_at, id): `limit` + 1 rows."""
+    return _rows(conn, sql.SQL(
+        "SELECT {cols} FROM {t} WHERE organisation_id = %(org)s"
+        " AND (%(service)s::text IS NULL OR service_id = %(service)s)"
+        " AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s))"
+        " AND (%(after_at)s::timestamptz IS NULL OR (joined_at, id) > (%(after_at)s, %(after_id)s))"
+        " ORDER BY joined_at, id LIMIT %(limit)s").format(
+        cols=WAITLIST_COLUMNS, t=LIVE.t("waitlist")),
+        {"org": org, "service": service_id, "statuses": statuses, "limit": limit + 1,
+         "after_at": after[0] if after else None, "after_id": after[1] if after else None})
 
 
 def stat_rows(conn: psycopg.Connection, org: str, tz: str, first: date | None,

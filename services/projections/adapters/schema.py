@@ -9,6 +9,8 @@ View tables:
   organisations    time zone, parts of day, retention period
   resources        agents / locations / equipment with working hours
   clients          clients of the directory (for client views)
+  waitlist         waitlist entries with their open offer (the waitlist list, and
+                   the offered slots availability shows as held)
 Bookkeeping (never swapped, never compared):
   applied_events      every event id applied, with its booking position
   aggregate_versions  last applied aggregateversion per subject
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-VIEW_TABLES = ("appointments", "status_history", "organisations", "resources", "clients")
+VIEW_TABLES = ("appointments", "status_history", "organisations", "resources", "clients",
+               "waitlist")
 BOOKKEEPING = ("applied_events", "aggregate_versions")
 
 # Which tables make up each named view (the rebuild command's --view).
@@ -29,7 +32,8 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "queue": ("appointments", "organisations"),
     "history": ("status_history",),
     "clients": ("appointments", "organisations", "clients"),
-    "availability": ("resources", "appointments", "organisations"),
+    "availability": ("resources", "appointments", "organisations", "waitlist"),
+    "waitlist": ("waitlist",),
     "statistics": ("appointments", "organisations"),
     "all": VIEW_TABLES,
 }
@@ -91,6 +95,18 @@ CREATE TABLE IF NOT EXISTS {clients} (
   CONSTRAINT {clients_pkey} PRIMARY KEY (id));
 ALTER TABLE {clients} ADD COLUMN IF NOT EXISTS erased boolean NOT NULL DEFAULT false;
 
+CREATE TABLE IF NOT EXISTS {waitlist} (
+  id text NOT NULL, organisation_id text NOT NULL, version integer NOT NULL, status text NOT NULL,
+  service_id text NOT NULL, service_name text, agent_id text, wish_date date, part_of_day text,
+  client_id text, client_name text, tentative boolean NOT NULL, source text,
+  offer_start timestamptz, offer_end timestamptz, offer_agent_id text, offer_until timestamptz,
+  appointment_id text, joined_at timestamptz NOT NULL, updated_at timestamptz,
+  client_erased boolean NOT NULL DEFAULT false,
+  CONSTRAINT {waitlist_pkey} PRIMARY KEY (id));
+CREATE INDEX IF NOT EXISTS {waitlist_org_joined} ON {waitlist} (organisation_id, joined_at, id);
+CREATE INDEX IF NOT EXISTS {waitlist_org_offers} ON {waitlist} (organisation_id, offer_start)
+  WHERE status = 'offered';
+
 CREATE TABLE IF NOT EXISTS {applied_events} (
   event_id text NOT NULL, source text NOT NULL, type text NOT NULL, subject text NOT NULL,
   orgid text NOT NULL, aggregateversion integer NOT NULL, position bigint NOT NULL,
@@ -111,6 +127,7 @@ _INDEXES = {
     "organisations": ("organisations_pkey",),
     "resources": ("resources_pkey", "resources_org_kind"),
     "clients": ("clients_pkey",),
+    "waitlist": ("waitlist_pkey", "waitlist_org_joined", "waitlist_org_offers"),
     "applied_events": ("applied_events_pkey", "applied_events_position"),
     "aggregate_versions": ("aggregate_versions_pkey",),
 }

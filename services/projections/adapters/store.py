@@ -28,6 +28,7 @@ _GUARDS = {  # table -> (conflict key, condition for replacing the stored row)
     "organisations": ("id", "{t}.as_of < EXCLUDED.as_of"),
     "resources": ("id", "{t}.version < EXCLUDED.version"),
     "clients": ("id", "{t}.version < EXCLUDED.version"),
+    "waitlist": ("id", "{t}.version < EXCLUDED.version"),
 }
 
 
@@ -107,6 +108,8 @@ def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
         _upsert(conn, ts, "resources", changes.resource)
     if changes.client:
         _upsert(conn, ts, "clients", changes.client)
+    if changes.waitlist:
+        _upsert(conn, ts, "waitlist", changes.waitlist)
     if changes.erased_client:
         _erase_client(conn, ts, changes)
 
@@ -118,9 +121,14 @@ def is_erased_client(conn: psycopg.Connection, ts: TableSet, client_id: str) -> 
 
 
 def _erase_client(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
-    """Blank the client in every appointment row and history entry of theirs (statuses,
-    times and counts stay): their name, email and phone, their feedback comment and the
-    messages they wrote through links."""
+    """Blank the client in every appointment row, history entry and waitlist entry of
+    theirs (statuses, times and counts stay): their name, email and phone, their feedback
+    comment and the messages they wrote through links."""
+    conn.execute(sql.SQL(
+        "UPDATE {} SET client_name = %s, client_erased = true"
+        " WHERE organisation_id = %s AND (client_id = %s OR id = ANY(%s))").format(
+        ts.t("waitlist")), (ERASED_NAME, changes.organisation_id, changes.erased_client,
+                            list(changes.erased_appointments)))
     ids = [r[0] for r in conn.execute(sql.SQL(
         "UPDATE {} SET client_name = %s, client_email = NULL, client_phone = NULL,"
         " client_erased = true, feedback = CASE WHEN feedback ? 'comment'"

@@ -7,8 +7,8 @@ Order of work inside the transaction:
    event refers to it; its settings come with the organisation's own events)
    and the state its previous version's history entry kept (what the event's
    changes are described against), and turn the event into rows (an
-   Unprocessable event stops here, nothing written); an appointment of a
-   client erased before its event arrived shows them erased;
+   Unprocessable event stops here, nothing written); an appointment or
+   waitlist entry of a client erased before its event arrived shows them erased;
 3. record the event id (a duplicate stops here: nothing else happens);
 4. compare with the subject's last applied aggregateversion: an older or
    equal one does not touch the snapshot views (its status-history entry is
@@ -57,7 +57,8 @@ def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
         if isinstance(event.aggregateversion, int) and event.aggregateversion > 1:
             before = store.previous_state(conn, ts, event.subject, event.aggregateversion)
     changes = changes_of(event, known, before)
-    client = changes.appointment.client_id if changes.appointment else None
+    row = changes.appointment or changes.waitlist
+    client = row.client_id if row else None
     if client and store.is_erased_client(conn, ts, client):
         changes = without_client(changes)
     if not store.record_event(conn, ts, event, APPLIED):

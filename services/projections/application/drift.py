@@ -15,10 +15,10 @@ from psycopg.rows import dict_row
 from services.projections.adapters.schema import LIVE, TableSet
 
 KEYS = {"appointments": ("id",), "status_history": ("appointment_id", "version"),
-        "organisations": ("id",), "resources": ("id",), "clients": ("id",)}
+        "organisations": ("id",), "resources": ("id",), "clients": ("id",), "waitlist": ("id",)}
 # Which column holds the subject / organisation an in-flight event may have touched.
 SUBJECT_COLUMN = {"appointments": "id", "status_history": "appointment_id", "resources": "id",
-                  "clients": "id"}
+                  "clients": "id", "waitlist": "id"}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from services.projections.domain.model import (
     is_on_calendar,
     is_unconfirmed,
 )
+from services.projections.domain.waitlist import waitlist_row
 from shared import history
 from shared.domain.lifecycle import holds_time
 from shared.envelope import CloudEvent
@@ -240,8 +241,10 @@ def _required_time() -> datetime:
 
 
 def _waitlist_event(event: CloudEvent) -> Changes:
-    """The waitlist has no view here yet: applied as nothing (not a poison message)."""
-    return Changes(event.subject, event.aggregateversion, event.orgid)
+    w = _obj(event.data, "waitlist")
+    _owned(w, event)
+    return Changes(event.subject, event.aggregateversion, event.orgid,
+                   waitlist=waitlist_row(w, event.aggregateversion))
 
 
 _FAMILIES = {"organisation": _organisation_event,

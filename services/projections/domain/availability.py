@@ -1,7 +1,8 @@
 """Agent availability at a time (pure): within working hours, in the
 organisation's time zone, and no other active appointment with an exact slot
 overlapping it: a booked one, or a request holding that time (booking's slot
-holds, README "Time"), which `held_by` names."""
+holds, README "Time"), or a waitlist entry's open offer (the slot held for the client
+until the offer is accepted, lapses or the entry leaves), which `held_by` names."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,7 +22,7 @@ def holds(snapshot: dict[str, Any]) -> bool:
 def availability(resources: list[dict[str, Any]], occupying: list[dict[str, Any]],
                  start: datetime, end: datetime, tz: str | None) -> list[dict[str, Any]]:
     """One entry per resource: available, within_working_hours, busy_with (ids), and
-    held_by: those of busy_with that are requests holding the time."""
+    held_by: those of busy_with that are requests holding the time or waitlist offers."""
     out = []
     for r in resources:
         mine = [a for a in occupying
@@ -32,5 +33,5 @@ def availability(resources: list[dict[str, Any]], occupying: list[dict[str, Any]
                     "available": hours and not busy, "within_working_hours": hours,
                     "busy_with": busy,
                     "held_by": [a["id"] for a in mine
-                                if a.get("status_kind") in HOLDING_KINDS]})
+                                if a.get("offer") or a.get("status_kind") in HOLDING_KINDS]})
     return out

@@ -139,6 +139,33 @@ class ClientRow:
 
 
 @dataclass(frozen=True)
+class WaitlistRow:
+    """A waitlist entry (booking's `waitlist.*.v1` events carry it whole), with its open
+    offer: the slot it holds for the client until `offer_until`."""
+    id: str
+    organisation_id: str
+    version: int
+    status: str                     # waiting | offered | accepted | left
+    service_id: str
+    service_name: str | None
+    agent_id: str | None            # the agent wished for (None: any)
+    wish_date: date | None          # the day wished for, local (None: any)
+    part_of_day: str | None
+    client_id: str | None           # None: a tentative contact
+    client_name: str | None
+    tentative: bool
+    source: str | None
+    offer_start: datetime | None
+    offer_end: datetime | None
+    offer_agent_id: str | None
+    offer_until: datetime | None
+    appointment_id: str | None      # what an accepted offer made
+    joined_at: datetime
+    updated_at: datetime | None
+    client_erased: bool = False
+
+
+@dataclass(frozen=True)
 class Changes:
     """What one event does to each view (None: nothing for that view)."""
     subject: str
@@ -151,15 +178,16 @@ class Changes:
     client: ClientRow | None = None
     erased_client: str | None = None              # client.erased.v1: whose rows to blank
     erased_appointments: tuple[str, ...] = ()     # ... and which appointments' (booking's list)
+    waitlist: WaitlistRow | None = None
 
 
 ERASED_NAME = "erased"
 
 
 def without_client(changes: Changes) -> Changes:
-    """An appointment event's rows as they show once its client was erased (an event
+    """An appointment or waitlist event's rows as they show once its client was erased (an event
     that reaches the views after the erasure: topics are not ordered between each other)."""
-    a, h = changes.appointment, changes.history
+    a, h, w = changes.appointment, changes.history, changes.waitlist
     feedback = a.feedback if a else None
     if feedback and "comment" in feedback:
         feedback = {**feedback, "comment": None}
@@ -170,4 +198,5 @@ def without_client(changes: Changes) -> Changes:
         history=replace(h, message=None if h.actor_role == "client" else h.message,
                         changes=without_personal(h.changes),
                         state={**h.state, "questionnaire": {}, "feedback": feedback})
-        if h else None)
+        if h else None,
+        waitlist=replace(w, client_name=ERASED_NAME, client_erased=True) if w else None)

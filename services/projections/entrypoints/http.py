@@ -24,14 +24,15 @@ from services.projections.domain import statistics
 from services.projections.domain.availability import availability as availability_of
 from services.projections.domain.timing import zone
 from services.projections.entrypoints import render, schemas
+from services.projections.entrypoints import waitlist_schemas as ws
 from shared import auth, db, deadletters, http, kafka, openapi, paging, read_your_writes
 from shared.errors import NotFound
 from shared.freshness import Freshness
 from shared.history import for_viewer
 
 blp = Blueprint("projections", __name__, url_prefix="/v1",
-                description="Read models: calendar, lists, queue, history, availability, "
-                            "statistics")
+                description="Read models: calendar, lists, queue, waitlist, history, "
+                            "availability, statistics")
 STAFF = ("agent", "manager", "auditor")  # the organisation's people; statistics: managers, auditors
 
 
@@ -141,6 +142,25 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
     return _page(rows, args["limit"])
 
 
+@blp.get("/waitlist")
+@auth.roles_allowed(*STAFF)
+@blp.arguments(ws.WaitlistArgs, location="query", unknown=RAISE)
+@openapi.errors(504)
+@blp.response(200, ws.WaitlistPage)
+def waitlist(args: dict[str, Any]) -> dict[str, Any]:
+    """The waitlist in join order, with each entry's open offer (`?service_id=`, `?status=`)
+
+    Clients waiting for a freed slot of a service; the offered slot is held (see
+    `held_by` in the availability). Paged like the appointment list."""
+    w, org = _fresh(args), auth.current().org
+    with w.pool.connection() as conn:
+        rows = queries.waitlist(conn, org, service_id=args.get("service_id"),
+                                statuses=args.get("status"), after=args.get("cursor"),
+                                limit=args["limit"])
+    return paging.page(rows, args["limit"], key=lambda r: (r["joined_at"], r["id"]),
+                       item=render.waitlist_entry)
+
+
 @blp.get("/appointments/<appointment_id>/history")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
@@ -195,7 +215,7 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
     """Who is available at a time (for reassigning)
 
     Within working hours in the organisation's time zone and not busy with
-    another active appointment."""
+    another active appointment, a request's hold or a waitlist offer's hold."""
     w, org = _fresh(args), auth.current().org
     with w.pool.connection() as conn:
         tz, _ = _timezone(conn, org)

@@ -22,7 +22,7 @@ The standard Kafka-tooling way (the consumer must be stopped meanwhile):
     1. stop the projections consumer(s)
     2. empty the views and the bookkeeping, e.g.
        psql "$PROJECTIONS_DATABASE_URL" -c 'TRUNCATE appointments, status_history,
-           organisations, resources, clients, applied_events, aggregate_versions'
+           organisations, resources, clients, waitlist, applied_events, aggregate_versions'
     3. kafka-consumer-groups.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" \\
            --reset-offsets --to-earliest --group projections \\
            --topic appointments.events --topic directory.events --execute

@@ -62,3 +62,18 @@ def bounds(start: date | datetime | None, end: date | datetime | None, tz: str
         return datetime.combine(day, time.min, z)
 
     return moment(start, False), moment(end, True)
+
+
+def waitlist_entry(row: dict[str, Any]) -> dict[str, Any]:
+    offer = {"slot": {"start": row["offer_start"].isoformat(),
+                      "end": row["offer_end"].isoformat()},
+             "agent_id": row["offer_agent_id"], "until": row["offer_until"]} \
+        if row["status"] == "offered" else None
+    return {"id": row["id"], "version": row["version"], "status": row["status"],
+            "service": {"id": row["service_id"], "name": row["service_name"]},
+            "client": {"id": row["client_id"], "name": row["client_name"],
+                       "tentative": row["tentative"]},
+            "agent_id": row["agent_id"], "date": row["wish_date"],
+            "part_of_day": row["part_of_day"], "source": row["source"], "offer": offer,
+            "appointment_id": row["appointment_id"], "joined_at": row["joined_at"],
+            "updated_at": row["updated_at"]}

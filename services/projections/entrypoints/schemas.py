@@ -218,8 +218,10 @@ class ResourceAvailability(Schema):
     within_working_hours = fields.Boolean()
     busy_with = fields.List(fields.String())
     held_by = fields.List(fields.String(), metadata={
-        "description": "those of busy_with that are requests holding this time (booking's "
-                       "hold_minutes) until they are confirmed or their hold expires"})
+        "description": "those of busy_with that hold this time: requests (booking's "
+                       "hold_minutes) until they are confirmed or their hold expires, and "
+                       "waitlist entries (their id) offered this slot until the offer is "
+                       "accepted, lapses or the entry leaves"})
 
 
 class Availability(Schema):

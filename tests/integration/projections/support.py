@@ -45,7 +45,8 @@ def running(settings: Settings) -> Iterator[Consumer]:
 def publish(settings: Settings, events: Sequence[CloudEvent | bytes], topic: str | None = None
             ) -> None:
     """Send to the appointment topic (directory events to the directory topic), keyed
-    by subject (appointments) or organisation (directory), as booking's relay does:
+    by subject (appointments, waitlist entries) or organisation (directory), as booking's
+    relay does:
     one at a time, the last one with its `fence` header (shared/freshness.py)."""
     producer = kafka.producer(settings.bootstrap_servers)
     try:
@@ -53,7 +54,7 @@ def publish(settings: Settings, events: Sequence[CloudEvent | bytes], topic: str
             if isinstance(e, bytes):
                 producer.send(topic or settings.topics[0], key=b"poison", value=e).get(10)
                 continue
-            appointment = e.type.startswith("appointment.")
+            appointment = e.type.startswith(("appointment.", "waitlist."))
             target = topic or settings.topics[0 if appointment else 1]
             key = (e.subject if appointment else e.orgid).encode()
             fence = [(FENCE, str(e.position).encode())] if n == len(events) else []
