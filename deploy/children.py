@@ -7,7 +7,7 @@ again on the same `.data/`, or the next test run on the same `--basetemp`,
 gets one more timer worker, relay or consumer it does not know about, with
 stale settings and code. One did: a booking-timers leaked by a test run
 claimed the next run's due no-show and held its row lock for minutes
-(README "Runbook: a timer that never fires").
+(README, Operations runbook: "a due timer that never fires").
 """
 from __future__ import annotations
 
