@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logs.setup("booking-timers")
     url = config.database_url("booking")
-    with ConnectionPool(url, min_size=1, max_size=2, open=True) as pool:
+    with timers.claim_pool(url) as pool:
         if args.command == "rebuild":
             with pool.connection() as conn:
                 count = booking_timers.rebuild(bootstrap.booking(), conn)
