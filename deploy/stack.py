@@ -21,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from deploy.children import die_with_this_process
 from deploy.handrestart import hand_restart
 from shared import config, kafka, logs
 from shared.devinfra import infra as infra_module
@@ -106,13 +107,19 @@ class Stack:
         return [sys.executable, *WORKERS[name]]
 
     def start_process(self, name: str) -> None:
+        """Start `name`, killing first one still running under that name: `stop()` reaches
+        only the process each name has now, and two timer workers of one name would
+        compete (deploy/children.py: what a leaked one did)."""
+        previous = self.processes.get(name)
+        if previous is not None and previous.process.poll() is None:
+            self.kill(name)
         env = self.env()
         if name in APIS:
             env["PORT"] = str(self.ports[name])
         out = open(self.log_dir / f"{name}.log", "ab")
         process = subprocess.Popen(self.argv(name), env=env, cwd=ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        previous = self.processes.get(name)
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=die_with_this_process())
         self.processes[name] = Running(self.argv(name), process,
                                        previous.restarts + 1 if previous else 0)
 

@@ -35,6 +35,10 @@ from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=10)
+# Defence in depth: a claim left idle this long (its handler stuck on something) is ended
+# by the server, which frees its rows for any worker; a handler takes seconds.
+CLAIM_IDLE_SECONDS = 60.0
+CLAIM_LOCK_TIMEOUT_SECONDS = 5
 
 
 def ddl(table: str) -> sql.Composed:
@@ -89,6 +93,16 @@ def pending(conn: Connection[Any], table: str, prefix: str = "") -> list[Timer]:
         "SELECT key, kind, due_at, payload, attempts FROM {t} WHERE starts_with(key, %s) "
         "ORDER BY due_at, key").format(t=sql.Identifier(table)), (prefix,)).fetchall()
     return [Timer(*row) for row in rows]
+
+
+def claim_pool(url: str, idle_seconds: float = CLAIM_IDLE_SECONDS) -> ConnectionPool:
+    """A pool for a worker's claims: a claim waits seconds at most for a lock, and one left
+    idle for `idle_seconds` ends, so no row stays locked by a worker that does not finish
+    (README runbook: "a due timer that never fires"). Not the fix for a leftover worker
+    (deploy/children.py), a bound on what any stuck one holds."""
+    return ConnectionPool(url, min_size=1, max_size=2, open=True, kwargs={"options": (
+        f"-c lock_timeout={CLAIM_LOCK_TIMEOUT_SECONDS}s "
+        f"-c idle_in_transaction_session_timeout={int(idle_seconds * 1000)}")})
 
 
 # A handler gets the timer and the claiming transaction's connection (to plan or drop

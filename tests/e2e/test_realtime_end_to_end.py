@@ -102,7 +102,10 @@ def test_reminders_no_show_and_holds_happen_by_themselves(stack):
         utc = datetime.fromisoformat(at["start"]).astimezone(UTC)
         assert f"{utc:%H:%M}" not in email["subject"] + sms["body_text"]
     # the moved one has nothing of its first time; the cancelled one got none at all
-    assert local_when(first_slot, tz) not in str(seen["moved"])
+    # (its reminder came after the new due time, asserted above; the text tells the two
+    # apart only when they fall in different minutes)
+    if local_when(first_slot, tz) != local_when(new_slot, tz):
+        assert local_when(first_slot, tz) not in str(seen["moved"])
     assert clinic.reminders(cancelled) == [] and clinic.planned(cancelled) == []
 
     # No-show: by the system, automatically, once, not before the slot's end

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from shared import timers
 from shared.timers import Timer, TimerWorker
+from tests.waiting import first_within
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 TABLE = "timers"
@@ -110,3 +111,31 @@ def test_timers_survive_the_worker_and_fire_after_a_restart(pool, fresh_db):
         assert TimerWorker(fresh, TABLE, {"ping": lambda t, _: fired.append(t.key)},
                            clock).run_due() == 1
     assert fired == ["later"]
+
+
+def test_a_claim_its_handler_never_finishes_frees_the_row_for_other_workers(fresh_db: str) -> None:
+    """Defence in depth (README runbook, "a due timer that never fires"): a worker whose
+    handler hangs holds its claim idle; the server ends it, the row is free again and
+    still planned, so another worker fires it."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(timers.ddl(TABLE))
+    freed: list[bool] = []
+
+    def lockable() -> bool:
+        with psycopg.connect(fresh_db) as other:
+            try:
+                other.execute(f"SELECT 1 FROM {TABLE} WHERE key = 'a' FOR UPDATE NOWAIT")
+                return True
+            except psycopg.errors.LockNotAvailable:
+                return False
+
+    def stuck(timer: Timer, conn: Any) -> None:  # hangs until another worker could take it
+        freed.append(bool(first_within(lockable, timeout=20, interval=0.2)))
+
+    with timers.claim_pool(fresh_db, idle_seconds=1) as claims:
+        plan(claims, "a", T0)
+        with pytest.raises(psycopg.Error):   # its claim was ended meanwhile
+            TimerWorker(claims, TABLE, {"ping": stuck}, now=Clock()).run_due()
+    assert freed == [True]
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute(f"SELECT key, attempts FROM {TABLE}").fetchall() == [("a", 0)]

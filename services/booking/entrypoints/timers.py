@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logs.setup("booking-timers")
     settings = bootstrap.Settings.from_env()  # `list` needs no application
-    with ConnectionPool(settings.database_url, min_size=1, max_size=2, open=True) as pool:
+    with timers.claim_pool(settings.database_url) as pool:
         if args.command == "rebuild":
             with pool.connection() as conn:
                 count = booking_timers.rebuild(bootstrap.parts().application, conn)
