@@ -79,7 +79,7 @@ class SendReminder:
         return CloudEvent(
             id=rules.reminder_id(row["appointment_id"], payload["offset_minutes"],
                                  payload["slot_start"]),
-            source="notifier", type="appointment.reminder_due.v1", subject=row["appointment_id"],
+            source="notifier", type=rules.EVENT_TYPE, subject=row["appointment_id"],
             time=payload["slot_start"], orgid=row["organisation_id"],
             aggregateversion=row["version"], position=row["position"],
             data={"change": {"action": rules.KIND, "status_kind": "confirmation",
