@@ -33,10 +33,12 @@ log = logging.getLogger(__name__)
 
 class SendReminder:
     def __init__(self, ledger: Ledger, now: Callable[[], datetime],
-                 renderer: Renderer | None = None, sign_link: SignLink = links.url) -> None:
+                 renderer: Renderer | None = None, sign_link: SignLink = links.url,
+                 backoffice_url: str | None = None) -> None:
         self.ledger, self.now = ledger, now
         self.renderer = renderer or Renderer()
         self.sign_link = sign_link
+        self.backoffice_url = backoffice_url
 
     def __call__(self, timer: Timer, conn: Connection[Any]) -> None:
         payload = timer.payload
@@ -61,7 +63,7 @@ class SendReminder:
                  service: dict[str, Any] | None) -> list[Planned]:
         client = reminder.data["appointment"].get("client") or {}
         signed = {a: self.sign_link(reminder.subject, a) for a in rules.LINKS}
-        url = appointment_url(reminder.subject)
+        url = appointment_url(self.backoffice_url, reminder.subject)
         planned = []
         for channel in rules.channels(organisation, service):
             value = client.get("email" if channel == "email" else "phone")
