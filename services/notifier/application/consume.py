@@ -30,7 +30,7 @@ SignLink = Callable[[str, str], str]
 
 def appointment_url(backoffice_url: str | None, appointment_id: str) -> str | None:
     """The organisation's page of the appointment in its back office: `backoffice_url`
-    (BACKOFFICE_URL, checked at start by bootstrap.backoffice_url) with `{id}` replaced;
+    (BACKOFFICE_URL, checked at start by bootstrap.check_backoffice_url) with `{id}` replaced;
     None, and so no link in the message, when there is no back office to point at."""
     if not backoffice_url:
         return None
