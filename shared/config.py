@@ -40,6 +40,10 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "LINK_SIGNING_KEY": ("dev-only-link-key-change-me-in-production", "key for signed client links"),
     "WORKFLOW_URL": ("http://127.0.0.1:8002", "workflow service base URL (booking calls it)"),
     "BOOKING_PUBLIC_URL": ("http://127.0.0.1:8001", "base URL put into client links"),
+    "BACKOFFICE_URL": (None, "the organisation's back-office page of an appointment, linked as "
+                       "\"View the appointment\" in staff emails: an http(s) URL with `{id}` for "
+                       "the appointment's id (at most 2000 characters, checked at the notifier's "
+                       "start); unset = no link"),
     "SENDGRID_API_KEY": (None, "SendGrid key; unset = development mailbox"),
     "SENDGRID_HOST": ("https://api.sendgrid.com", "SendGrid API host (tests point it at a fake)"),
     "TWILIO_ACCOUNT_SID": (None, "Twilio account; unset = development mailbox"),

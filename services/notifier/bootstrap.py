@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from psycopg_pool import ConnectionPool
 
@@ -53,7 +54,12 @@ class Settings:
         default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_HOUR")))
     quota_per_day: int = field(
         default_factory=lambda: int(config.require("NOTIFIER_QUOTA_PER_DAY")))
+    # the staff's "View the appointment" link: `{id}` replaced (None: no link)
+    backoffice_url: str | None = field(default_factory=lambda: config.get("BACKOFFICE_URL"))
     clock: Callable[[], datetime] = field(default=system_clock)
+
+    def __post_init__(self) -> None:
+        check_backoffice_url(self.backoffice_url)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -70,6 +76,26 @@ class Settings:
     @property
     def lease_seconds(self) -> float:
         return self.lease if self.lease is not None else 3 * self.send_timeout + 5
+
+
+MAX_BACKOFFICE_URL = 2000   # characters
+
+
+def check_backoffice_url(value: str | None) -> None:
+    """Refuse a BACKOFFICE_URL that could only give broken links, before anything starts."""
+    if value is None:
+        return
+    parts = urlsplit(value.replace("{id}", "id"))
+    problem = (
+        f"is longer than {MAX_BACKOFFICE_URL} characters" if len(value) > MAX_BACKOFFICE_URL
+        else "must contain {id}, where the appointment's id goes" if "{id}" not in value
+        else "must be an http or https URL" if parts.scheme not in ("http", "https")
+        else "must name a host" if not parts.hostname
+        else "must not have {id} in its host" if "{id}" in urlsplit(value).netloc
+        else None)
+    if problem:
+        raise ValueError(f"BACKOFFICE_URL {problem}, e.g. "
+                         f"https://backoffice.example/appointments/{{id}} (got {value!r})")
 
 
 @dataclass(frozen=True)

@@ -62,16 +62,21 @@ def settled(pool: ConnectionPool, organisation_id: str, position: int,
 
 def messages(pool: ConnectionPool, organisation_id: str | None = None,
              appointment_id: str | None = None, limit: int = 100,
-             before: int | None = None) -> list[dict[str, Any]]:
+             before: int | None = None, event_type: str | None = None) -> list[dict[str, Any]]:
     """The mailbox, newest first (one organisation's, or everyone's), those with an id
-    before `before` (keyset-paged)."""
+    before `before` (keyset-paged). Each row carries what caused it from its delivery
+    (`event_type`, `kind`): read through the join, not copied, so rows written before
+    these fields existed show them too and no migration is needed."""
     with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            """SELECT id, delivery_id, organisation_id, appointment_id, channel, recipient,
-                      subject, body_text, body_html, created_at FROM mailbox
-               WHERE (%(org)s::text IS NULL OR organisation_id = %(org)s)
-                 AND (%(appt)s::text IS NULL OR appointment_id = %(appt)s)
-                 AND (%(before)s::bigint IS NULL OR id < %(before)s)
-               ORDER BY id DESC LIMIT %(limit)s""",
-            {"org": organisation_id, "appt": appointment_id, "limit": limit,
-             "before": before}).fetchall()
+            """SELECT m.id, m.delivery_id, m.organisation_id, m.appointment_id, m.channel,
+                      m.recipient, m.subject, m.body_text, m.body_html, m.created_at,
+                      d.event_type, d.kind
+               FROM mailbox m LEFT JOIN deliveries d ON d.id = m.delivery_id
+               WHERE (%(org)s::text IS NULL OR m.organisation_id = %(org)s)
+                 AND (%(appt)s::text IS NULL OR m.appointment_id = %(appt)s)
+                 AND (%(type)s::text IS NULL OR d.event_type = %(type)s)
+                 AND (%(before)s::bigint IS NULL OR m.id < %(before)s)
+               ORDER BY m.id DESC LIMIT %(limit)s""",
+            {"org": organisation_id, "appt": appointment_id, "type": event_type,
+             "limit": limit, "before": before}).fetchall()

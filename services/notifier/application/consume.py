@@ -16,34 +16,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from services.notifier.adapters.ledger import Ledger
 from services.notifier.adapters.ledger_intake import Planned
 from services.notifier.domain.planning import link_subject, plan, plan_offer
 from services.notifier.domain.rendering import Renderer
-from shared import config, links
+from shared import links
 from shared.envelope import CloudEvent
 
 SignLink = Callable[[str, str], str]
 
 
-def appointment_url(appointment_id: str) -> str:
-    """Where the organisation looks at an appointment (booking's API)."""
-    return f"{config.get('BOOKING_PUBLIC_URL')}/v1/appointments/{appointment_id}"
+def appointment_url(backoffice_url: str | None, appointment_id: str) -> str | None:
+    """The organisation's page of the appointment in its back office: `backoffice_url`
+    (BACKOFFICE_URL, checked at start by bootstrap.check_backoffice_url) with `{id}` replaced;
+    None, and so no link in the message, when there is no back office to point at."""
+    if not backoffice_url:
+        return None
+    return backoffice_url.replace("{id}", quote(appointment_id, safe=""))
 
 
 def prepare(event: CloudEvent, renderer: Renderer, sign_link: SignLink = links.url,
-            organisation: dict[str, Any] | None = None) -> list[Planned]:
+            organisation: dict[str, Any] | None = None,
+            backoffice_url: str | None = None) -> list[Planned]:
     """The event's messages, rendered with freshly signed links.
 
     `organisation`: its settings (default: the copy of an event stored with one).
+    `backoffice_url`: the staff's link template (none: no link).
     """
     messages = plan(event, organisation) if event.type.startswith("appointment.") \
         else plan_offer(event, organisation)
     # One signed link per action and event, shared by its email and SMS.
     actions = sorted({a for m in messages for a in m.links})
     signed = {a: sign_link(link_subject(event), a) for a in actions}
-    url = appointment_url(event.subject)
+    url = appointment_url(backoffice_url, event.subject)
     return [Planned(m, renderer.render(m, event, {a: signed[a] for a in m.links}, url,
                                        organisation) if m.to else None)
             for m in messages]
@@ -51,10 +58,11 @@ def prepare(event: CloudEvent, renderer: Renderer, sign_link: SignLink = links.u
 
 class ConsumeEvent:
     def __init__(self, ledger: Ledger, renderer: Renderer | None = None,
-                 sign_link: SignLink = links.url) -> None:
+                 sign_link: SignLink = links.url, backoffice_url: str | None = None) -> None:
         self.ledger = ledger
         self.renderer = renderer or Renderer()
         self.sign_link = sign_link
+        self.backoffice_url = backoffice_url
 
     def __call__(self, event: CloudEvent) -> str:
         """An appointment or waitlist event: 'planned', 'parked', 'duplicate' or 'stale' (see
@@ -71,4 +79,4 @@ class ConsumeEvent:
         return "ignored"
 
     def _prepare(self, event: CloudEvent, organisation: dict[str, Any]) -> list[Planned]:
-        return prepare(event, self.renderer, self.sign_link, organisation)
+        return prepare(event, self.renderer, self.sign_link, organisation, self.backoffice_url)

@@ -33,10 +33,12 @@ log = logging.getLogger(__name__)
 
 class SendReminder:
     def __init__(self, ledger: Ledger, now: Callable[[], datetime],
-                 renderer: Renderer | None = None, sign_link: SignLink = links.url) -> None:
+                 renderer: Renderer | None = None, sign_link: SignLink = links.url,
+                 backoffice_url: str | None = None) -> None:
         self.ledger, self.now = ledger, now
         self.renderer = renderer or Renderer()
         self.sign_link = sign_link
+        self.backoffice_url = backoffice_url
 
     def __call__(self, timer: Timer, conn: Connection[Any]) -> None:
         payload = timer.payload
@@ -61,7 +63,7 @@ class SendReminder:
                  service: dict[str, Any] | None) -> list[Planned]:
         client = reminder.data["appointment"].get("client") or {}
         signed = {a: self.sign_link(reminder.subject, a) for a in rules.LINKS}
-        url = appointment_url(reminder.subject)
+        url = appointment_url(self.backoffice_url, reminder.subject)
         planned = []
         for channel in rules.channels(organisation, service):
             value = client.get("email" if channel == "email" else "phone")
@@ -79,7 +81,7 @@ class SendReminder:
         return CloudEvent(
             id=rules.reminder_id(row["appointment_id"], payload["offset_minutes"],
                                  payload["slot_start"]),
-            source="notifier", type="appointment.reminder_due.v1", subject=row["appointment_id"],
+            source="notifier", type=rules.EVENT_TYPE, subject=row["appointment_id"],
             time=payload["slot_start"], orgid=row["organisation_id"],
             aggregateversion=row["version"], position=row["position"],
             data={"change": {"action": rules.KIND, "status_kind": "confirmation",

@@ -23,6 +23,8 @@ from services.notifier.domain.model import CHANNELS
 # created before the setting existed.
 DEFAULT: dict[str, Any] = {"offsets_minutes": [1440, 120], "channels": ["email", "sms"]}
 KIND = "reminder"
+# The event type a reminder is recorded with in the ledger (deliveries, mailbox).
+EVENT_TYPE = "appointment.reminder_due.v1"
 NAMESPACE = uuid.UUID("0b9f6f0e-52a4-4f0e-8f4e-7d1c9a3e6b21")   # of reminder ids
 TEMPLATE = "client/reminder"
 LINKS = ("cancel", "propose_time")

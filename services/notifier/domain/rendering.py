@@ -38,7 +38,7 @@ class Renderer:
         self._html = _env(autoescape=True)
 
     def render(self, message: Message, event: CloudEvent, links: dict[str, str],
-               appointment_url: str, organisation: dict[str, Any] | None = None) -> Rendered:
+               appointment_url: str | None, organisation: dict[str, Any] | None = None) -> Rendered:
         values = context(event, message, links, appointment_url, organisation)
         name = f"{message.template}.j2"
         plain = self._plain.get_template(name)
@@ -62,7 +62,7 @@ def _tidy(text: str) -> str:
 
 
 def context(event: CloudEvent, message: Message, links: dict[str, str],
-            appointment_url: str, organisation: dict[str, Any] | None = None
+            appointment_url: str | None, organisation: dict[str, Any] | None = None
             ) -> dict[str, Any]:
     """Everything a template may use, precomputed (times already local).
 

@@ -45,10 +45,12 @@ class NotifierProcess:
         self.stopping = threading.Event()
         parts = bootstrap.wire(settings)
         self.pool, self.ledger, clock = parts.pool, parts.ledger, settings.clock
-        self.consume = ConsumeEvent(self.ledger)
+        self.consume = ConsumeEvent(self.ledger, backoffice_url=settings.backoffice_url)
         # Due reminders -> ledger rows; any number of processes may run one (SKIP LOCKED).
         self.timers = TimerWorker(self.pool, reminders.TABLE,
-                                  {reminders.KIND: SendReminder(self.ledger, clock)}, clock)
+                                  {reminders.KIND: SendReminder(
+                                      self.ledger, clock, backoffice_url=settings.backoffice_url)},
+                                  clock)
         self.publisher = publisher(self.pool, settings.bootstrap_servers, settings.poll_interval)
         backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.senders = [Sender(self.ledger, transport, backoff, settings.lease_seconds)

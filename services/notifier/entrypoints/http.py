@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, Response, current_app, render_template_string
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from services.notifier import bootstrap
 from services.notifier.adapters import dev_transport, reminders
@@ -31,6 +31,7 @@ from services.notifier.adapters.ledger import Ledger
 from services.notifier.adapters.ledger_rows import view
 from services.notifier.bootstrap import Settings
 from services.notifier.domain.model import STATES
+from services.notifier.domain.reminders import EVENT_TYPE as REMINDER_TYPE
 from services.notifier.domain.rendering import TEMPLATES
 from shared import auth, db, deadletters, kafka, openapi, paging, read_your_writes
 from shared.freshness import Freshness
@@ -94,15 +95,32 @@ class PlannedReminderSchema(Schema):
     last_error = fields.String(allow_none=True)
 
 
+MAX_EVENT_TYPE = 200   # characters; the longest type today has 40
+
+
 class MailboxQuery(paging.query(int, **LIMITS)):  # type: ignore[misc]
     min_position = min_position_field()
-    appointment_id = fields.String()
+    appointment_id = fields.String(metadata={"description": "only this appointment (or waitlist entry)"})
+    event_type = fields.String(validate=validate.Length(min=1, max=MAX_EVENT_TYPE), metadata={
+        "description": "only messages caused by this event type, e.g. "
+                       "`appointment.confirmed.v1`, `waitlist.offered.v1`, "
+                       f"`{REMINDER_TYPE}` (1 to {MAX_EVENT_TYPE} characters)"})
 
 
 class MailSchema(Schema):
     id = fields.Integer()
     delivery_id = fields.Integer()
-    appointment_id = fields.String()
+    appointment_id = fields.String(metadata={
+        "description": "the appointment the message is about; for a `waitlist.*` event type, "
+                       "the waitlist entry's id"})
+    event_type = fields.String(allow_none=True, metadata={
+        "description": "the CloudEvent type that caused the message (as on its delivery), "
+                       f"e.g. `appointment.confirmed.v1`; a reminder's is `{REMINDER_TYPE}`; "
+                       "null only for a message whose delivery is not in the ledger"})
+    kind = fields.String(allow_none=True, metadata={
+        "enum": ["event", "reminder", None],
+        "description": "event: caused by an appointment or waitlist event; reminder: a "
+                       "reminder before the start (null as for event_type)"})
     channel = fields.String()
     recipient = fields.String()
     subject = fields.String()
@@ -155,7 +173,8 @@ class Mailbox(MethodView):
                 dev_transport.settled(_ledger().pool, org, position, _dev_channels())))
         before = query.get("cursor")
         rows = dev_transport.messages(_ledger().pool, org, query.get("appointment_id"),
-                                      query["limit"] + 1, before[0] if before else None)
+                                      query["limit"] + 1, before[0] if before else None,
+                                      query.get("event_type"))
         return paging.page(rows, query["limit"], key=lambda r: (r["id"],))
 
 

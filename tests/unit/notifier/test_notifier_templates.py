@@ -87,9 +87,17 @@ def test_a_new_request_is_received_not_confirmed_and_the_desk_gets_a_link():
     client = texts["client", "email"]
     assert "not confirmed yet" in client.text.lower() and "not yet confirmed" in client.subject
     assert "Not yet confirmed" in texts["client", "sms"].text
-    org = texts["organisation", "email"]
-    assert "http://127.0.0.1:8001/v1/appointments/appt-42" in org.text
-    assert 'href="http://127.0.0.1:8001/v1/appointments/appt-42"' in org.html
+    backoffice = "https://backoffice.example/appointments/{id}"
+    org = next(p.rendered for p in prepare(appointment_event("request", appointment_id="appt-42"),
+                                           renderer, backoffice_url=backoffice)
+               if (p.message.recipient_kind, p.message.channel) == ("organisation", "email"))
+    assert org is not None
+    assert "View the appointment: https://backoffice.example/appointments/appt-42" in org.text
+    assert 'href="https://backoffice.example/appointments/appt-42"' in org.html
+    # no back office: no link, never booking's bearer-protected JSON API
+    unlinked = texts["organisation", "email"]
+    assert "View the appointment" not in unlinked.text + unlinked.html
+    assert "/v1/appointments/" not in unlinked.text + unlinked.html
 
 
 @pytest.mark.parametrize("action", ["reschedule", "reassigned", "accept_suggestion",
