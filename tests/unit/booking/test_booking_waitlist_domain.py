@@ -10,8 +10,6 @@ import pytest
 from services.booking.domain.meta import Meta
 from services.booking.domain.organisation import defaults
 from services.booking.domain.waitlist import OfferGone, WaitlistEntry, slot_key
-from services.projections.domain.apply import apply
-from shared.envelope import CloudEvent
 from shared.errors import Conflict, Invalid
 
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -70,11 +68,3 @@ def test_bad_wishes_are_refused_naming_the_field():
     e.leave(META)
     with pytest.raises(Conflict):
         e.leave(META)
-
-
-def test_the_projections_apply_waitlist_events_as_nothing():
-    event = CloudEvent(id="e1", source="booking", type="waitlist.joined.v1", subject="w1",
-                       time="2026-11-20T08:00:00+00:00", orgid="acme", aggregateversion=1,
-                       position=1, correlationid="", data={"change": {}, "waitlist": {}})
-    changes = apply(event)
-    assert (changes.subject, changes.appointment, changes.history) == ("w1", None, None)
