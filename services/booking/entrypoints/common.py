@@ -4,12 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, jsonify, request
 
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
-from shared import auth, logs, openapi
+from shared import auth, instants, logs, openapi
 from shared.preconditions import if_match as if_match  # the views' one import
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,14 +33,24 @@ def caller() -> Caller:
                   logs.correlation_id.get(), g.get("answer"))
 
 
-def respond(body: dict[str, Any], status: int = 200, replayed: bool = False) -> Response:
-    response = jsonify(body)
+def respond(body: dict[str, Any], status: int = 200, replayed: bool = False,
+            local_times: bool = True) -> Response:
+    """The answer, its instants in the organisation's zone (shared/instants.py): the one
+    place booking renders them (`local_times=False`: CloudEvents, kept in UTC)."""
+    response = jsonify(instants.local(body, answer_zone()) if local_times else body)
     response.status_code = status
     if "version" in body:
         response.headers["ETag"] = f'"{body["version"]}"'
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def answer_zone() -> ZoneInfo:
+    """The zone of the organisation an answer belongs to: the caller's, or for a signed
+    link (no caller) the one of what it names (client_actions sets `g.organisation_id`)."""
+    organisation_id = g.get("organisation_id") or auth.current().org
+    return booking().organisation(organisation_id).tz
 
 
 def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callable[[F], F]:
