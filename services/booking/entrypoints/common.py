@@ -34,10 +34,13 @@ def caller() -> Caller:
 
 
 def respond(body: dict[str, Any], status: int = 200, replayed: bool = False,
-            local_times: bool = True) -> Response:
-    """The answer, its instants in the organisation's zone (shared/instants.py): the one
-    place booking renders them (`local_times=False`: CloudEvents, kept in UTC)."""
-    response = jsonify(instants.local(body, answer_zone()) if local_times else body)
+            local_times: bool = True, zone: ZoneInfo | None = None) -> Response:
+    """The answer, its instants in the organisation's zone (`zone`, else `answer_zone()`;
+    shared/instants.py): the one place booking renders them (`local_times=False`:
+    CloudEvents, kept in UTC)."""
+    if local_times:
+        body = instants.local(body, zone or answer_zone())
+    response = jsonify(body)
     response.status_code = status
     if "version" in body:
         response.headers["ETag"] = f'"{body["version"]}"'
@@ -68,12 +71,15 @@ def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callab
             fp = idempotency.fingerprint(request.method, request.path,
                                          request.query_string.decode(), request.get_data())
             where = scope() if scope else auth.current().org
+            # Read before the command: an answer must not fail once its events are stored.
+            zone = answer_zone()
             with idempotency.claim(booking().tables, where, key, fp, status) as claim:
                 if claim.replay:
-                    return respond(claim.replay.body, claim.replay.status, replayed=True)
+                    return respond(claim.replay.body, claim.replay.status, replayed=True,
+                                   zone=zone)
                 g.answer = claim.pending
                 try:
-                    return respond(view(*args, **kwargs), status)
+                    return respond(view(*args, **kwargs), status, zone=zone)
                 finally:
                     g.answer = None
         return openapi.versioned(openapi.idempotency_key(wrapper))  # type: ignore[return-value]
