@@ -71,9 +71,9 @@ def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callab
             fp = idempotency.fingerprint(request.method, request.path,
                                          request.query_string.decode(), request.get_data())
             where = scope() if scope else auth.current().org
-            # Read before the command: an answer must not fail once its events are stored.
-            zone = answer_zone()
             with idempotency.claim(booking().tables, where, key, fp, status) as claim:
+                # Read before the command: an answer must not fail once its events are stored.
+                zone = answer_zone()
                 if claim.replay:
                     return respond(claim.replay.body, claim.replay.status, replayed=True,
                                    zone=zone)
