@@ -135,6 +135,12 @@ class WaitlistCommands(BookingBase):
         entry.ensure_offer(number)
         return entry
 
+    def link_organisation(self, claims: links.LinkClaims) -> str:
+        """The organisation of what a signed link names: an offer's entry or an appointment."""
+        if claims.action == ACCEPT:
+            return self._get(None, to_uuid(_subject(claims)[1]), WaitlistEntry).organisation_id
+        return self._get(None, to_uuid(claims.appointment_id), Appointment).organisation_id
+
     def describe_offer(self, claims: links.LinkClaims) -> dict[str, Any]:
         """What the client's page shows for an offer's link."""
         _, entry_id, number = _subject(claims)

@@ -10,6 +10,8 @@ import functools
 
 from marshmallow import INCLUDE, Schema, fields
 
+from shared.instants import DESCRIBED
+
 
 class Answer(Schema):
     """An answer may carry more keys than described (documented: additionalProperties)."""
@@ -23,9 +25,15 @@ def Nullable(field: fields.Field) -> fields.Field:
     return field
 
 
+def Instant(description: str = "") -> fields.String:
+    """An instant of an answer (shared/instants.py renders it)."""
+    return fields.String(metadata={"format": "date-time",
+                                   "description": f"{description}{DESCRIBED}"})
+
+
 class SlotAnswer(Answer):
-    start = fields.String(metadata={"format": "date-time"})
-    end = fields.String(metadata={"format": "date-time"})
+    start = Instant()
+    end = Instant()
 
 
 class WindowAnswer(Answer):
@@ -81,13 +89,12 @@ class Appointment(Answer):
         "description": "attend's outcome; on a cancellation inside the organisation's "
                        "late_cancellation_notice_hours {kind: late_cancellation, ...}"}))
     feedback = Nullable(fields.Dict())
-    hold_until = fields.String(metadata={
-        "format": "date-time", "description": "only while a request for an exact slot holds its "
-                                              "agent's time (hold_minutes): until when"})
+    hold_until = Instant("only while a request for an exact slot holds its agent's time "
+                         "(hold_minutes): until when; ")
     feedback_requested_on = Nullable(fields.String(metadata={"format": "date"}))
-    requested_at = fields.String(metadata={"format": "date-time"})
-    confirmed_at = Nullable(fields.String(metadata={"format": "date-time"}))
-    updated_at = fields.String(metadata={"format": "date-time"})
+    requested_at = Instant()
+    confirmed_at = Nullable(Instant())
+    updated_at = Instant()
 
 
 class AppointmentResult(Answer):
@@ -101,7 +108,7 @@ class AppointmentResult(Answer):
 class InternalNote(Answer):
     id = fields.String()
     text = fields.String()
-    at = fields.String(metadata={"format": "date-time"})
+    at = Instant()
     author = fields.Dict(metadata={"description": "who wrote it: id and role"})
 
 

@@ -12,6 +12,7 @@ from services.booking.entrypoints.common import AUDITORS, booking, caller, respo
 from shared import auth, openapi
 from shared.auth import roles_allowed
 from shared.history import for_viewer
+from shared.instants import DESCRIBED
 
 bp = Blueprint("audit", __name__, url_prefix="/v1/appointments",
                description="The audit trail of an appointment (roles auditor, manager)")
@@ -39,7 +40,7 @@ class AuditEntry(Schema):
     status_name = fields.String(allow_none=True)
     actor = fields.Nested(AuditActor)
     source = fields.String(metadata={"description": "agent, client_link, system or api"})
-    at = fields.String(metadata={"description": "the event's time (ISO 8601)"})
+    at = fields.String(metadata={"format": "date-time", "description": f"the event's time: {DESCRIBED}"})
     reason = fields.String(allow_none=True)
     message = fields.String(allow_none=True)
     workflow = fields.Nested(AuditWorkflow)

@@ -48,7 +48,9 @@ BODIES: dict[str, tuple[type[Schema], type[Any], Callable[..., dict[str, Any]], 
 def _claims(action: str, token: str) -> links.LinkClaims:
     if action not in BODIES:
         raise NotFound(f"no client action '{action}'")
-    return links.verify(token, action)
+    claims = links.verify(token, action)
+    g.organisation_id = booking().link_organisation(claims)  # whose zone the answer is in
+    return claims
 
 
 def _link_scope(action: str) -> Callable[[], str]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, jsonify, request
 
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
-from shared import auth, logs, openapi
+from shared import auth, instants, logs, openapi
 from shared.preconditions import if_match as if_match  # the views' one import
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,7 +33,13 @@ def caller() -> Caller:
                   logs.correlation_id.get(), g.get("answer"))
 
 
-def respond(body: dict[str, Any], status: int = 200, replayed: bool = False) -> Response:
+def respond(body: dict[str, Any], status: int = 200, replayed: bool = False,
+            local_times: bool = True, zone: ZoneInfo | None = None) -> Response:
+    """The answer, its instants in the organisation's zone (`zone`, else `answer_zone()`;
+    shared/instants.py): the one place booking renders them (`local_times=False`:
+    CloudEvents, kept in UTC)."""
+    if local_times:
+        body = instants.local(body, zone or answer_zone())
     response = jsonify(body)
     response.status_code = status
     if "version" in body:
@@ -40,6 +47,13 @@ def respond(body: dict[str, Any], status: int = 200, replayed: bool = False) -> 
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def answer_zone() -> ZoneInfo:
+    """The zone of the organisation an answer belongs to: the caller's, or for a signed
+    link (no caller) the one of what it names (client_actions sets `g.organisation_id`)."""
+    organisation_id = g.get("organisation_id") or auth.current().org
+    return booking().organisation(organisation_id).tz
 
 
 def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callable[[F], F]:
@@ -58,11 +72,14 @@ def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callab
                                          request.query_string.decode(), request.get_data())
             where = scope() if scope else auth.current().org
             with idempotency.claim(booking().tables, where, key, fp, status) as claim:
+                # Read before the command: an answer must not fail once its events are stored.
+                zone = answer_zone()
                 if claim.replay:
-                    return respond(claim.replay.body, claim.replay.status, replayed=True)
+                    return respond(claim.replay.body, claim.replay.status, replayed=True,
+                                   zone=zone)
                 g.answer = claim.pending
                 try:
-                    return respond(view(*args, **kwargs), status)
+                    return respond(view(*args, **kwargs), status, zone=zone)
                 finally:
                     g.answer = None
         return openapi.versioned(openapi.idempotency_key(wrapper))  # type: ignore[return-value]

@@ -44,4 +44,5 @@ def events(args: dict[str, Any]) -> Any:
     items = [{"topic": topic, "key": key, "event": json.loads(ce.to_json())}
              for topic, key, ce in to_messages(app, shown)]
     return respond({"items": items,
-                    "next_cursor": paging.encode((shown[-1].id,)) if more and shown else None})
+                    "next_cursor": paging.encode((shown[-1].id,)) if more and shown else None},
+                   local_times=False)  # CloudEvents as published: UTC

@@ -7,7 +7,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.booking.domain.waitlist import STATUSES
-from services.booking.entrypoints.answers import Answer, ClientRef, Nullable, ServiceRef, SlotAnswer
+from services.booking.entrypoints.answers import (
+    Answer,
+    ClientRef,
+    Instant,
+    Nullable,
+    ServiceRef,
+    SlotAnswer,
+)
 from services.booking.entrypoints.schemas import Source, TentativeClientSchema
 from shared import paging
 from shared.input import Day, Text
@@ -36,7 +43,7 @@ class WaitlistQuery(paging.query(int, maximum=100)):  # type: ignore[misc]
 class Offer(Answer):
     slot = fields.Nested(SlotAnswer)
     agent_id = fields.String(metadata={"format": "uuid"})
-    until = fields.String(metadata={"format": "date-time", "description": "the hold's end"})
+    until = Instant("the hold's end; ")
 
 
 class WaitlistEntry(Answer):
@@ -53,8 +60,8 @@ class WaitlistEntry(Answer):
     offer = Nullable(fields.Nested(Offer))
     appointment_id = Nullable(fields.String(metadata={
         "format": "uuid", "description": "the request or appointment an accepted offer made"}))
-    joined_at = fields.String(metadata={"format": "date-time"})
-    updated_at = fields.String(metadata={"format": "date-time"})
+    joined_at = Instant()
+    updated_at = Instant()
 
 
 class WaitlistEntryResult(Answer):

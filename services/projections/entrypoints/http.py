@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_smorest import Blueprint
@@ -29,6 +30,7 @@ from shared import auth, db, deadletters, http, kafka, openapi, paging, read_you
 from shared.errors import NotFound
 from shared.freshness import Freshness
 from shared.history import for_viewer
+from shared.instants import rendered
 
 blp = Blueprint("projections", __name__, url_prefix="/v1",
                 description="Read models: calendar, lists, queue, waitlist, history, "
@@ -76,11 +78,22 @@ def _timezone(conn: Any, org: str) -> tuple[str, dict[str, Any] | None]:
     return (row["timezone"] if row else "UTC"), row
 
 
+def _answer_zone() -> ZoneInfo:
+    with _wiring().pool.connection() as conn:
+        return zone(_timezone(conn, auth.current().org)[0])
+
+
+# Every view's answer, its instants in the organisation's zone: the one place projections
+# renders them (the rows, like the events, keep UTC).
+local_times = rendered(_answer_zone)
+
+
 @blp.get("/calendar")
 @auth.roles_allowed(*STAFF)
 @blp.arguments(schemas.CalendarArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.Page)
+@local_times
 def calendar(args: dict[str, Any]) -> dict[str, Any]:
     """Calendar: appointments in a date range, optionally for one agent or resource.
 
@@ -104,6 +117,7 @@ def calendar(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(schemas.ListArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.Page)
+@local_times
 def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
     """Appointment list by status, agent, service, client and date, paged.
 
@@ -127,6 +141,7 @@ def appointment_list(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(schemas.QueueArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.Page)
+@local_times
 def queue(args: dict[str, Any]) -> dict[str, Any]:
     """Request queue: unconfirmed appointments (start and step statuses, incl.
     `reschedule_requested`); `include_confirmed=true` shows confirmed ones too.
@@ -166,6 +181,7 @@ def waitlist(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.History)
+@local_times
 def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
     """History of one appointment, newest first
 
@@ -187,6 +203,7 @@ def history(args: dict[str, Any], appointment_id: str) -> dict[str, Any]:
 @blp.arguments(schemas.FreshArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.ClientAppointments)
+@local_times
 def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
     """A client's current and past appointments
 
@@ -211,6 +228,7 @@ def client_appointments(args: dict[str, Any], client_id: str) -> dict[str, Any]:
 @blp.arguments(schemas.AvailabilityArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.Availability)
+@local_times
 def availability(args: dict[str, Any]) -> dict[str, Any]:
     """Who is available at a time (for reassigning)
 
@@ -235,6 +253,7 @@ def availability(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(schemas.StatisticsArgs, location="query", unknown=RAISE)
 @openapi.errors(504)
 @blp.response(200, schemas.Statistics)
+@local_times
 def statistics_view(args: dict[str, Any]) -> dict[str, Any]:
     """Statistics for managers
 

@@ -10,6 +10,7 @@ from webargs.fields import DelimitedList
 from services.projections.domain.statistics import PERIODS
 from shared import openapi, paging
 from shared.input import Day, within_years
+from shared.instants import DESCRIBED
 from shared.read_your_writes import min_position_field
 
 MAX_RANGE_DAYS = 366
@@ -161,17 +162,17 @@ class Appointment(Schema):
     client = fields.Nested(ClientRef)
     agent_id = fields.String(allow_none=True)
     resources = fields.List(fields.Dict())
-    slot = fields.Dict(allow_none=True)
+    slot = fields.Dict(allow_none=True, metadata={"description": f"start, end: {DESCRIBED}"})
     window = fields.Dict(allow_none=True)
-    start = fields.DateTime(allow_none=True)
-    end = fields.DateTime(allow_none=True)
-    proposal = fields.Dict(allow_none=True)
+    start = fields.DateTime(allow_none=True, metadata={"description": DESCRIBED})
+    end = fields.DateTime(allow_none=True, metadata={"description": DESCRIBED})
+    proposal = fields.Dict(allow_none=True, metadata={"description": f"start, end: {DESCRIBED}"})
     source = fields.String(allow_none=True)
     outcome = fields.Dict(allow_none=True)
     feedback = fields.Dict(allow_none=True)
-    requested_at = fields.DateTime(allow_none=True)
-    confirmed_at = fields.DateTime(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    requested_at = fields.DateTime(allow_none=True, metadata={"description": DESCRIBED})
+    confirmed_at = fields.DateTime(allow_none=True, metadata={"description": DESCRIBED})
+    updated_at = fields.DateTime(allow_none=True, metadata={"description": DESCRIBED})
     past = fields.Boolean()
 
 
@@ -187,7 +188,7 @@ class HistoryItem(Schema):
     actor = fields.Dict()
     reason = fields.String(allow_none=True)
     message = fields.String(allow_none=True)
-    at = fields.DateTime()
+    at = fields.DateTime(metadata={"description": DESCRIBED})
     workflow = fields.Dict()
     correlation_id = fields.String(allow_none=True)
     source = fields.String(allow_none=True, metadata={
@@ -225,8 +226,8 @@ class ResourceAvailability(Schema):
 
 
 class Availability(Schema):
-    at = fields.DateTime()
-    end = fields.DateTime()
+    at = fields.DateTime(metadata={"description": f"the moment asked about; {DESCRIBED}"})
+    end = fields.DateTime(metadata={"description": DESCRIBED})
     timezone = fields.String()
     resources = fields.List(fields.Nested(ResourceAvailability))
 
