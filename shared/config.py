@@ -85,7 +85,11 @@ def get(name: str) -> str | None:
 
 
 def require(name: str) -> str:
-    value = get(name)
+    return required(name, get(name))
+
+
+def required(name: str, value: str | None) -> str:
+    """`value` of setting `name`, or the one error a process gives when it is missing."""
     if not value:
         raise RuntimeError(f"setting {name} is required but not set")
     return value

@@ -51,9 +51,7 @@ class Settings:
 
     def kafka_required(self) -> str:
         """The brokers, for the processes that cannot run without them (the relay)."""
-        if not self.bootstrap_servers:
-            raise RuntimeError("setting KAFKA_BOOTSTRAP_SERVERS is required but not set")
-        return self.bootstrap_servers
+        return config.required("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap_servers)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from services.projections.domain.model import (
     Unprocessable,
     is_on_calendar,
     is_unconfirmed,
+    moment,
 )
 from services.projections.domain.waitlist import waitlist_row
 from shared import history
@@ -84,17 +85,17 @@ def _appointment_row(s: dict[str, Any], change: dict[str, Any], version: int,
                      org: OrganisationRow | None) -> AppointmentRow:
     status, kind = _str(s["status"]), _str(s["status_kind"])
     slot, window = s.get("slot"), s.get("window")
-    slot_start = _dt(slot["start"]) if slot else None
-    slot_end = _dt(slot["end"]) if slot else None
+    slot_start = moment(slot["start"]) if slot else None
+    slot_end = moment(slot["end"]) if slot else None
     window_date = date.fromisoformat(window["date"]) if window else None
     start_at, end_at = slot_start, slot_end
     if start_at is None and window and window_date is not None:
         start_at, end_at = place_window(window_date, window.get("part_of_day"), org)
     service, client = s.get("service") or {}, s.get("client") or {}
     resources = [dict(r) for r in s.get("resources") or []]
-    requested_at = _dt(s.get("requested_at"))
+    requested_at = moment(s.get("requested_at"))
     outcome = s.get("outcome")
-    sort_at = start_at or requested_at or _dt(s.get("updated_at"))
+    sort_at = start_at or requested_at or moment(s.get("updated_at"))
     if sort_at is None:
         raise Unprocessable("appointment has neither slot, window nor requested_at")
     workflow = s.get("workflow") or {}
@@ -112,7 +113,7 @@ def _appointment_row(s: dict[str, Any], change: dict[str, Any], version: int,
         source=s.get("source"), outcome=outcome,
         completion_reason=(outcome or {}).get("completion_reason"), feedback=s.get("feedback"),
         feedback_requested_on=_date(s.get("feedback_requested_on")), requested_at=requested_at,
-        confirmed_at=_dt(s.get("confirmed_at")), updated_at=_dt(s.get("updated_at")),
+        confirmed_at=moment(s.get("confirmed_at")), updated_at=moment(s.get("updated_at")),
         unconfirmed=is_unconfirmed(status, kind), on_calendar=is_on_calendar(status, kind),
         blocks_time=(holds_time(status, kind) or holds(s)) and slot_start is not None,
         status_name=s.get("status_name") or change.get("status_name") or None,
@@ -134,7 +135,7 @@ def _history(change: dict[str, Any], snap: dict[str, Any], event: CloudEvent,
     event set, with values before only where the event carries them."""
     actor = change.get("actor") or {}
     workflow = change.get("workflow") or {}
-    at = _dt(event.time) or _required_time()
+    at = moment(event.time) or _required_time()
     prior = None if event.aggregateversion == 1 else (before if before is not None else {})
     described = history.describe(change, prior, snap, at=at.isoformat())
     return HistoryEntry(
@@ -161,7 +162,7 @@ def _organisation(o: dict[str, Any] | None, event: CloudEvent) -> OrganisationRo
         id=o["id"], name=o.get("name"), timezone=tz,
         retention_days=int(retention) if retention is not None else None,
         parts_of_day=dict(o.get("parts_of_day") or timing.DEFAULT_PARTS_OF_DAY),
-        as_of=_dt(event.time) or _required_time())
+        as_of=moment(event.time) or _required_time())
 
 
 def _organisation_event(event: CloudEvent) -> Changes:
@@ -221,15 +222,6 @@ def _str(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise Unprocessable(f"expected a non-empty string, got {value!r}")
     return value
-
-
-def _dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise Unprocessable(f"time {value!r} has no UTC offset")
-    return parsed
 
 
 def _date(value: Any) -> date | None:

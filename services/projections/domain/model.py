@@ -18,6 +18,16 @@ class Unprocessable(ValueError):
     """An event this service cannot apply (goes to the dead-letter topic)."""
 
 
+def moment(value: Any) -> datetime | None:
+    """An instant of an event's payload (None stays None); one without an offset is refused."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise Unprocessable(f"time {value!r} has no UTC offset")
+    return parsed
+
+
 # Tail statuses of kind "step" that come *after* confirmation: not requests.
 POST_CONFIRMATION_STEPS = frozenset(
     s.key for s in TAIL if s.kind == "step" and s.key != "reschedule_requested")

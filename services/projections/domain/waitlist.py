@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from services.projections.domain.model import Unprocessable, WaitlistRow
+from services.projections.domain.model import Unprocessable, WaitlistRow, moment
 
 STATUSES = ("waiting", "offered", "accepted", "left")
 
@@ -27,21 +27,12 @@ def waitlist_row(w: dict[str, Any], version: int) -> WaitlistRow:
         wish_date=date.fromisoformat(w["date"]) if w.get("date") else None,
         part_of_day=w.get("part_of_day"), client_id=client.get("id"),
         client_name=client.get("name"), tentative=bool(client.get("tentative")),
-        source=w.get("source"), offer_start=_moment(slot.get("start")),
-        offer_end=_moment(slot.get("end")), offer_agent_id=offer["agent_id"] if offer else None,
-        offer_until=_moment(offer["until"]) if offer else None,
+        source=w.get("source"), offer_start=moment(slot.get("start")),
+        offer_end=moment(slot.get("end")), offer_agent_id=offer["agent_id"] if offer else None,
+        offer_until=moment(offer["until"]) if offer else None,
         appointment_id=w.get("appointment_id"),
-        joined_at=_moment(w["joined_at"]) or _missing("joined_at"),
-        updated_at=_moment(w.get("updated_at")))
-
-
-def _moment(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise Unprocessable(f"time {value!r} has no UTC offset")
-    return parsed
+        joined_at=moment(w["joined_at"]) or _missing("joined_at"),
+        updated_at=moment(w.get("updated_at")))
 
 
 def _missing(name: str) -> datetime:
