@@ -108,7 +108,7 @@ class System:
         client = self.post("/v1/clients", {"name": f"Pool {n}", "email": f"pool{n}@example.com",
                                            "phone": f"+4176{n % 10_000_000:07d}"})["client"]["id"]
         start = 1_950_000_000 + n * 3600
-        return self.post("/v1/appointments/for-client", {
+        return self.post("/v1/appointments/for_client", {
             "service_id": self.service_id, "client_id": client, "status": "scheduled",
             "slot": {"start": _iso(start), "end": _iso(start + 1800)}})["appointment"]["id"]
 
