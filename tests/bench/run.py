@@ -5,7 +5,8 @@ machine can do at all. Scenarios (issue 13):
 
 1. new request and status change (reschedule), 1 and 16 clients, whole system
    (the pipeline drained before each run) and command path alone (relays and
-   consumers stopped): req/s, p50, p99, bare req/s, ratio, wrk's CPU;
+   consumers stopped): req/s, p50, p99, bare req/s, ratio, wrk's CPU; then each
+   command path at about half its 16-client peak: the p99 there;
 2. the backlog of (1) caught up when the pipeline starts again: events/s;
 3. command -> queue and command -> mailbox at 50 commands/s, p50 / p99;
 4. sustained pipeline throughput: the highest rate with lag bounded over 60 s;
@@ -85,6 +86,8 @@ def run(p: Plan) -> dict[str, dict[str, Any]]:
         paused_at = system.new_request(1)["position"]
         phase("command path alone", results, lambda: commands.measure(
             system, ids, "command path", p.seconds, idle=False))
+        phase("half the peak", results, lambda: commands.at_half_peak(
+            system, ids, results, p.seconds))
         events = system.new_request(2)["position"] - paused_at  # written meanwhile
         sent = sum(r.get("requests", 0) - r.get("errors", 0)
                    for k, r in results.items() if k.endswith("command path"))

@@ -42,6 +42,11 @@ end
 function iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%S+00:00", t)
 end
+-- PACE_MS > 0: each connection waits that long between an answer and its next
+-- request (a paced run at a chosen fraction of the peak rate).
+function delay()
+  return PACE_MS
+end
 function done(summary, latency, requests)
   local e = summary.errors
   local merged, codes = {}, {}
@@ -111,8 +116,9 @@ def lua_string(value: str) -> str:
 
 
 def script(body: str, threads: int, **values: Any) -> str:
-    """A complete Lua script: globals, the prelude, the request function."""
-    lines = [f"NTHREADS = {threads}"]
+    """A complete Lua script: globals, the prelude, the request function
+    (PACE_MS: the pause of each connection between an answer and its next request)."""
+    lines = [f"NTHREADS = {threads}", f"PACE_MS = {int(values.pop('PACE_MS', 0))}"]
     for name, value in values.items():
         if isinstance(value, int):
             lines.append(f"{name} = {value}")

@@ -53,8 +53,14 @@ def test_wrk_figures_are_read_from_the_line_the_script_prints() -> None:
 
 def test_scripts_carry_their_values_as_lua_globals() -> None:
     lua = wrk.script(wrk.RESCHEDULE, 2, IDS=["a", "b"], OFFSET=100_000, AUTH="Bearer x.y")
-    assert lua.startswith('NTHREADS = 2\nIDS = {"a", "b"}\nOFFSET = 100000\nAUTH = "Bearer x.y"\n')
+    assert lua.startswith('NTHREADS = 2\nPACE_MS = 0\nIDS = {"a", "b"}\nOFFSET = 100000\n'
+                          'AUTH = "Bearer x.y"\n')
     assert "function done(" in lua and "function request()" in lua
+
+
+def test_a_paced_script_pauses_each_connection_between_requests() -> None:
+    lua = wrk.script(wrk.NEW_REQUEST, 2, PACE_MS=37, PATH="/v1/appointments")
+    assert "PACE_MS = 37\n" in lua and "function delay()\n  return PACE_MS" in lua
 
 
 def test_no_two_commands_share_idempotency_keys_or_slots() -> None:
@@ -88,3 +94,20 @@ def test_the_readme_table_is_made_from_a_run() -> None:
     assert lines[2] == ("| new request, 16 clients, command path | 210.4 | 71.0 | 180.5 | 1600.0 | 13% "
                         "| 0.12 | requests=2104 errors=0 |")
     assert lines[4] == "| memory: booking | – | – | – | – | – | – | max_mb=81.5 processes=3 total_mb=190 |"
+
+
+def test_half_the_peak_paces_sixteen_connections_to_half_the_measured_rate(monkeypatch) -> None:
+    """16 / (latency + pause) = half the peak: 200/s peak, 5 ms alone -> 155 ms pause."""
+    sent: list[str] = []
+
+    def fake_run(url: str, lua: str, connections: int, seconds: float) -> dict[str, float]:
+        sent.append(lua)
+        return {"per_s": 99.0, "p50_ms": 6.0, "p99_ms": 20.0}
+    monkeypatch.setattr(wrk, "run", fake_run)
+    system = SimpleNamespace(token="t", service_id="s", url=lambda service: "http://booking")
+    peaks = {"new request, 16 clients, command path": {"per_s": 200.0},
+             "new request, 1 client, command path": {"p50_ms": 5.0}}
+    rows = commands.at_half_peak(system, ["a"], peaks, 1)  # type: ignore[arg-type]
+    assert list(rows) == ["new request at half the peak, command path"]  # no status peak: skipped
+    assert rows["new request at half the peak, command path"]["target_per_s"] == 100.0
+    assert re.search(r"^PACE_MS = 155$", sent[0], re.M)
