@@ -277,11 +277,13 @@ class PgTables:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # Autocommit: each read is one statement, with no BEGIN and COMMIT round trips.
         self.pool = Pool(url, min_size=1, max_size=8, open=True,
-                         kwargs={"options": "-c statement_timeout=5s"})
+                         kwargs={"options": "-c statement_timeout=5s", "autocommit": True})
         # A command waits at most seconds for another one holding its Idempotency-Key.
+        # Session locks need no transaction.
         self.locks = Pool(url, min_size=0, max_size=16, open=True,
-                          kwargs={"options": "-c lock_timeout=10s"})
+                          kwargs={"options": "-c lock_timeout=10s", "autocommit": True})
         self.keys: Keys = keys.PgKeys(self.pool)
 
     def close(self) -> None:
@@ -315,10 +317,7 @@ class PgTables:
 
     def answer(self, organisation_id: str, key: str) -> Answer | None:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT fingerprint, status, body FROM booking_idempotency "
-                               "WHERE organisation_id = %s AND key = %s",
-                               (organisation_id, key)).fetchone()
-        return Answer(organisation_id, key, row[0], row[1], row[2]) if row else None
+            return _answer(conn, organisation_id, key)
 
     def is_overlap(self, error: Exception) -> bool:
         return isinstance(error.__cause__, errors.ExclusionViolation)
@@ -349,14 +348,20 @@ class PgTables:
                            {"start": iso(row[2]), "end": iso(row[3])})
 
     @contextmanager
-    def locked(self, organisation_id: str, key: str) -> Iterator[None]:
-        """Serialise commands with the same idempotency key (across processes)."""
+    def locked(self, organisation_id: str, key: str) -> Iterator[Answer | None]:
+        """Serialise commands with the same idempotency key (across processes); the
+        answer recorded under it, read once the lock is held (on the lock's connection)."""
         lock_key = f"booking-idempotency\x1f{organisation_id}\x1f{key}"
         with self.locks.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
-            conn.commit()
             try:
-                yield
+                yield _answer(conn, organisation_id, key)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key,))
-                conn.commit()
+
+
+def _answer(conn: Any, organisation_id: str, key: str) -> Answer | None:
+    row = conn.execute("SELECT fingerprint, status, body FROM booking_idempotency "
+                       "WHERE organisation_id = %s AND key = %s", (organisation_id, key),
+                       prepare=True).fetchone()
+    return Answer(organisation_id, key, row[0], row[1], row[2]) if row else None
