@@ -65,6 +65,9 @@ SETTINGS: dict[str, tuple[str | None, str]] = {
     "MAX_BODY_BYTES": ("65536", "largest request body any API accepts (413 past it)"),
     "BOOKING_TIMERS_INTERVAL_SECONDS": ("1", "seconds between two rounds of booking's timer worker "
                                         "(automatic no-show, expiring holds)"),
+    "BOOKING_AGGREGATE_CACHE_SIZE": ("500", "aggregates each booking process keeps in memory between "
+                                     "commands, brought up to date from the event store on every "
+                                     "load; 0 = rebuild every aggregate from its events each time"),
     "WEB_THREADS": ("4", "threads per gunicorn worker, and so each process's PostgreSQL pool size"),
     "AUDIT_SIGNING_KEY": (None, "PEM file of the Ed25519 private key that signs audit checkpoints "
                           "(booking relay) and exports (booking API); "

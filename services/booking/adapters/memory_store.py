@@ -124,11 +124,11 @@ class MemoryTables:
         return isinstance(error, CalendarOverlap)
 
     @contextmanager
-    def locked(self, organisation_id: str, key: str) -> Iterator[None]:
+    def locked(self, organisation_id: str, key: str) -> Iterator[Answer | None]:
         with self._guard:
             lock = self._locks[(organisation_id, key)]
         with lock:
-            yield
+            yield self.answer(organisation_id, key)
 
 
 class MemoryRecorder(POPOApplicationRecorder):

@@ -1,8 +1,9 @@
 """Booking's side tables in PostgreSQL, written in the events' own transaction.
 
-`BookingRecorder` extends the library's application recorder: after its insert
-(under the library's table lock, inside its transaction) it applies the
-`SideWrites` handed to `Application.save(..., side=...)`. An overlapping
+`BookingRecorder` extends the library's application recorder: inside its
+transaction it applies the `SideWrites` handed to `Application.save(..., side=...)`,
+those that need no notification id before the library's table lock, the rest
+after its insert, under the lock. An overlapping
 booking of the same agent breaks the exclusion constraint and the whole save
 rolls back. Each event's organisation goes beside it, so the event feed
 selects one organisation's events in SQL (`select_organisation_notifications`),
@@ -121,12 +122,29 @@ class BookingRecorder(PostgresApplicationRecorder):
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
+    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> None:
+        """The side writes that need no notification id, in the transaction but before
+        the library takes the event table's lock: savers wait for each other only for
+        the insert, the ids and what needs them (`write_locked`)."""
+        if stored_events:
+            write_unlocked(curs, kwargs.get("side") or SideWrites())
+
+    def _lock_table(self, curs: Cursor[DictRow]) -> None:
+        """The library's lock statements and its NOTIFY in one round trip (the simple
+        query protocol runs them in order, in the save's transaction)."""
+        notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        curs.execute(SQL("; ").join([*self.lock_table_statements, notify]))
+
+    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
+        """Sent with the lock (`_lock_table`)."""
+
     def _fetch_ids_after_insert_events(self, curs: Cursor[DictRow],
                                        stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
-            write(curs, kwargs.get("side") or SideWrites(), ids, stored_events)
+            write_locked(curs, kwargs.get("side") or SideWrites(), ids, stored_events)
         return ids
 
     def select_organisation_notifications(self, organisation_id: str, after: int,
@@ -200,11 +218,16 @@ class BookingRecorder(PostgresApplicationRecorder):
             return chain.backfill(curs, self.events_table())
 
 
-def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
-          stored_events: Sequence[StoredEvent]) -> None:
+def write_unlocked(curs: Cursor[Any], side: SideWrites) -> None:
+    """Calendar, directory, waitlist and timers: rows of the saved aggregates only.
+
+    Before the table lock, so no saver holds it while it waits for these rows: two
+    saves of one aggregate wait here for each other (and the second then fails on its
+    version), an overlapping booking waits for the first one's outcome, and a timer
+    being fired is skipped (`write_timer`), never waited for.
+    """
     if not side.organisation_id:  # an event no organisation's feed would show: refuse
         raise ValueError("events saved without their organisation (BookingApplication.save)")
-    chain.append(curs, side.organisation_id, ids, stored_events)
     for row in side.calendar:
         curs.execute("DELETE FROM booking_agent_calendar WHERE appointment_id = %s",
                      (row.appointment_id,))
@@ -227,6 +250,16 @@ def write(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
             (w.id, w.organisation_id, w.service_id, w.status, Jsonb(w.snapshot)))
     for timer in side.timers:
         write_timer(curs, timer)
+
+
+def write_locked(curs: Cursor[Any], side: SideWrites, ids: Sequence[int],
+                 stored_events: Sequence[StoredEvent]) -> None:
+    """Under the table lock: the chain (its head is the last event's), the erasure (its
+    scrub of idempotent answers must see every answer committed before it) and this
+    command's answer (its position)."""
+    if not side.organisation_id:
+        raise ValueError("events saved without their organisation (BookingApplication.save)")
+    chain.append(curs, side.organisation_id, ids, stored_events)
     if side.erase:
         keys.erase(curs, side.erase)
         curs.execute(   # the waitlist's copies of the client's contact data go too
@@ -246,26 +279,27 @@ def write_timer(curs: Cursor[Any], timer: TimerRow) -> None:
     """Plan, move or drop one timer, never waiting for a worker firing it.
 
     A worker holds the row it fires (FOR UPDATE) while its handler sends a booking
-    command, whose save would wait here for that row behind the event table's lock:
-    so a row being fired is left alone, and the handler, which plans the appointment
-    again from its current state, moves or drops it (application/timers.py).
+    command, whose save would wait here for that row: so a row being fired is left
+    alone, and the handler, which plans the appointment again from its current state,
+    moves or drops it (application/timers.py).
     """
     t = Identifier(TIMERS)
-    held = curs.execute(SQL("SELECT key FROM {t} WHERE key = %s FOR UPDATE SKIP LOCKED").format(
-        t=t), (timer.key,)).fetchone()
-    if held is None and curs.execute(SQL("SELECT 1 FROM {t} WHERE key = %s").format(t=t),
-                                     (timer.key,)).fetchone():
-        return                                  # being fired right now
+    # One statement each: the row is locked without waiting (SKIP LOCKED); a row that
+    # exists but could not be locked is being fired.
     if timer.due_at is None:
-        if held is not None:
-            curs.execute(SQL("DELETE FROM {t} WHERE key = %s").format(t=t), (timer.key,))
+        curs.execute(SQL("DELETE FROM {t} WHERE key = (SELECT key FROM {t} WHERE key = %s "
+                         "FOR UPDATE SKIP LOCKED)").format(t=t), (timer.key,))
         return
     curs.execute(SQL(
-        "INSERT INTO {t} (key, kind, due_at, payload) VALUES (%s, %s, %s, %s) "
+        "WITH held AS (SELECT key FROM {t} WHERE key = %(key)s FOR UPDATE SKIP LOCKED) "
+        "INSERT INTO {t} (key, kind, due_at, payload) "
+        "SELECT %(key)s, %(kind)s, %(due_at)s, %(payload)s "
+        "WHERE EXISTS (SELECT FROM held) OR NOT EXISTS (SELECT FROM {t} WHERE key = %(key)s) "
         "ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, due_at = EXCLUDED.due_at, "
         "payload = EXCLUDED.payload, attempts = 0, last_error = NULL "
         "WHERE ({t}.due_at, {t}.payload) IS DISTINCT FROM (EXCLUDED.due_at, EXCLUDED.payload)"
-    ).format(t=t), (timer.key, timer.kind, timer.due_at, Jsonb(timer.payload)))
+    ).format(t=t), {"key": timer.key, "kind": timer.kind, "due_at": timer.due_at,
+                    "payload": Jsonb(timer.payload)})
 
 
 class PgTables:
@@ -277,11 +311,13 @@ class PgTables:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # Autocommit: each read is one statement, with no BEGIN and COMMIT round trips.
         self.pool = Pool(url, min_size=1, max_size=8, open=True,
-                         kwargs={"options": "-c statement_timeout=5s"})
+                         kwargs={"options": "-c statement_timeout=5s", "autocommit": True})
         # A command waits at most seconds for another one holding its Idempotency-Key.
+        # Session locks need no transaction.
         self.locks = Pool(url, min_size=0, max_size=16, open=True,
-                          kwargs={"options": "-c lock_timeout=10s"})
+                          kwargs={"options": "-c lock_timeout=10s", "autocommit": True})
         self.keys: Keys = keys.PgKeys(self.pool)
 
     def close(self) -> None:
@@ -315,10 +351,7 @@ class PgTables:
 
     def answer(self, organisation_id: str, key: str) -> Answer | None:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT fingerprint, status, body FROM booking_idempotency "
-                               "WHERE organisation_id = %s AND key = %s",
-                               (organisation_id, key)).fetchone()
-        return Answer(organisation_id, key, row[0], row[1], row[2]) if row else None
+            return _answer(conn, organisation_id, key)
 
     def is_overlap(self, error: Exception) -> bool:
         return isinstance(error.__cause__, errors.ExclusionViolation)
@@ -349,14 +382,20 @@ class PgTables:
                            {"start": iso(row[2]), "end": iso(row[3])})
 
     @contextmanager
-    def locked(self, organisation_id: str, key: str) -> Iterator[None]:
-        """Serialise commands with the same idempotency key (across processes)."""
+    def locked(self, organisation_id: str, key: str) -> Iterator[Answer | None]:
+        """Serialise commands with the same idempotency key (across processes); the
+        answer recorded under it, read once the lock is held (on the lock's connection)."""
         lock_key = f"booking-idempotency\x1f{organisation_id}\x1f{key}"
         with self.locks.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
-            conn.commit()
             try:
-                yield
+                yield _answer(conn, organisation_id, key)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key,))
-                conn.commit()
+
+
+def _answer(conn: Any, organisation_id: str, key: str) -> Answer | None:
+    row = conn.execute("SELECT fingerprint, status, body FROM booking_idempotency "
+                       "WHERE organisation_id = %s AND key = %s", (organisation_id, key),
+                       prepare=True).fetchone()
+    return Answer(organisation_id, key, row[0], row[1], row[2]) if row else None

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application, Recording
+from eventsourcing.application import AggregateNotFoundError, Application, Recording, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.booking.application import timers, waitlist_timers
+from services.booking.application import cache, timers, waitlist_timers
 from services.booking.application.clock import Clock
 from services.booking.application.ports import (
     Answer,
@@ -68,6 +68,11 @@ class BookingBase(Application[uuid.UUID]):
         # PostgreSQL tables are given; the in-memory recorder carries its own.
         self.tables: Tables = tables or self.recorder.tables  # type: ignore[attr-defined]
         self.mapper.keys = self.tables.keys  # type: ignore[attr-defined]
+        self.repository.keys = self.tables.keys  # type: ignore[attr-defined]
+
+    def construct_repository(self) -> Repository[uuid.UUID]:
+        """Aggregates cached per process, fast-forwarded on every load (cache.py)."""
+        return cache.SealedRepository(self.events, cache.cache_size())
 
     def close(self) -> None:
         close_tables = getattr(self.tables, "close", None)

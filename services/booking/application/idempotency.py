@@ -41,8 +41,7 @@ def claim(tables: Tables, scope: str, key: str | None, request_fingerprint: str,
         return
     if len(key) > MAX_KEY_LENGTH:
         raise Invalid("Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters")
-    with tables.locked(scope, key):
-        prior = tables.answer(scope, key)
+    with tables.locked(scope, key) as prior:
         if prior is not None and prior.fingerprint != request_fingerprint:
             raise Invalid("Idempotency-Key", "this key was already used for a different request; "
                           "use a new key for a new request")

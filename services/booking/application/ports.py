@@ -130,7 +130,8 @@ class Tables(Protocol):
     def held_by(self, appointment_id: str) -> CalendarRow | None:
         """The calendar row an appointment (or waitlist offer) holds now."""
 
-    def locked(self, organisation_id: str, key: str) -> AbstractContextManager[None]: ...
+    def locked(self, organisation_id: str, key: str) -> AbstractContextManager[Answer | None]:
+        """Serialise commands with this key; the answer recorded under it, read in the lock."""
 
     def is_overlap(self, error: Exception) -> bool:
         """Did a save fail because an agent would be booked twice?"""
