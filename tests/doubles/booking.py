@@ -50,8 +50,8 @@ class LocalWorkflow:
         versions[d.version] = d
         return d
 
-    def definition(self, organisation_id: str, workflow_id: str,
-                   version: int | None) -> Definition:
+    def definition(self, organisation_id: str, workflow_id: str, version: int | None,
+                   action: str = "request") -> Definition:
         if workflow_id == lifecycle.BUILTIN_ID and version in (None, 1):
             return lifecycle.BUILTIN
         versions = self._published.get((organisation_id, workflow_id), {})

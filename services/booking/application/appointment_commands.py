@@ -57,7 +57,8 @@ class AppointmentCommands(BookingBase):
         org = self._organisation_for(caller)
         refs = self._resolve(caller, cmd.service_id, cmd.client_id, None, cmd.agent_id,
                              cmd.resource_ids)
-        d = self.workflow.definition(caller.organisation_id, refs.service.workflow_id, None)
+        d = self.workflow.definition(caller.organisation_id, refs.service.workflow_id, None,
+                                     "create")
         t = self._transition(caller, d, None, "create", intended_status(d, "create", cmd.status))
         appointment = Appointment.create_for_client(
             self._context(caller, org, None), t, service=refs.service.reference(),

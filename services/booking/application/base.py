@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application, Recording, Repository
@@ -53,6 +53,8 @@ class Caller:
     actor: dict[str, str]
     correlation_id: str = ""
     answer: Answer | None = None   # the first answer to record under an Idempotency-Key
+    # The organisation as the HTTP layer read it for the answer's zone (read once a request).
+    organisation: Organisation | None = field(default=None, compare=False, repr=False)
 
 
 class BookingBase(Application[uuid.UUID]):
@@ -125,7 +127,12 @@ class BookingBase(Application[uuid.UUID]):
         return aggregate
 
     def _organisation_for(self, caller: Caller) -> Organisation:
-        """The organisation, created with defaults (and saved) on first use."""
+        """The organisation, created with defaults (and saved) on first use; the one the
+        caller carries when it is stored already."""
+        known = caller.organisation
+        if (known is not None and known.organisation_id == caller.organisation_id
+                and not known.pending_events):
+            return known
         try:
             return self._get(caller.organisation_id, organisation_uuid(caller.organisation_id),
                              Organisation)

@@ -1,16 +1,21 @@
 """The workflow authority, as booking sees it (docs/contracts.md, "Workflow service API").
 
 `HttpWorkflowClient` talks to the workflow service (one `requests.Session` per
-thread, a cached `service` token per organisation) and caches definitions,
-which are immutable per version. When workflow cannot be reached it validates
-locally with shared.domain.lifecycle against the cached version (and records that
-version); with nothing cached it answers 503 with Retry-After.
+thread, a cached `service` token per organisation) and caches definitions and
+workflow's verdicts, both immutable per published version: workflow's answer for
+(organisation, workflow, version, from, action, to) is a pure function of that
+version, so a status change on a version already asked about makes no call. The
+latest version is asked for on every new request (never cached), and that answer
+is also the verdict for the action's first target. When workflow cannot be reached
+it validates locally with shared.domain.lifecycle against the cached version (and
+records that version); with nothing cached it answers 503 with Retry-After.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +28,9 @@ from shared.errors import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = {"Retry-After": "5"}
+# Verdicts kept per process (least recently used dropped first): a version's
+# statuses x actions is at most a few hundred keys, so this holds dozens of versions.
+VERDICTS = 4096
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,8 @@ class Verdict:
 
 
 class WorkflowPort(Protocol):
-    def definition(self, organisation_id: str, workflow_id: str,
-                   version: int | None) -> Definition: ...
+    def definition(self, organisation_id: str, workflow_id: str, version: int | None,
+                   action: str = "request") -> Definition: ...
 
     def validate(self, organisation_id: str, definition: Definition, from_status: str | None,
                  action: str, to_status: str) -> Verdict: ...
@@ -62,26 +70,37 @@ class Unreachable(Exception):
     """Workflow did not answer (connection, time-out, 5xx)."""
 
 
+VerdictKey = tuple[str, str, int, str | None, str, str]  # org, workflow, version, from, action, to
+
+
 class HttpWorkflowClient:
     def __init__(self, base_url: str, timeout: tuple[float, float] = (2.0, 5.0)) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._local = threading.local()  # requests.Session is not thread-safe: one per thread
         self._definitions: dict[tuple[str, str, int], Definition] = {}
+        self._verdicts: OrderedDict[VerdictKey, Verdict] = OrderedDict()
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def session(self) -> requests.Session:
         """This thread's keep-alive session (gunicorn runs threads per worker)."""
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
+            session = requests.Session()
+            # Workflow is an internal URL: never reached through a proxy. With trust_env
+            # requests reads the proxy (and netrc) settings from the environment on every
+            # call, about 3 ms of CPU per command in cProfile.
+            session.trust_env = False
+            self._local.session = session
         return self._local.session
 
-    def definition(self, organisation_id: str, workflow_id: str,
-                   version: int | None) -> Definition:
+    def definition(self, organisation_id: str, workflow_id: str, version: int | None,
+                   action: str = "request") -> Definition:
+        """The published `version`; None asks workflow for the latest, and its answer is
+        kept as the verdict for `action`'s first target from no status (a new appointment)."""
         if version is None:
             try:
-                version = self._latest_version(organisation_id, workflow_id)
+                version = self._latest_version(organisation_id, workflow_id, action)
             except Unreachable:
                 return self._latest_cached(organisation_id, workflow_id)
         key = (organisation_id, workflow_id, version)
@@ -104,6 +123,10 @@ class HttpWorkflowClient:
 
     def validate(self, organisation_id: str, definition: Definition, from_status: str | None,
                  action: str, to_status: str) -> Verdict:
+        key = (organisation_id, definition.id, definition.version, from_status, action, to_status)
+        cached = self._cached_verdict(key)
+        if cached is not None:
+            return cached
         try:
             body = self._validate(organisation_id, definition.id, definition.version,
                                   from_status, action, to_status)
@@ -113,18 +136,42 @@ class HttpWorkflowClient:
             return local_verdict(definition, from_status, action, to_status)
         if body is None:
             raise WorkflowNotFound(definition.id, definition.version)
-        return Verdict(bool(body["allowed"]), dict(body["workflow"]),
-                       body.get("to_status") or to_status, body.get("status_kind") or "",
-                       list(body.get("allowed_actions", [])))
+        return self._keep(organisation_id, from_status, action, to_status, body)
 
-    def _latest_version(self, organisation_id: str, workflow_id: str) -> int:
+    def _latest_version(self, organisation_id: str, workflow_id: str, action: str) -> int:
         # The contract has no "latest" lookup: a validation with version null
         # names the latest published version in its answer (to_status null asks
         # for the action's first target, so no status key has to be guessed).
-        body = self._validate(organisation_id, workflow_id, None, None, "request", None)
+        body = self._validate(organisation_id, workflow_id, None, None, action, None)
         if body is None:
             raise WorkflowNotFound(workflow_id, None)
+        if body.get("to_status"):
+            self._keep(organisation_id, None, action, str(body["to_status"]), body)
         return int(body["workflow"]["version"])
+
+    def _keep(self, organisation_id: str, from_status: str | None, action: str, to_status: str,
+              body: dict[str, Any]) -> Verdict:
+        """Workflow's answer as a verdict, kept under the version it names (the one it
+        was checked against, so never used for another version)."""
+        verdict = Verdict(bool(body["allowed"]), dict(body["workflow"]),
+                          body.get("to_status") or to_status, body.get("status_kind") or "",
+                          list(body.get("allowed_actions", [])))
+        key = (organisation_id, str(verdict.workflow["id"]), int(verdict.workflow["version"]),
+               from_status, action, to_status)
+        with self._lock:
+            self._verdicts[key] = verdict
+            self._verdicts.move_to_end(key)
+            while len(self._verdicts) > VERDICTS:
+                self._verdicts.popitem(last=False)
+        return _copy(verdict)
+
+    def _cached_verdict(self, key: VerdictKey) -> Verdict | None:
+        with self._lock:
+            verdict = self._verdicts.get(key)
+            if verdict is None:
+                return None
+            self._verdicts.move_to_end(key)
+        return _copy(verdict)
 
     def _latest_cached(self, organisation_id: str, workflow_id: str) -> Definition:
         with self._lock:
@@ -168,3 +215,9 @@ class HttpWorkflowClient:
                 token = auth.issue(organisation_id, ["service"], subject="booking", ttl=3600)
                 self._tokens[organisation_id] = (token, time.time() + 3600)
             return token
+
+
+def _copy(v: Verdict) -> Verdict:
+    """A verdict whose mutable parts the caller may keep (events carry them)."""
+    return Verdict(v.allowed, dict(v.workflow), v.to_status, v.status_kind,
+                   list(v.allowed_actions))

@@ -10,6 +10,7 @@ from flask import Response, current_app, g, jsonify, request
 
 from services.booking.application import idempotency
 from services.booking.application.app import BookingApplication, Caller
+from services.booking.domain.organisation import Organisation
 from shared import auth, instants, logs, openapi
 from shared.preconditions import if_match as if_match  # the views' one import
 
@@ -30,7 +31,7 @@ def caller() -> Caller:
     principal = auth.current()
     role = next(r for r in ROLE_ORDER if r in principal.roles)
     return Caller(principal.org, {"id": principal.subject, "role": role},
-                  logs.correlation_id.get(), g.get("answer"))
+                  logs.correlation_id.get(), g.get("answer"), g.get("organisation"))
 
 
 def respond(body: dict[str, Any], status: int = 200, replayed: bool = False,
@@ -50,10 +51,14 @@ def respond(body: dict[str, Any], status: int = 200, replayed: bool = False,
 
 
 def answer_zone() -> ZoneInfo:
-    """The zone of the organisation an answer belongs to: the caller's, or for a signed
-    link (no caller) the one of what it names (client_actions sets `g.organisation_id`)."""
+    return answer_organisation().tz
+
+
+def answer_organisation() -> Organisation:
+    """The organisation an answer belongs to: the caller's, or for a signed link (no
+    caller) the one of what it names (client_actions sets `g.organisation_id`)."""
     organisation_id = g.get("organisation_id") or auth.current().org
-    return booking().organisation(organisation_id).tz
+    return booking().organisation(organisation_id)
 
 
 def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callable[[F], F]:
@@ -72,15 +77,16 @@ def command(status: int = 200, scope: Callable[[], str] | None = None) -> Callab
                                          request.query_string.decode(), request.get_data())
             where = scope() if scope else auth.current().org
             with idempotency.claim(booking().tables, where, key, fp, status) as claim:
-                # Read before the command: an answer must not fail once its events are stored.
-                zone = answer_zone()
+                # Read before the command: an answer must not fail once its events are
+                # stored. The command (caller()) works with this same organisation.
+                org = answer_organisation()
                 if claim.replay:
                     return respond(claim.replay.body, claim.replay.status, replayed=True,
-                                   zone=zone)
-                g.answer = claim.pending
+                                   zone=org.tz)
+                g.answer, g.organisation = claim.pending, org
                 try:
-                    return respond(view(*args, **kwargs), status, zone=zone)
+                    return respond(view(*args, **kwargs), status, zone=org.tz)
                 finally:
-                    g.answer = None
+                    g.answer = g.organisation = None
         return openapi.versioned(openapi.idempotency_key(wrapper))  # type: ignore[return-value]
     return decorate

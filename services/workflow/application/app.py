@@ -27,6 +27,11 @@ class Actor:
 
 class WorkflowApplication(Application[UUID]):
     name = "workflow"  # table workflow_events; settings WORKFLOW_POSTGRES_*
+    # The library's aggregate cache, fast-forwarded from the event store on every get
+    # (one query for events after the cached version, usually none) rather than a
+    # replay from scratch: current in every process, since each get reads the store.
+    # Commands get a deep copy; the transition check reads its latest version in place.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "1000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
@@ -100,7 +105,14 @@ class WorkflowApplication(Application[UUID]):
         key = (organisation_id, workflow_id, version)
         if version is not None and key in self._published:
             return self._published[key]  # a published version never changes
-        definition = self.workflow(organisation_id, workflow_id).definition(version)
+        workflow = self._find(organisation_id, workflow_id, copy=False)
+        if workflow is None:
+            raise NotFound(f"no workflow {workflow_id}")
+        number = version if version is not None else workflow.latest_version
+        known = self._published.get((organisation_id, workflow_id, number or 0))
+        if known is not None:
+            return known
+        definition = workflow.definition(number)
         self._published[(organisation_id, workflow_id, definition.version)] = definition
         return definition
 
@@ -130,10 +142,11 @@ class WorkflowApplication(Application[UUID]):
         except AggregateNotFoundError:
             return Catalogue(organisation_id)
 
-    def _find(self, organisation_id: str, workflow_id: str) -> Workflow | None:
-        """The workflow, or None when it does not exist *or* is another org's."""
+    def _find(self, organisation_id: str, workflow_id: str, copy: bool = True) -> Workflow | None:
+        """The workflow, or None when it does not exist *or* is another org's.
+        `copy=False`: the cached one itself, to read and never to change."""
         try:
-            workflow: object = self.repository.get(UUID(workflow_id))
+            workflow: object = self.repository.get(UUID(workflow_id), deepcopy_from_cache=copy)
         except (ValueError, AggregateNotFoundError):
             return None
         if not isinstance(workflow, Workflow) or workflow.organisation_id != organisation_id:

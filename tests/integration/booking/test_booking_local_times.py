@@ -10,6 +10,7 @@ from booking_http_support import NOW, Api
 from psycopg_pool import ConnectionPool
 
 from services.booking.application import timers as booking_timers
+from services.booking.domain.organisation import organisation_uuid
 from shared import links
 from shared.timers import TimerWorker
 
@@ -119,3 +120,25 @@ def test_a_waitlist_offer_is_in_the_organisations_offset(api, manager, seed, clo
     assert offer["slot"]["start"] == "2026-11-23T10:00:00+01:00"
     assert same_instant(offer["until"], (clock.now() + timedelta(minutes=15)).isoformat())
     assert offset(offer["until"]) == "+01:00"
+
+
+def test_a_command_reads_its_organisation_once_and_answers_in_its_zone(api, manager, seed,
+                                                                        booking, monkeypatch):
+    assert manager.patch("/v1/organisation", {"timezone": "Europe/Zurich"}).status_code == 200
+    aid = request(api, seed, WINTER)["id"]
+    reads: list[Any] = []
+    get = booking.repository.get
+
+    def counted(aggregate_id: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.extend([aggregate_id] if aggregate_id == organisation_uuid("acme") else [])
+        return get(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(booking.repository, "get", counted)
+    # The answer's zone and the command's settings come from one read of the organisation
+    confirmed = api.post(f"/v1/appointments/{aid}/confirm", {})
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert confirmed.get_json()["appointment"]["slot"]["start"] == "2026-11-23T10:00:00+01:00"
+    assert len(reads) <= 1, reads
+    reads.clear()
+    assert request(api, seed, SUMMER)["slot"]["start"] == "2027-06-14T11:00:00+02:00"
+    assert len(reads) <= 1, reads
