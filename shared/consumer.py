@@ -139,7 +139,7 @@ class ConsumerRuntime:
         except KafkaError as e:
             log.warning("poll failed: %s", e)
             return False
-        if isinstance(self.handle, Batches):
+        if isinstance(self.handle, Batches) and batch:
             return self._step_in_transaction(self.handle, batch, stop)
         done: dict[TopicPartition, int] = {}
         fence: int | None = None
