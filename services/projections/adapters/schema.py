@@ -38,7 +38,6 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "all": VIEW_TABLES,
 }
 
-NOTIFY_CHANNEL = "projections_applied"
 # The consumer's lock: every live apply holds it shared, a rebuild's switch-over
 # holds it exclusively.
 LIVE_LOCK = 0x70726F6A  # "proj"

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from services.projections.adapters.schema import NOTIFY_CHANNEL, TableSet
+from services.projections.adapters.schema import TableSet
 from services.projections.domain.apply import place_window
 from services.projections.domain.model import ERASED_NAME, Changes, OrganisationRow
 from shared.envelope import CloudEvent
@@ -44,28 +44,27 @@ def _statement(conn: psycopg.Connection, key: tuple[Any, ...],
     return text
 
 
-def record_event(conn: psycopg.Connection, ts: TableSet, event: CloudEvent, outcome: str) -> bool:
-    """Record the event's identity; False when it was recorded before (a duplicate)."""
+def record_event(conn: psycopg.Connection, ts: TableSet, event: CloudEvent, outcome: str,
+                 subject: str) -> tuple[bool, int | None]:
+    """Record the event's identity (False: recorded before, a duplicate) and read
+    the last applied version of `subject`, locked until the transaction ends: one
+    round trip for the dedup and the version guard."""
     row = conn.execute(_statement(conn, ("record", ts), lambda: sql.SQL(
-        "INSERT INTO {} (event_id, source, type, subject, orgid, aggregateversion,"
-        " position, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING 1").format(ts.t("applied_events"))),
+        "WITH new AS (INSERT INTO {e} (event_id, source, type, subject, orgid,"
+        " aggregateversion, position, outcome) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
+        " SELECT EXISTS (SELECT 1 FROM new),"
+        " (SELECT version FROM {v} WHERE subject = %s FOR UPDATE)").format(
+        e=ts.t("applied_events"), v=ts.t("aggregate_versions"))),
         (event.id, event.source, event.type, event.subject, event.orgid, event.aggregateversion,
-         event.position, outcome)).fetchone()
-    return row is not None
+         event.position, outcome, subject)).fetchone()
+    assert row is not None
+    return bool(row[0]), row[1]
 
 
 def set_outcome(conn: psycopg.Connection, ts: TableSet, event_id: str, outcome: str) -> None:
     conn.execute(sql.SQL("UPDATE {} SET outcome = %s WHERE event_id = %s").format(
         ts.t("applied_events")), (outcome, event_id))
-
-
-def last_version(conn: psycopg.Connection, ts: TableSet, subject: str) -> int | None:
-    """The last applied version of `subject`, locked until the transaction ends."""
-    row = conn.execute(_statement(conn, ("last_version", ts), lambda: sql.SQL(
-        "SELECT version FROM {} WHERE subject = %s FOR UPDATE").format(
-        ts.t("aggregate_versions"))), (subject,)).fetchone()
-    return row[0] if row else None
 
 
 def set_version(conn: psycopg.Connection, ts: TableSet, subject: str, version: int) -> None:
@@ -84,13 +83,19 @@ def organisation(conn: psycopg.Connection, ts: TableSet, organisation_id: str
     return OrganisationRow(*row) if row else None
 
 
-def previous_state(conn: psycopg.Connection, ts: TableSet, subject: str, version: int
-                   ) -> dict[str, Any] | None:
-    """An appointment's state after `version - 1`, as its history entry kept it."""
-    row = conn.execute(_statement(conn, ("previous_state", ts), lambda: sql.SQL(
-        "SELECT state FROM {} WHERE appointment_id = %s AND version = %s").format(
-        ts.t("status_history"))), (subject, version - 1)).fetchone()
-    return row[0] if row else None
+def context(conn: psycopg.Connection, ts: TableSet, organisation_id: str, subject: str,
+            version: int | None) -> tuple[OrganisationRow | None, dict[str, Any] | None]:
+    """In one round trip, what an appointment event is turned into rows with: its
+    organisation as the views know it, and the appointment's state after `version - 1`
+    as its history entry kept it (None without a previous version)."""
+    row = conn.execute(_statement(conn, ("context", ts), lambda: sql.SQL(
+        "SELECT o.id, o.name, o.timezone, o.retention_days, o.parts_of_day, o.as_of,"
+        " (SELECT state FROM {h} WHERE appointment_id = %s AND version = %s)"
+        " FROM (SELECT 1) AS one LEFT JOIN {o} AS o ON o.id = %s").format(
+        h=ts.t("status_history"), o=ts.t("organisations"))),
+        (subject, (version or 0) - 1, organisation_id)).fetchone()
+    assert row is not None
+    return (OrganisationRow(*row[:6]) if row[0] is not None else None), row[6]
 
 
 def write(conn: psycopg.Connection, ts: TableSet, changes: Changes) -> None:
@@ -174,11 +179,6 @@ def _place_windows(conn: psycopg.Connection, ts: TableSet, org: OrganisationRow)
                             [(start, end, start, aid) for start, end, aid in placed])
 
 
-def notify(conn: psycopg.Connection, position: int) -> None:
-    """Tell waiting readers (read-your-writes) at commit that `position` is applied."""
-    conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(position)))
-
-
 def purge(conn: psycopg.Connection, ts: TableSet, now: datetime) -> int:
     """Remove past appointments (and their history) beyond their organisation's
     retention period; returns how many appointments went."""
@@ -200,8 +200,9 @@ JSONB = frozenset({"resources", "proposal", "outcome", "feedback", "parts_of_day
 
 
 def _values(row: Any) -> dict[str, Any]:
-    return {k: Jsonb(v) if k in JSONB and v is not None else v
-            for k, v in dataclasses.asdict(row).items()}
+    """The row's columns (shallow: dataclasses.asdict deep-copied every JSON value)."""
+    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+    return {k: Jsonb(v) if k in JSONB and v is not None else v for k, v in values.items()}
 
 
 def _upsert(conn: psycopg.Connection, ts: TableSet, table: str, row: Any) -> bool:

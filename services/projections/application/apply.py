@@ -1,8 +1,10 @@
-"""Apply one event to every view, in ONE transaction with its identity.
+"""Apply one event to every view, in ONE transaction with its identity (the
+consumer: a poll's events in one transaction, a savepoint each, shared/consumer.py).
 
 Order of work inside the transaction:
-1. (live tables only) take the consumer's lock shared, so a rebuild can switch
-   tables over between two events, never in the middle of one;
+1. (live tables only) take the consumer's lock shared (`lock_live`, once per
+   transaction), so a rebuild can switch tables over between two transactions,
+   never in the middle of one;
 2. read what the views know of an appointment event's organisation (the
    event refers to it; its settings come with the organisation's own events)
    and the state its previous version's history entry kept (what the event's
@@ -15,7 +17,8 @@ Order of work inside the transaction:
    still filled in if missing, since history is keyed by version);
 5. write the rows (an organisation whose time zone or parts of day changed
    gets its appointments' preferred windows placed again), raise the subject's
-   version, NOTIFY readers waiting for this position (delivered at commit).
+   version. (Readers waiting for a position are woken by the consumer runtime's
+   progress record after the commit: shared/freshness.py.)
 """
 from __future__ import annotations
 
@@ -47,23 +50,26 @@ def decode(payload: bytes | str | None, headers: list[tuple[str, bytes]] | None 
     return event
 
 
+def lock_live(conn: psycopg.Connection) -> None:
+    """Hold the consumer's lock shared until the transaction ends (rebuild.py's switch-over)."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LIVE_LOCK,))
+
+
 def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
-    """Apply `event` inside the caller's open transaction on `conn`."""
-    if ts.is_live:
-        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LIVE_LOCK,))
+    """Apply `event` inside the caller's open transaction on `conn` (on the live
+    tables, one that holds `lock_live`)."""
     known = before = None
     if event.type.startswith("appointment."):
-        known = store.organisation(conn, ts, event.orgid)
-        if isinstance(event.aggregateversion, int) and event.aggregateversion > 1:
-            before = store.previous_state(conn, ts, event.subject, event.aggregateversion)
+        previous = event.aggregateversion if isinstance(event.aggregateversion, int) else None
+        known, before = store.context(conn, ts, event.orgid, event.subject, previous)
     changes = changes_of(event, known, before)
     row = changes.appointment or changes.waitlist
     client = row.client_id if row else None
     if client and store.is_erased_client(conn, ts, client):
         changes = without_client(changes)
-    if not store.record_event(conn, ts, event, APPLIED):
+    new, last = store.record_event(conn, ts, event, APPLIED, changes.subject)
+    if not new:
         return DUPLICATE
-    last = store.last_version(conn, ts, changes.subject)
     if last is not None and last >= changes.version:
         if changes.history:
             store.write(conn, ts, Changes(changes.subject, changes.version,
@@ -74,8 +80,6 @@ def apply_in(conn: psycopg.Connection, ts: TableSet, event: CloudEvent) -> str:
         store.write(conn, ts, changes)
         store.set_version(conn, ts, changes.subject, changes.version)
         outcome = APPLIED
-    if ts.is_live:
-        store.notify(conn, event.position)
     return outcome
 
 
@@ -85,4 +89,6 @@ def apply_event(pool: ConnectionPool, ts: TableSet, event: CloudEvent) -> str:
     Raises Unprocessable (the event is bad), having written nothing.
     """
     with pool.connection() as conn, conn.transaction():
+        if ts.is_live:
+            lock_live(conn)
         return apply_in(conn, ts, event)

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from services.projections.bootstrap import wire
@@ -87,3 +88,56 @@ def test_a_waiting_query_is_woken_by_the_notification_not_the_poll(settings):
     assert 0.4 < time.monotonic() - started < 2.5
     assert not freshness.wait(78, timeout=0.2)
     freshness.close()
+
+
+def test_a_consumer_killed_mid_batch_applies_every_event_exactly_once_after_restart(
+        settings, tmp_path):
+    # A poll's events are applied in one transaction: SIGKILL loses the open one
+    # whole, the offsets were never committed past it, and the next process reads
+    # it again; nothing is lost, nothing applied twice.
+    booking = Booking()
+    ids = []
+    for n in range(150):  # three polls of up to 200
+        aid = booking.request(slot_=slot("2026-11-23", f"{8 + n % 10:02d}:00")).subject
+        booking.act(aid, "confirm")
+        booking.act(aid, "note_added")
+        ids.append(aid)
+    publish(settings, booking.events)
+    total = len(booking.events)
+    env = {**os.environ, "PROJECTIONS_DATABASE_URL": settings.database_url,
+           "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    command = [sys.executable, "-m", "services.projections.entrypoints.consumer",
+               "--topic", settings.topics[0], "--topic", settings.topics[1],
+               "--group", settings.group_id]
+    with open(tmp_path / "first.log", "wb") as log:
+        first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: applied_count(settings) > 0, what="a first batch committed")
+        finally:
+            first.kill()  # SIGKILL, mid-way through the backlog
+            first.wait(15)
+    assert 0 < applied_count(settings) < total, "killed mid-way"
+    with open(tmp_path / "second.log", "wb") as log:
+        second = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: applied_count(settings) == total, timeout=120,
+                       what="the restarted process applied the rest")
+            wait_until(lambda: committed_at_end(settings), what="its commit")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(15) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+    with psycopg.connect(settings.database_url) as conn:
+        outcomes = conn.execute("SELECT outcome, count(*) FROM applied_events"
+                                " GROUP BY outcome").fetchall()
+        history = conn.execute("SELECT appointment_id, count(*), max(version)"
+                               " FROM status_history GROUP BY 1").fetchall()
+        views = conn.execute("SELECT status, version, count(*) FROM appointments"
+                             " GROUP BY 1, 2").fetchall()
+        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+    assert outcomes == [("applied", total)]
+    assert sorted(history) == sorted((aid, 3, 3) for aid in ids)  # every version once
+    assert views == [("scheduled", 3, len(ids))]
+    assert dead == (0,)

@@ -34,6 +34,7 @@ from tests.integration.projections.support import (
     wait_until,
 )
 from tests.present import present
+from tests.unit.projections.factory import Booking, slot
 
 pytest_plugins = ["tests.integration.projections.fixtures"]  # the `settings` fixture
 
@@ -164,3 +165,29 @@ def test_only_one_rebuild_runs_at_a_time(settings):
         # has exited, a moment after the client left (the next rebuild could still see it).
         other.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK,))
     assert rebuild(pool, ListSource([]), VIEW_TABLES, NOW).swapped
+
+
+def test_a_chunk_with_events_that_cannot_be_applied_skips_them_alone(settings):
+    # A chunk is applied in one transaction; an event that fails (not JSON, or refused
+    # by PostgreSQL after some of its rows were written) is skipped alone, its
+    # neighbours in the chunk applied once, and the rebuilt views equal live ones.
+    booking = Booking()
+    good = [booking.request(slot_=slot("2026-11-23", f"{8 + n:02d}:00")) for n in range(3)]
+    good.append(booking.act(good[0].subject, "confirm"))
+    huge = booking.request(slot_=slot("2026-11-24", "09:00"))
+    huge.data["appointment"]["version"] = 2**40
+    huge = replace(huge, aggregateversion=2**40)
+    pool = wire(settings).pool
+    for event in good:
+        apply_event(pool, LIVE, event)
+    live = dump(settings)
+    source = ListSource([good[0], b"{not json", good[1], huge, good[2], good[3]])
+    report = rebuild(pool, source, VIEW_TABLES, NOW, check_drift=True)
+    assert report.outcomes == {"applied": len(good)}
+    assert sum(report.skipped.values()) == 2
+    assert any("not JSON" in reason for reason in report.skipped)
+    assert any("database refused it" in reason for reason in report.skipped)
+    assert present(report.drift).differences == []
+    assert rebuild(pool, ListSource([good[0], b"{not json", *good[1:]]), VIEW_TABLES,
+                   NOW).swapped
+    assert dump(settings) == live
