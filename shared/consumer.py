@@ -24,18 +24,30 @@ from the earliest) only causes harmless duplicates.
 - With `progress`, what was handled (next offset per partition, the highest
   relay fence) is recorded after each batch for read-your-writes
   (shared/freshness.py).
+
+Instead of a record handler a service may hand it `Batches`: a poll's records
+are then applied in ONE transaction of the service's database, each in its own
+SAVEPOINT (BEGIN/COMMIT and the bookkeeping around them are paid once per poll,
+not once per record). A record that fails is rolled back to its savepoint alone
+and dead-lettered after the commit; the others commit. A transient error rolls
+the whole transaction back and every partition is read again from the poll's
+start (nothing of it was kept). Offsets, progress and dead letters follow the
+commit, never precede it: a process killed before it re-reads the poll, and the
+records it applies again are duplicates its handler recognises by event id.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from psycopg_pool import ConnectionPool
 
 from shared import devbroker, kafka
 from shared.deadletters import DeadLetterFailed, DeadLetters
@@ -44,10 +56,23 @@ from shared.freshness import Progress, fence_of
 log = logging.getLogger(__name__)
 Handler = Callable[[ConsumerRecord], object]
 TRANSIENT: tuple[type[Exception], ...] = (psycopg.OperationalError, KafkaError, DeadLetterFailed)
+Polled = dict[TopicPartition, list[ConsumerRecord]]
+
+
+@dataclass(frozen=True)
+class Batches:
+    """How a service applies a whole poll in one transaction of `pool`:
+    `apply(conn, record)` inside the record's savepoint; `begin(conn)` once at
+    the start of the transaction (a lock every record needs, say); `committed`
+    gets what `apply` returned for the records kept, once the commit is done."""
+    pool: ConnectionPool
+    apply: Callable[[psycopg.Connection, ConsumerRecord], object]
+    begin: Callable[[psycopg.Connection], None] | None = None
+    committed: Callable[[Sequence[object]], None] | None = None
 
 
 class ConsumerRuntime:
-    """Runs `handle` over `topics` as a member of `group_id`.
+    """Runs `handle` (a record handler, or `Batches`) over `topics` as a member of `group_id`.
 
     `expected`: errors that are known message faults (dead-lettered with their
     message as the reason, no stack trace in the log). `also_ensure`: other
@@ -57,7 +82,7 @@ class ConsumerRuntime:
     """
 
     def __init__(self, bootstrap_servers: str, group_id: str, topics: Iterable[str],
-                 handle: Handler, *, expected: tuple[type[Exception], ...] = (),
+                 handle: Handler | Batches, *, expected: tuple[type[Exception], ...] = (),
                  also_ensure: Iterable[str] = (), poll_interval: float = 0.5,
                  retry_wait: float = 1.0, topic_check_interval: float = 3.0,
                  before_poll: Callable[[], None] | None = None,
@@ -114,6 +139,8 @@ class ConsumerRuntime:
         except KafkaError as e:
             log.warning("poll failed: %s", e)
             return False
+        if isinstance(self.handle, Batches):
+            return self._step_in_transaction(self.handle, batch, stop)
         done: dict[TopicPartition, int] = {}
         fence: int | None = None
         try:
@@ -137,18 +164,76 @@ class ConsumerRuntime:
         return True
 
     def _handle_or_dead_letter(self, record: ConsumerRecord) -> None:
+        assert not isinstance(self.handle, Batches)
         try:
             self.handle(record)
             return
         except TRANSIENT:
             raise
-        except self.expected as e:
-            reason = str(e)
         except Exception as e:  # noqa: BLE001 - any other failure is the message's
-            log.exception("could not process a message; dead-lettering it")
-            reason = f"{type(e).__name__}: {e}"
+            reason = self._reason(e)
+        self._dead_letter(record, reason)
+
+    def _reason(self, e: Exception) -> str:
+        if isinstance(e, self.expected):
+            return str(e)
+        log.error("could not process a message; dead-lettering it", exc_info=e)
+        return f"{type(e).__name__}: {e}"
+
+    def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         self.dead.publish(record.key, record.value, reason, record.topic, record.partition,
                           record.offset)
+
+    def _step_in_transaction(self, batches: Batches, batch: Polled, stop: threading.Event
+                             ) -> bool:
+        """The poll in one transaction, a savepoint per record (see the module's doc)."""
+        done: dict[TopicPartition, int] = {}
+        kept: list[object] = []
+        poison: list[tuple[ConsumerRecord, str]] = []
+        try:
+            with batches.pool.connection() as conn, conn.transaction():
+                if batches.begin:
+                    batches.begin(conn)
+                for tp, record in ((tp, r) for tp, rs in batch.items() for r in rs):
+                    if stop.is_set():
+                        break
+                    try:
+                        with conn.transaction():
+                            kept.append(batches.apply(conn, record))
+                    except TRANSIENT:
+                        raise
+                    except Exception as e:  # noqa: BLE001 - the record's fault: its savepoint only
+                        poison.append((record, self._reason(e)))
+                    done[tp] = record.offset + 1
+        except Exception as e:
+            self._rewind(batch, {})  # nothing of this poll was kept: all of it again
+            if not isinstance(e, TRANSIENT):
+                raise
+            log.warning("not the message's fault, reading the batch again: %r", e)
+            return False
+        if batches.committed:
+            batches.committed(kept)
+        failed = self._dead_letters(poison, done)
+        if stop.is_set() or failed:
+            self._rewind(batch, done)
+        self._commit(done)
+        self._record_progress(done, _fence(batch, done))
+        return not failed
+
+    def _dead_letters(self, poison: list[tuple[ConsumerRecord, str]],
+                      done: dict[TopicPartition, int]) -> bool:
+        """Dead-letter the poll's failed records, after its commit; on a transient
+        failure, `done` stops at the first one of each partition not published."""
+        for n, (record, reason) in enumerate(poison):
+            try:
+                self._dead_letter(record, reason)
+            except TRANSIENT as e:
+                log.warning("could not dead-letter a message; reading it again: %r", e)
+                for left, _ in poison[n:]:
+                    tp = TopicPartition(left.topic, left.partition)
+                    done[tp] = min(done.get(tp, left.offset), left.offset)
+                return True
+        return False
 
     def _rewind(self, batch: dict[TopicPartition, Any], done: dict[TopicPartition, int]) -> None:
         """Seek each partition back to its first record not handled."""
@@ -193,3 +278,10 @@ class ConsumerRuntime:
         self.dead.close()
         if self.watch:
             self.watch.close()
+
+
+def _fence(batch: Polled, done: dict[TopicPartition, int]) -> int | None:
+    """The highest relay fence among the records handled."""
+    fences = [fence_of(r.headers) or 0 for tp, records in batch.items()
+              for r in records if r.offset < done.get(tp, 0)]
+    return max(fences, default=0) or None
