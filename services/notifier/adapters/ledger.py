@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -182,19 +182,18 @@ class Ledger(Intake):
                  "limit": limit, "after": after}).fetchall()
 
     # -- the outbox ------------------------------------------------------------------
-    def erase_client(self, event: CloudEvent) -> str:
+    def erase_client(self, event: CloudEvent, conn: Connection[Any] | None = None) -> str:
         """A client erased (client.erased.v1): their reminders dropped, their queued
         messages suppressed, the copies of their data dropped
         (services/notifier/adapters/erasure.py), in one transaction. Erasing again finds
         nothing more to do."""
         ids = [str(i) for i in (event.data.get("change") or {}).get("appointment_ids") or []]
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._cursor(conn) as cur:
             # First: a reminder firing now holds its timer until its rows are committed,
             # so they are queued, and suppressed below, by the time this goes on.
             reminders.forget(cur, event.orgid, ids)
             erasure.remember(cur, event.orgid, event.subject, ids)
-            for row in erasure.suppress_queued(cur, event.orgid, ids, COLUMNS):
-                self._emit(cur, row)
+            self._emit_all(cur, erasure.suppress_queued(cur, event.orgid, ids, COLUMNS))
             erasure.forget(cur, event.orgid, ids)
         return "erased"
 
@@ -205,3 +204,10 @@ class Ledger(Intake):
         cur.execute("INSERT INTO outbox (topic, key, headers, envelope) VALUES (%s, %s, %s, %s)",
                     (topic or self.events_topic, row["appointment_id"],
                      Jsonb({"reason": reason} if reason else {}), Jsonb(envelope)))
+
+    def _emit_all(self, cur: Cursor[Any], rows: list[dict[str, Any]]) -> None:
+        """Queue the rows' states, in this order, in one round trip (a pipeline)."""
+        cur.executemany("INSERT INTO outbox (topic, key, headers, envelope) "
+                        "VALUES (%s, %s, '{}', %s)",
+                        [(self.events_topic, r["appointment_id"], Jsonb(delivery_event(r)))
+                         for r in rows])

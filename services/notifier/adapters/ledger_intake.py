@@ -5,12 +5,13 @@ organisation's settings kept with the events parked for them planned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -28,12 +29,28 @@ from shared.envelope import CloudEvent
 
 log = logging.getLogger(__name__)
 
-# What a client address got from the organisation lately (suppressed rows not counted).
+# What each client address got from the organisation lately (suppressed rows not counted).
 _RECENT = """
-SELECT count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS hour, count(*) AS day
+SELECT lower(address) AS address,
+       count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS hour, count(*) AS day
   FROM deliveries
- WHERE organisation_id = %s AND lower(address) = %s AND recipient_kind = 'client'
+ WHERE organisation_id = %s AND lower(address) = ANY(%s) AND recipient_kind = 'client'
    AND state <> 'suppressed' AND created_at > now() - interval '1 day'
+ GROUP BY 1
+"""
+# Per-recipient quota locks, taken in the array's (sorted) order: no deadlock.
+_LOCK_ADDRESSES = """
+SELECT pg_advisory_xact_lock(hashtextextended(%s || chr(31) || a, 0))
+  FROM unnest(%s::text[]) WITH ORDINALITY AS t(a, n)
+"""
+# After the appointment's row is locked (its own statement, so this one's snapshot sees
+# what a transaction that held that lock committed): seen before? its settings? erased?
+_LOOKUP = """
+SELECT EXISTS (SELECT 1 FROM processed_events WHERE event_id = %(id)s) AS seen,
+       (SELECT settings FROM organisations WHERE id = %(org)s AND version >= %(at_least)s)
+           AS organisation,
+       EXISTS (SELECT 1 FROM erased_appointments WHERE appointment_id = %(appt)s
+                  AND organisation_id = %(org)s) AS erased
 """
 
 
@@ -55,13 +72,24 @@ class Intake:
     give_up_after: float
     now: Callable[[], datetime]
 
-    def _emit(self, cur: Cursor[Any], row: dict[str, Any], topic: str | None = None,
-              kind: str | None = None, reason: str | None = None) -> None:
+    def _emit_all(self, cur: Cursor[Any], rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
-    def record_event(self, event: CloudEvent, prepare: Prepare) -> str:
+    @contextmanager
+    def _cursor(self, conn: Connection[Any] | None) -> Iterator[Cursor[Any]]:
+        """A cursor in the caller's transaction (`conn`: the consumer's batch) or, without
+        one, in a transaction of its own, committed on leaving."""
+        if conn is not None:
+            with conn.cursor(row_factory=dict_row) as cur:
+                yield cur
+            return
+        with self.pool.connection() as own, own.cursor(row_factory=dict_row) as cur:
+            yield cur
+
+    def record_event(self, event: CloudEvent, prepare: Prepare,
+                     conn: Connection[Any] | None = None) -> str:
         """Record an appointment event's deliveries and mark it consumed, in one
-        transaction.
+        transaction (`conn`'s, else one of its own).
 
         'duplicate' when the event id was seen before; 'stale' when its
         aggregate version is not newer than the last one applied for the
@@ -69,26 +97,28 @@ class Intake:
         it was decided with are not known yet (planned when they arrive, see
         `record_organisation`); else 'planned'.
         """
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._cursor(conn) as cur:
             version = self._version(cur, event.subject)  # its row locked till commit
-            seen = cur.execute("SELECT 1 FROM processed_events WHERE event_id = %s",
-                               (event.id,)).fetchone()
-            if seen:
+            found = one(cur.execute(_LOOKUP, {
+                "id": event.id, "org": event.orgid, "appt": event.subject,
+                "at_least": organisation_version(event)}))
+            if found["seen"]:
                 return "duplicate"
             organisation = None
             if event.aggregateversion > version:
-                organisation = stored_organisation(event) or organisations.settings(
-                    cur, event.orgid, organisation_version(event))
+                organisation = stored_organisation(event) or found["organisation"]
                 if organisation is None:
                     organisations.park(cur, event, organisation_version(event))
                     self._processed(cur, event, "parked", 0)
                     return "parked"
             outcome, created = self._apply(cur, event, version,
-                                           prepare(event, organisation) if organisation else [])
+                                           prepare(event, organisation) if organisation else [],
+                                           found["erased"])
             self._processed(cur, event, outcome, created)
             return outcome
 
-    def record_organisation(self, event: CloudEvent, prepare: Prepare) -> str:
+    def record_organisation(self, event: CloudEvent, prepare: Prepare,
+                            conn: Connection[Any] | None = None) -> str:
         """Keep an organisation event's settings and plan the events parked for
         them (oldest first), in one transaction: 'applied', or 'stale' when a
         version as new was kept before (a redelivery changes nothing).
@@ -97,7 +127,7 @@ class Intake:
         settings are kept all the same.
         """
         kept = organisation_settings(event.data.get("organisation"))
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._cursor(conn) as cur:
             before = organisations.settings(cur, event.orgid, 0) or {}
             if not organisations.keep(cur, event.orgid, event.aggregateversion, kept):
                 return "stale"
@@ -105,7 +135,7 @@ class Intake:
                 reminders.replan(cur, self.now(), organisation_id=event.orgid)
             for parked in organisations.due(cur, event.orgid, event.aggregateversion):
                 try:
-                    with conn.transaction():  # a savepoint per parked event
+                    with cur.connection.transaction():  # a savepoint per parked event
                         outcome, created = self._apply(cur, parked,
                                                        self._version(cur, parked.subject),
                                                        prepare(parked, kept))
@@ -126,10 +156,10 @@ class Intake:
             "DO UPDATE SET version = appointment_versions.version RETURNING version",
             (appointment_id,)))["version"])
 
-    def record_service(self, event: CloudEvent) -> str:
+    def record_service(self, event: CloudEvent, conn: Connection[Any] | None = None) -> str:
         """Keep a service event's reminder override and, when it changed, plan the
         reminders of the service's upcoming appointments again: 'applied' or 'stale'."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self._cursor(conn) as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('notifier-service:' || %s))",
                         (event.subject,))
             if not reminders.keep_service(cur, event):
@@ -143,35 +173,30 @@ class Intake:
         the rows created. Its id (appointment, offset, slot start) is the event id of the
         ledger's dedupe key, so a reminder fired again sends nothing twice."""
         refusals = self._over_quota(cur, reminder.orgid, planned)
-        created = 0
-        for item in planned:
-            row = self._insert(cur, reminder, item, refusals.get((item.message.to or "").lower()),
-                               kind="reminder", due_at=due_at)
-            if row:
-                created += 1
-                self._emit(cur, row)
-        return created
+        rows = self._insert(cur, reminder, [
+            (item, refusals.get((item.message.to or "").lower())) for item in planned],
+            kind="reminder", due_at=due_at)
+        self._emit_all(cur, rows)
+        return len(rows)
 
     def _apply(self, cur: Cursor[Any], event: CloudEvent, version: int,
-               planned: list[Planned]) -> tuple[str, int]:
-        """Record the deliveries of an event newer than `version`: outcome, rows created."""
+               planned: list[Planned], erased: bool | None = None) -> tuple[str, int]:
+        """Record the deliveries of an event newer than `version`: outcome, rows created.
+        `erased`: whether its appointment's client was erased (None: look it up)."""
         if event.aggregateversion <= version:
             return "stale", 0
         cur.execute("UPDATE appointment_versions SET version = %s WHERE appointment_id = %s",
                     (event.aggregateversion, event.subject))
-        erased = erasure.is_erased(cur, event.orgid, event.subject)
+        if erased is None:
+            erased = erasure.is_erased(cur, event.orgid, event.subject)
         # Before the quota's locks: a firing reminder holds its timer and takes those.
         reminders.follow(cur, event, self.now(), erased)
-        refusals = self._over_quota(cur, event.orgid, planned)
-        erased = bool(planned) and erased
-        created = 0
-        for item in planned:
-            row = self._insert(cur, event, item, erasure.ERASED if erased
-                               else refusals.get((item.message.to or "").lower()))
-            if row:
-                created += 1
-                self._emit(cur, row)
-        return "planned", created
+        refusals = {} if erased else self._over_quota(cur, event.orgid, planned)
+        rows = self._insert(cur, event, [
+            (item, erasure.ERASED if erased else refusals.get((item.message.to or "").lower()))
+            for item in planned])
+        self._emit_all(cur, rows)
+        return "planned", len(rows)
 
     @staticmethod
     def _processed(cur: Cursor[Any], event: CloudEvent, outcome: str, created: int) -> None:
@@ -189,19 +214,36 @@ class Intake:
             return {}
         addresses = sorted({(p.message.to or "").lower() for p in planned
                             if p.rendered and self.quota.applies_to(p.message)})
+        if not addresses:
+            return {}
+        cur.execute(_LOCK_ADDRESSES, (f"notifier-quota\x1f{organisation_id}", addresses))
+        recent = {r["address"]: r for r in cur.execute(_RECENT, (organisation_id, addresses))}
         refusals = {}
         for address in addresses:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                        (f"notifier-quota\x1f{organisation_id}\x1f{address}",))
-            recent = one(cur.execute(_RECENT, (organisation_id, address)))
-            reason = self.quota.refusal(recent["hour"], recent["day"])
+            counted = recent.get(address) or {"hour": 0, "day": 0}
+            reason = self.quota.refusal(counted["hour"], counted["day"])
             if reason:
                 refusals[address] = reason
         return refusals
 
-    def _insert(self, cur: Cursor[Any], event: CloudEvent, item: Planned,
-                refusal: str | None = None, kind: str = "event",
-                due_at: datetime | None = None) -> dict[str, Any] | None:
+    def _insert(self, cur: Cursor[Any], event: CloudEvent,
+                items: list[tuple[Planned, str | None]], kind: str = "event",
+                due_at: datetime | None = None) -> list[dict[str, Any]]:
+        """Insert the messages (each with its refusal, if any) in one round trip: the rows
+        created, in id order (a message already in the ledger creates none)."""
+        if not items:
+            return []
+        cur.executemany(_INSERT, [self._values(event, item, refusal, kind, due_at)
+                                  for item, refusal in items], returning=True)
+        rows = []
+        while True:
+            rows += cur.fetchall()
+            if not cur.nextset():
+                break
+        return sorted(rows, key=lambda r: r["id"])
+
+    def _values(self, event: CloudEvent, item: Planned, refusal: str | None, kind: str,
+                due_at: datetime | None) -> tuple[Any, ...]:
         m, r, to, name = item.message, item.rendered, item.message.to, item.message.recipient_name
         if refusal == erasure.ERASED:  # its words name an erased client: none are kept
             r = None
@@ -210,18 +252,18 @@ class Intake:
         skipped = refusal != erasure.ERASED and (m.to is None or r is None)
         state = "skipped" if skipped else "suppressed" if refusal else "pending"
         error = f"no {m.channel} address for the {m.recipient_kind}" if skipped else refusal
-        return cur.execute(
-            f"""INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
-                    aggregate_version, position, correlation_id, channel, recipient_kind,
-                    recipient_ref, recipient_name, address, template, subject, body_text,
-                    body_html, state, last_error, kind, due_at, next_attempt_at, give_up_at)
-                VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
-                        CASE WHEN %s THEN NULL ELSE now() END,
-                        now() + make_interval(secs => %s))
-                ON CONFLICT DO NOTHING RETURNING {COLUMNS}""",
-            (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
-             event.position, event.correlationid, m.channel, m.recipient_kind, m.recipient_ref,
-             name, to, m.template, r.subject if r else "", r.text if r else "",
-             r.html if r else "", state, error, kind, due_at, state != "pending",
-             self.give_up_after)).fetchone()
+        return (event.id, event.type, event.subject, event.orgid, event.aggregateversion,
+                event.position, event.correlationid, m.channel, m.recipient_kind,
+                m.recipient_ref, name, to, m.template, r.subject if r else "",
+                r.text if r else "", r.html if r else "", state, error, kind, due_at,
+                state != "pending", self.give_up_after)
 
+
+_INSERT = f"""
+INSERT INTO deliveries (event_id, event_type, appointment_id, organisation_id,
+    aggregate_version, position, correlation_id, channel, recipient_kind,
+    recipient_ref, recipient_name, address, template, subject, body_text,
+    body_html, state, last_error, kind, due_at, next_attempt_at, give_up_at)
+VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,
+        CASE WHEN %s THEN NULL ELSE now() END, now() + make_interval(secs => %s))
+ON CONFLICT DO NOTHING RETURNING {COLUMNS}"""

@@ -58,8 +58,11 @@ ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'even
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS due_at timestamptz;
 CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries
     (event_id, channel, COALESCE(lower(address), recipient_kind || ':' || recipient_ref));
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (channel, next_attempt_at)
+-- In the claim's order (next_attempt_at, id): a claim reads the first due rows, never
+-- sorts the whole backlog (a poll of a thousand messages made each claim sort them all).
+CREATE INDEX IF NOT EXISTS deliveries_due_in_order ON deliveries (channel, next_attempt_at, id)
     WHERE state IN ('pending', 'sending');
+DROP INDEX IF EXISTS deliveries_due;
 CREATE INDEX IF NOT EXISTS deliveries_open
     ON deliveries (appointment_id, channel, aggregate_version)
     WHERE state IN ('pending', 'sending');

@@ -183,17 +183,37 @@ def applying(cur: Cursor[Any], organisation_id: str, service_id: str | None,
     return organisation, service
 
 
+# What `applying` answers for an appointment kept here, in one round trip: the settings
+# of its organisation (the event's, else the one kept), the copy kept with it, its service's.
+_APPLYING_TO = """
+SELECT (SELECT settings FROM organisations WHERE id = o.id) AS settings,
+       u.organisation AS copy, s.id IS NOT NULL AS has_service, s.reminders
+  FROM (SELECT coalesce(%(org)s, (SELECT organisation_id FROM upcoming_appointments
+                                   WHERE appointment_id = %(appt)s)) AS id) AS o
+  LEFT JOIN upcoming_appointments u ON u.appointment_id = %(appt)s
+  LEFT JOIN service_settings s ON s.id = %(svc)s
+"""
+
+
+def _applying_to(cur: Cursor[Any], appointment: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`applying` for an appointment (its organisation, else the one kept with it)."""
+    service_id = (appointment.get("service") or {}).get("id")
+    row = cur.execute(_APPLYING_TO, {
+        "org": str(appointment["organisation_id"]) if appointment.get("organisation_id")
+        else None, "appt": str(appointment["id"]), "svc": service_id}).fetchone() or {}
+    organisation = row.get("settings") or row.get("copy") or {}
+    service = {"reminders": row["reminders"]} if service_id and row.get("has_service") else None
+    return organisation, service
+
+
 def _replan(cur: Cursor[Any], appointment: dict[str, Any], now: datetime) -> None:
     appointment_id = str(appointment["id"])
     conn = cur.connection
     planned = {t.key: t.payload for t in timers.pending(conn, TABLE, rules.prefix(appointment_id))}
     offsets: list[int] = []
     if rules.slot_start(appointment) is not None:
-        row = upcoming(cur, appointment_id)
-        organisation, service = applying(
-            cur, str(appointment.get("organisation_id") or (row or {}).get("organisation_id")),
-            (appointment.get("service") or {}).get("id"), (row or {}).get("organisation"))
-        offsets = rules.settings(organisation, service)["offsets_minutes"]
+        offsets = rules.settings(*_applying_to(cur, appointment))["offsets_minutes"]
     plan = rules.plan(appointment, offsets, now, planned)
     if plan.drop:
         timers.cancel(conn, TABLE, *sorted(plan.drop))

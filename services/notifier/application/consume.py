@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from psycopg import Connection
+
 from services.notifier.adapters.ledger import Ledger
 from services.notifier.adapters.ledger_intake import Planned
 from services.notifier.domain.planning import link_subject, plan, plan_offer
@@ -64,18 +66,19 @@ class ConsumeEvent:
         self.sign_link = sign_link
         self.backoffice_url = backoffice_url
 
-    def __call__(self, event: CloudEvent) -> str:
+    def __call__(self, event: CloudEvent, conn: Connection[Any] | None = None) -> str:
         """An appointment or waitlist event: 'planned', 'parked', 'duplicate' or 'stale' (see
         Ledger.record_event); an organisation or service event: 'applied' or
-        'stale'; a client erased: 'erased'; any other directory event: 'ignored'."""
+        'stale'; a client erased: 'erased'; any other directory event: 'ignored'.
+        In `conn`'s transaction (the consumer's batch), else in one of its own."""
         if event.type.startswith("organisation."):
-            return self.ledger.record_organisation(event, self._prepare)
+            return self.ledger.record_organisation(event, self._prepare, conn)
         if event.type.startswith("service."):
-            return self.ledger.record_service(event)
+            return self.ledger.record_service(event, conn)
         if event.type == "client.erased.v1":
-            return self.ledger.erase_client(event)
+            return self.ledger.erase_client(event, conn)
         if event.type.startswith(("appointment.", "waitlist.")):
-            return self.ledger.record_event(event, self._prepare)
+            return self.ledger.record_event(event, self._prepare, conn)
         return "ignored"
 
     def _prepare(self, event: CloudEvent, organisation: dict[str, Any]) -> list[Planned]:

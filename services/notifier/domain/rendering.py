@@ -25,8 +25,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def _env(autoescape: bool) -> Environment:
+    # auto_reload off: the templates ship with the code, so a compiled one is kept for
+    # the process instead of stat()ing its file on every message.
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=autoescape,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)
     # Shared pieces (link lists, appointment details, headlines) as `m.<macro>`.
     env.globals["m"] = env.get_template("_macros.j2").module
     return env

@@ -15,11 +15,12 @@ import argparse
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from kafka.consumer.fetcher import ConsumerRecord
+from psycopg import Connection
 
 from services.notifier import bootstrap
 from services.notifier.adapters import reminders
@@ -29,7 +30,7 @@ from services.notifier.application.remind import SendReminder
 from services.notifier.application.send import Backoff, Sender
 from services.notifier.bootstrap import Settings
 from shared import db, logs
-from shared.consumer import ConsumerRuntime
+from shared.consumer import Batches, ConsumerRuntime
 from shared.envelope import CloudEvent
 from shared.freshness import Progress
 from shared.timers import TimerWorker
@@ -57,7 +58,8 @@ class NotifierProcess:
                         for transport in parts.transports.values()]
         self.consumer = ConsumerRuntime(
             settings.bootstrap_servers, settings.group_id,
-            (settings.topic, settings.directory_topic), self._handle,
+            (settings.topic, settings.directory_topic),
+            Batches(self.pool, self._handle, committed=self._consumed),
             also_ensure=(settings.events_topic, settings.dlq_topic),
             poll_interval=settings.poll_interval, retry_wait=max(1.0, settings.backoff_base),
             database_url=settings.database_url,
@@ -91,14 +93,21 @@ class NotifierProcess:
     def _consume_loop(self) -> None:
         self.consumer.run(self.stopping)
 
-    def _handle(self, record: ConsumerRecord) -> None:
-        """One event into the ledger; a message that is not one of our events, or
-        one that fails to plan or render, is dead-lettered by the runtime."""
+    def _handle(self, conn: Connection[Any], record: ConsumerRecord) -> tuple[CloudEvent, str]:
+        """One event into the ledger, in the poll's transaction (shared/consumer.py
+        `Batches`: one per poll, a savepoint per event); a message that is not one of
+        our events, or one that fails to plan or render, is dead-lettered by the runtime."""
         event = CloudEvent.from_kafka(record.value, record.headers)
-        outcome = self.consume(event)
-        log.info("event consumed", extra={"fields": {
-            "event_id": event.id, "type": event.type, "subject": event.subject,
-            "outcome": outcome}})
+        return event, self.consume(event, conn)
+
+    @staticmethod
+    def _consumed(kept: Sequence[object]) -> None:
+        """Logged once the poll's transaction committed."""
+        for item in kept:
+            event, outcome = cast(tuple[CloudEvent, str], item)  # what _handle returned
+            log.info("event consumed", extra={"fields": {
+                "event_id": event.id, "type": event.type, "subject": event.subject,
+                "outcome": outcome}})
 
     def _send_loop(self, sender: Sender) -> None:
         while not self.stopping.is_set():
