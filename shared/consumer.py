@@ -142,7 +142,6 @@ class ConsumerRuntime:
         if isinstance(self.handle, Batches) and batch:
             return self._step_in_transaction(self.handle, batch, stop)
         done: dict[TopicPartition, int] = {}
-        fence: int | None = None
         try:
             for tp, records in batch.items():
                 for record in records:
@@ -151,7 +150,6 @@ class ConsumerRuntime:
                         return True
                     self._handle_or_dead_letter(record)
                     done[tp] = record.offset + 1
-                    fence = max(fence or 0, fence_of(record.headers) or 0) or None
         except Exception as e:
             self._rewind(batch, done)  # not handled: read it again
             if not isinstance(e, TRANSIENT):
@@ -160,7 +158,7 @@ class ConsumerRuntime:
             return False
         finally:
             self._commit(done)
-            self._record_progress(done, fence)
+            self._record_progress(done, _fence(batch, done))
         return True
 
     def _handle_or_dead_letter(self, record: ConsumerRecord) -> None:
